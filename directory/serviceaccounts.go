@@ -1,0 +1,313 @@
+package directory
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ssobroker/ssobroker/directory/access"
+)
+
+const saCols = `sa.id, sa.org_id, sa.name, COALESCE(m.role, ''), sa.created_by, sa.created_at`
+const saFrom = ` FROM service_accounts sa LEFT JOIN org_members m ON m.org_id = sa.org_id AND m.principal_id = sa.id`
+
+func scanServiceAccount(r row) (ServiceAccount, error) {
+	var a ServiceAccount
+	var role string
+	var created int64
+	err := r.Scan(&a.ID, &a.OrgID, &a.Name, &role, &a.CreatedBy, &created)
+	a.Role, a.CreatedAt = access.OrgRole(role), fromTS(created)
+	return a, err
+}
+
+func getServiceAccount(ctx context.Context, q querier, orgID, id string) (ServiceAccount, error) {
+	a, err := scanServiceAccount(q.queryRow(ctx, `SELECT `+saCols+saFrom+` WHERE sa.org_id = $1 AND sa.id = $2`, orgID, id))
+	if err == errNoRows {
+		return a, notFound("service account", id)
+	}
+	return a, err
+}
+
+func validateAccountName(name string) error {
+	if strings.TrimSpace(name) != name || name == "" || utf8.RuneCountInString(name) > 100 {
+		return invalid("name", "service account name must be 1-100 characters without leading or trailing spaces")
+	}
+	return nil
+}
+
+// CreateServiceAccount creates a service account with an org role and workspace memberships.
+func (s *SQLStore) CreateServiceAccount(ctx context.Context, actor string, in NewServiceAccount) (ServiceAccount, error) {
+	if err := validateAccountName(in.Name); err != nil {
+		return ServiceAccount{}, err
+	}
+	if !in.Role.Valid() {
+		return ServiceAccount{}, invalid("role", "org role %q is not one of admin, platform_member, opik_member, view_only_platform_member", in.Role)
+	}
+	a := ServiceAccount{ID: newID("sa"), OrgID: in.OrgID, Name: in.Name, Role: in.Role, CreatedBy: actor, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	err := s.mutate(ctx, func(q querier) error {
+		if _, err := lockOrg(ctx, q, in.OrgID); err != nil {
+			return err
+		}
+		grants, err := validateGrants(ctx, q, in.OrgID, in.Workspaces)
+		if err != nil {
+			return err
+		}
+		_, err = q.exec(ctx, `INSERT INTO service_accounts (id, org_id, name, created_by, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			a.ID, a.OrgID, a.Name, actor, ts(a.CreatedAt))
+		if isUnique(err) {
+			return conflict("a service account named %q already exists", in.Name)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := addMember(ctx, q, a.OrgID, a.ID, a.Role); err != nil {
+			return err
+		}
+		for _, g := range grants {
+			w, err := getWorkspace(ctx, q, a.OrgID, g.WorkspaceID)
+			if err != nil {
+				return err
+			}
+			if err := putWorkspaceMember(ctx, q, w, a.ID, access.Membership{Role: g.Role}); err != nil {
+				return err
+			}
+		}
+		return audit(ctx, q, a.OrgID, actor, "service_account.create", a.ID, nil, map[string]any{"name": a.Name, "role": a.Role, "workspaces": grants})
+	})
+	if err != nil {
+		return ServiceAccount{}, fmt.Errorf("create service account: %w", err)
+	}
+	return a, nil
+}
+
+// GetServiceAccount finds a service account of the org.
+func (s *SQLStore) GetServiceAccount(ctx context.Context, orgID, id string) (ServiceAccount, error) {
+	return getServiceAccount(ctx, s.db, orgID, id)
+}
+
+// ListServiceAccounts lists the org's service accounts by id.
+func (s *SQLStore) ListServiceAccounts(ctx context.Context, orgID string, p Page) ([]ServiceAccount, string, error) {
+	limit := limitOf(p)
+	r, err := s.db.query(ctx, `SELECT `+saCols+saFrom+` WHERE sa.org_id = $1 AND sa.id > $2 ORDER BY sa.id LIMIT $3`, orgID, p.After, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := collect(r, scanServiceAccount)
+	if err != nil || len(out) == 0 {
+		return out, "", err
+	}
+	return out, nextCursor(len(out), limit, out[len(out)-1].ID), nil
+}
+
+// RenameServiceAccount renames a service account.
+func (s *SQLStore) RenameServiceAccount(ctx context.Context, actor, orgID, id, name string) (ServiceAccount, error) {
+	if err := validateAccountName(name); err != nil {
+		return ServiceAccount{}, err
+	}
+	var a ServiceAccount
+	err := s.mutate(ctx, func(q querier) error {
+		before, err := getServiceAccount(ctx, q, orgID, id)
+		if err != nil {
+			return err
+		}
+		a = before
+		if before.Name == name {
+			return nil
+		}
+		a.Name = name
+		_, err = q.exec(ctx, `UPDATE service_accounts SET name = $1 WHERE id = $2`, name, id)
+		if isUnique(err) {
+			return conflict("a service account named %q already exists", name)
+		}
+		if err != nil {
+			return err
+		}
+		return audit(ctx, q, orgID, actor, "service_account.rename", id, map[string]any{"name": before.Name}, map[string]any{"name": name})
+	})
+	if err != nil {
+		return ServiceAccount{}, fmt.Errorf("rename service account: %w", err)
+	}
+	return a, nil
+}
+
+// DeleteServiceAccount deletes an account, its memberships and its keys; its
+// keys stop working at once in every replica.
+func (s *SQLStore) DeleteServiceAccount(ctx context.Context, actor, orgID, id string) error {
+	err := s.mutate(ctx, func(q querier) error {
+		if _, err := lockOrg(ctx, q, orgID); err != nil {
+			return err
+		}
+		a, err := getServiceAccount(ctx, q, orgID, id)
+		if err != nil {
+			return err
+		}
+		for _, stmt := range []string{
+			`DELETE FROM api_keys WHERE service_account_id = $1`,
+			`DELETE FROM workspace_members WHERE principal_id = $1`,
+			`DELETE FROM org_members WHERE principal_id = $1`,
+			`DELETE FROM service_accounts WHERE id = $1`,
+		} {
+			if _, err := q.exec(ctx, stmt, id); err != nil {
+				return err
+			}
+		}
+		return audit(ctx, q, orgID, actor, "service_account.delete", id, map[string]any{"name": a.Name, "role": a.Role}, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("delete service account: %w", err)
+	}
+	return nil
+}
+
+const keyCols = `k.id, k.service_account_id, k.org_id, k.prefix, k.created_at, k.last_used_at, k.revoked_at`
+
+func scanAPIKey(r row) (APIKey, error) {
+	var k APIKey
+	var created int64
+	var used, revoked *int64
+	err := r.Scan(&k.ID, &k.ServiceAccountID, &k.OrgID, &k.Prefix, &created, &used, &revoked)
+	k.CreatedAt, k.LastUsedAt, k.RevokedAt = fromTS(created), fromNullTS(used), fromNullTS(revoked)
+	return k, err
+}
+
+// CreateAPIKey creates a key for a service account and returns its secret once.
+func (s *SQLStore) CreateAPIKey(ctx context.Context, actor, orgID, serviceAccountID string) (APIKey, string, error) {
+	secret := newAPIKeySecret()
+	k := APIKey{ID: newID("key"), ServiceAccountID: serviceAccountID, OrgID: orgID, Prefix: secret[:apiKeyShownLen], CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	err := s.mutate(ctx, func(q querier) error {
+		if _, err := getServiceAccount(ctx, q, orgID, serviceAccountID); err != nil {
+			return err
+		}
+		if _, err := q.exec(ctx, `INSERT INTO api_keys (id, org_id, service_account_id, prefix, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			k.ID, orgID, serviceAccountID, k.Prefix, HashSecret(secret), ts(k.CreatedAt)); err != nil {
+			return err
+		}
+		return audit(ctx, q, orgID, actor, "api_key.create", k.ID, nil, map[string]any{"service_account": serviceAccountID, "prefix": k.Prefix})
+	})
+	if err != nil {
+		return APIKey{}, "", fmt.Errorf("create API key: %w", err)
+	}
+	return k, secret, nil
+}
+
+// ListAPIKeys lists a service account's keys, revoked ones included.
+func (s *SQLStore) ListAPIKeys(ctx context.Context, orgID, serviceAccountID string) ([]APIKey, error) {
+	if _, err := getServiceAccount(ctx, s.db, orgID, serviceAccountID); err != nil {
+		return nil, err
+	}
+	r, err := s.db.query(ctx, `SELECT `+keyCols+` FROM api_keys k WHERE k.org_id = $1 AND k.service_account_id = $2 ORDER BY k.created_at, k.id`, orgID, serviceAccountID)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := collect(r, scanAPIKey)
+	for i := range keys {
+		if t, ok := s.pendingTouch(keys[i].ID); ok && (keys[i].LastUsedAt == nil || t.After(*keys[i].LastUsedAt)) {
+			t := t.UTC()
+			keys[i].LastUsedAt = &t
+		}
+	}
+	return keys, err
+}
+
+// RevokeAPIKey revokes a key; it stops working at once in every replica.
+func (s *SQLStore) RevokeAPIKey(ctx context.Context, actor, orgID, keyID string) error {
+	err := s.mutate(ctx, func(q querier) error {
+		k, err := scanAPIKey(q.queryRow(ctx, `SELECT `+keyCols+` FROM api_keys k WHERE k.org_id = $1 AND k.id = $2`, orgID, keyID))
+		if err == errNoRows {
+			return notFound("API key", keyID)
+		}
+		if err != nil {
+			return err
+		}
+		if k.RevokedAt != nil {
+			return nil // idempotent
+		}
+		if _, err := q.exec(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE id = $2`, ts(time.Now()), keyID); err != nil {
+			return err
+		}
+		return audit(ctx, q, orgID, actor, "api_key.revoke", keyID, map[string]any{"prefix": k.Prefix}, map[string]any{"revoked": true})
+	})
+	if err != nil {
+		return fmt.Errorf("revoke API key: %w", err)
+	}
+	return nil
+}
+
+// LookupAPIKey finds the live key whose secret is secret.
+func (s *SQLStore) LookupAPIKey(ctx context.Context, secret string) (KeyPrincipal, error) {
+	if !WellFormedAPIKey(secret) {
+		return KeyPrincipal{}, notFound("API key", "(malformed)")
+	}
+	hash := HashSecret(secret)
+	c := s.cache.Load()
+	if c != nil {
+		if v, ok := c.keys.Load(string(hash)); ok {
+			return v.(KeyPrincipal), nil
+		}
+	}
+	var kp KeyPrincipal
+	var created int64
+	var used *int64
+	var storedHash []byte
+	var role string
+	var saCreated int64
+	err := s.db.queryRow(ctx, `SELECT k.id, k.service_account_id, k.org_id, k.prefix, k.created_at, k.last_used_at, k.hash,
+			sa.name, COALESCE(m.role, ''), sa.created_by, sa.created_at
+		FROM api_keys k JOIN service_accounts sa ON sa.id = k.service_account_id
+		LEFT JOIN org_members m ON m.org_id = sa.org_id AND m.principal_id = sa.id
+		WHERE k.hash = $1 AND k.revoked_at IS NULL`, hash).Scan(
+		&kp.Key.ID, &kp.Key.ServiceAccountID, &kp.Key.OrgID, &kp.Key.Prefix, &created, &used, &storedHash,
+		&kp.Account.Name, &role, &kp.Account.CreatedBy, &saCreated)
+	if err == errNoRows {
+		return KeyPrincipal{}, notFound("API key", secret[:apiKeyShownLen]+"…")
+	}
+	if err != nil {
+		return KeyPrincipal{}, fmt.Errorf("look up API key: %w", err)
+	}
+	// The index found the row; compare anyway in constant time, so equality is
+	// never decided by a byte-by-byte comparison.
+	if subtle.ConstantTimeCompare(storedHash, hash) != 1 {
+		return KeyPrincipal{}, notFound("API key", secret[:apiKeyShownLen]+"…")
+	}
+	kp.Key.CreatedAt, kp.Key.LastUsedAt = fromTS(created), fromNullTS(used)
+	kp.Account.ID, kp.Account.OrgID, kp.Account.Role, kp.Account.CreatedAt = kp.Key.ServiceAccountID, kp.Key.OrgID, access.OrgRole(role), fromTS(saCreated)
+	if c != nil {
+		c.keys.Store(string(hash), kp)
+	}
+	return kp, nil
+}
+
+// PrincipalAccess returns a principal's org, membership and workspace memberships, from cache when warm.
+func (s *SQLStore) PrincipalAccess(ctx context.Context, orgID, principalID string) (PrincipalAccess, error) {
+	key := orgID + "\x00" + principalID
+	c := s.cache.Load()
+	if c != nil {
+		if v, ok := c.access.Load(key); ok {
+			return v.(PrincipalAccess), nil
+		}
+	}
+	var pa PrincipalAccess
+	var err error
+	if pa.Org, err = s.GetOrg(ctx, orgID); err != nil {
+		return pa, err
+	}
+	if pa.Org.ID != orgID {
+		return pa, notFound("organization", orgID)
+	}
+	if pa.Member, err = getMember(ctx, s.db, orgID, principalID); err != nil {
+		return pa, err
+	}
+	if pa.Workspaces, err = principalWorkspaces(ctx, s.db, orgID, principalID); err != nil {
+		return pa, err
+	}
+	if pa.DefaultWorkspace, err = getWorkspace(ctx, s.db, orgID, pa.Org.Settings.DefaultWorkspace); err != nil {
+		return pa, err
+	}
+	if c != nil {
+		c.access.Store(key, pa)
+	}
+	return pa, nil
+}
