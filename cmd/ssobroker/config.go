@@ -1,0 +1,165 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// config is everything the broker reads from its environment and flags.
+type config struct {
+	Addr        string
+	Issuer      string
+	DatabaseURL string
+	RedisURL    string
+	DataDir     string
+	SecretKey   string
+	LogFormat   string
+	JSON        bool
+}
+
+// bindConfig registers the shared configuration flags on fs, with defaults
+// taken from the environment (so flags override the environment).
+func bindConfig(fs *flag.FlagSet, getenv func(string) string) *config {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &config{}
+	fs.StringVar(&c.Addr, "addr", env("SSOBROKER_ADDR", "127.0.0.1:8080"), "listen address (SSOBROKER_ADDR)")
+	fs.StringVar(&c.Issuer, "issuer", env("SSOBROKER_ISSUER", "http://127.0.0.1:8080"), "public base URL, the iss of every token (SSOBROKER_ISSUER)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("SSOBROKER_DATABASE_URL", ""), "postgres:// URL; empty: embedded SQLite in the data dir (SSOBROKER_DATABASE_URL)")
+	fs.StringVar(&c.RedisURL, "redis-url", env("SSOBROKER_REDIS_URL", ""), "redis:// or rediss:// URL; empty: in-process session store (SSOBROKER_REDIS_URL)")
+	fs.StringVar(&c.DataDir, "data-dir", env("SSOBROKER_DATA_DIR", "./data"), "embedded database and generated dev secret (SSOBROKER_DATA_DIR)")
+	fs.StringVar(&c.SecretKey, "secret-key", env("SSOBROKER_SECRET_KEY", ""), "base64 32-byte key encrypting secrets at rest (SSOBROKER_SECRET_KEY)")
+	fs.StringVar(&c.LogFormat, "log-format", env("SSOBROKER_LOG_FORMAT", "text"), "text or json (SSOBROKER_LOG_FORMAT)")
+	fs.BoolVar(&c.JSON, "json", false, "print machine-readable JSON")
+	return c
+}
+
+// validate checks every setting and reports every problem at once.
+func (c *config) validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("SSOBROKER_ADDR %q: %v", c.Addr, err))
+	}
+	if err := validateIssuer(c.Issuer); err != nil {
+		errs = append(errs, fmt.Errorf("SSOBROKER_ISSUER %q: %v", c.Issuer, err))
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			errs = append(errs, errors.New("SSOBROKER_DATABASE_URL must be a postgres:// or postgresql:// URL"))
+		}
+	}
+	if c.RedisURL != "" {
+		for _, raw := range strings.Split(c.RedisURL, ",") {
+			u, err := url.Parse(strings.TrimSpace(raw))
+			if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+				errs = append(errs, errors.New("SSOBROKER_REDIS_URL must be redis:// or rediss:// URLs, comma-separated for a cluster"))
+				break
+			}
+		}
+	}
+	if c.SecretKey != "" {
+		if _, err := decodeSecretKey(c.SecretKey); err != nil {
+			errs = append(errs, fmt.Errorf("SSOBROKER_SECRET_KEY: %v", err))
+		}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("SSOBROKER_LOG_FORMAT %q must be text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+func validateIssuer(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if !u.IsAbs() || u.Host == "" {
+		return errors.New("must be an absolute URL")
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return errors.New("must not carry a query, fragment or user info (OIDC Discovery §3)")
+	}
+	if strings.HasSuffix(u.Path, "/") {
+		return errors.New("must not end with a slash")
+	}
+	host := u.Hostname()
+	loopback := host == "localhost" || net.ParseIP(host) != nil && net.ParseIP(host).IsLoopback()
+	if u.Scheme != "https" && !(u.Scheme == "http" && loopback) {
+		return errors.New("must use https (plain http is allowed only for loopback hosts)")
+	}
+	return nil
+}
+
+func decodeSecretKey(s string) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		b, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(s), "="))
+	}
+	if err != nil {
+		return nil, errors.New("must be base64")
+	}
+	if len(b) != 32 {
+		return nil, fmt.Errorf("must decode to 32 bytes, got %d", len(b))
+	}
+	return b, nil
+}
+
+// secretKey returns the configured key or, when none is set, the key kept in
+// the data dir, generating it on first use with a warning.
+func (c *config) secretKey(log *slog.Logger) ([]byte, error) {
+	if c.SecretKey != "" {
+		return decodeSecretKey(c.SecretKey)
+	}
+	path := filepath.Join(c.DataDir, "secret.key")
+	if b, err := os.ReadFile(path); err == nil {
+		k, err := decodeSecretKey(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		log.Warn("SSOBROKER_SECRET_KEY is not set; using the development key in the data dir — set it in production", "path", path)
+		return k, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(k)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	log.Warn("SSOBROKER_SECRET_KEY is not set; generated a development key into the data dir — set it in production", "path", path)
+	return k, nil
+}
+
+func (c *config) logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// sqlitePath is where the embedded directory lives.
+func (c *config) sqlitePath() string { return filepath.Join(c.DataDir, "ssobroker.db") }
+
+const shutdownGrace = 15 * time.Second
