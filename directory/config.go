@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,6 +97,9 @@ func (s *SQLStore) UpdateConnection(ctx context.Context, actor string, c Connect
 			return err
 		}
 		c.Type, c.CreatedAt = before.Type, before.CreatedAt
+		if c.Config == nil {
+			c.Config = before.Config
+		}
 		if err := validateConnection(c); err != nil {
 			return err
 		}
@@ -136,7 +141,7 @@ func (s *SQLStore) DeleteConnection(ctx context.Context, actor, orgID, id string
 // NormalizeDomain validates an email domain and returns its lowercase ASCII form.
 func NormalizeDomain(d string) (string, error) {
 	a, err := idna.Lookup.ToASCII(strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), "."))
-	if err != nil || !strings.Contains(a, ".") || len(a) > 253 {
+	if err != nil || !strings.Contains(a, ".") || len(a) > 253 || net.ParseIP(a) != nil || slices.Contains(strings.Split(a, "."), "") {
 		return "", invalid("domain", "%q is not a valid domain name", d)
 	}
 	return a, nil

@@ -146,8 +146,12 @@ func (s *SQLStore) RevokeInvitation(ctx context.Context, actor, orgID, id string
 		if inv.State != InvitationPending && inv.State != InvitationExpired {
 			return conflict("invitation %s is already %s", id, inv.State)
 		}
-		if _, err := q.exec(ctx, `UPDATE invitations SET state = 'revoked' WHERE id = $1`, id); err != nil {
+		n, err := q.exec(ctx, `UPDATE invitations SET state = 'revoked' WHERE id = $1 AND state = 'pending'`, id)
+		if err != nil {
 			return err
+		}
+		if n == 0 {
+			return conflict("invitation %s is no longer pending", id)
 		}
 		return audit(ctx, q, orgID, actor, "invitation.revoke", id, map[string]any{"state": inv.State}, map[string]any{"state": InvitationRevoked})
 	})
@@ -226,8 +230,12 @@ func (s *SQLStore) AcceptInvitation(ctx context.Context, orgID, id, userID strin
 		if m, err = joinOrg(ctx, q, o, userID, inv.Role, inv.Workspaces); err != nil {
 			return err
 		}
-		if _, err := q.exec(ctx, `UPDATE invitations SET state = 'accepted' WHERE id = $1`, id); err != nil {
+		n, err := q.exec(ctx, `UPDATE invitations SET state = 'accepted' WHERE id = $1 AND state = 'pending'`, id)
+		if err != nil {
 			return err
+		}
+		if n == 0 {
+			return notFound("pending invitation", id) // revoked meanwhile; the transaction undoes the join
 		}
 		return audit(ctx, q, orgID, userID, "invitation.accept", id, nil, map[string]any{"user": userID, "role": m.Role})
 	})
@@ -272,6 +280,9 @@ func (s *SQLStore) CreateJoinRequest(ctx context.Context, orgID, userID string) 
 		if err != errNoRows {
 			return err
 		}
+		if err := principalExists(ctx, q, orgID, userID); err != nil {
+			return err
+		}
 		if _, err := getMember(ctx, q, orgID, userID); err == nil {
 			return conflict("%s is already a member of the organization", userID)
 		}
@@ -313,8 +324,12 @@ func decideJoinRequest(ctx context.Context, q querier, actor, orgID, id string, 
 	if j.State != JoinPending {
 		return j, conflict("join request %s is already %s", id, j.State)
 	}
-	if _, err := q.exec(ctx, `UPDATE join_requests SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4`, string(to), actor, ts(time.Now()), id); err != nil {
+	n, err := q.exec(ctx, `UPDATE join_requests SET state = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND state = 'pending'`, string(to), actor, ts(time.Now()), id)
+	if err != nil {
 		return j, err
+	}
+	if n == 0 {
+		return j, conflict("join request %s was decided meanwhile", id)
 	}
 	return j, audit(ctx, q, orgID, actor, "join_request."+map[JoinRequestState]string{JoinApproved: "approve", JoinDenied: "deny"}[to], id,
 		map[string]any{"state": j.State}, map[string]any{"state": to})

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -73,7 +74,29 @@ func (s *SQLStore) CreateOrg(ctx context.Context, actor string, in NewOrg) (Orga
 	}
 	ws := Workspace{ID: newID("ws"), OrgID: org.ID, Default: true, CreatedAt: now}
 	org.Settings.DefaultWorkspace = ws.ID
-	err := s.mutate(ctx, func(q querier) error {
+	// A generated workspace name can be taken by a concurrent transaction
+	// between the check and the insert; try again with a fresh check.
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.createOrg(ctx, actor, in, &org, &ws, now)
+		if !errors.Is(err, errGeneratedNameTaken) {
+			break
+		}
+	}
+	if errors.Is(err, errGeneratedNameTaken) {
+		err = conflict("workspace name %q is taken", ws.Name)
+	}
+	if err != nil {
+		return Organization{}, Workspace{}, fmt.Errorf("create organization: %w", err)
+	}
+	return org, ws, nil
+}
+
+// errGeneratedNameTaken marks a lost race for a generated workspace name.
+var errGeneratedNameTaken = errors.New("generated workspace name taken")
+
+func (s *SQLStore) createOrg(ctx context.Context, actor string, in NewOrg, org *Organization, ws *Workspace, now time.Time) error {
+	return s.mutate(ctx, func(q querier) error {
 		name, err := freeWorkspaceName(ctx, q, in.WorkspaceName, in.Name)
 		if err != nil {
 			return err
@@ -89,20 +112,19 @@ func (s *SQLStore) CreateOrg(ctx context.Context, actor string, in NewOrg) (Orga
 			return err
 		}
 		if _, err := q.exec(ctx, `INSERT INTO workspaces (id, org_id, name, created_at) VALUES ($1, $2, $3, $4)`, ws.ID, org.ID, ws.Name, ts(now)); err != nil {
+			if isUnique(err) && in.WorkspaceName == "" {
+				return errGeneratedNameTaken
+			}
 			if isUnique(err) {
 				return conflict("workspace name %q is taken", ws.Name)
 			}
 			return err
 		}
-		if err := audit(ctx, q, org.ID, actor, "org.create", org.ID, nil, org); err != nil {
+		if err := audit(ctx, q, org.ID, actor, "org.create", org.ID, nil, *org); err != nil {
 			return err
 		}
-		return audit(ctx, q, org.ID, actor, "workspace.create", ws.ID, nil, ws)
+		return audit(ctx, q, org.ID, actor, "workspace.create", ws.ID, nil, *ws)
 	})
-	if err != nil {
-		return Organization{}, Workspace{}, fmt.Errorf("create organization: %w", err)
-	}
-	return org, ws, nil
 }
 
 // freeWorkspaceName returns want if given (taken → conflict), else the first

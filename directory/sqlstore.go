@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 )
@@ -44,8 +43,9 @@ type SQLStore struct {
 	touchMu sync.Mutex
 	touched map[string]time.Time
 
-	stop chan struct{}
-	done sync.WaitGroup
+	stop      chan struct{}
+	done      sync.WaitGroup
+	closeOnce sync.Once
 }
 
 type lookupCache struct {
@@ -77,7 +77,7 @@ func OpenPostgres(ctx context.Context, url string, log *slog.Logger) (*SQLStore,
 	s := newSQLStore(&pgDB{pool}, "postgres "+redactURL(url), log)
 	s.pg = pool
 	if err := s.migrate(ctx, "postgres"); err != nil {
-		pool.Close()
+		s.Close()
 		return nil, err
 	}
 	s.done.Add(1)
@@ -104,12 +104,17 @@ func OpenSQLite(ctx context.Context, path string, log *slog.Logger) (*SQLStore, 
 	}
 	s := newSQLStore(&liteDB{db}, "sqlite "+path, log)
 	if err := s.migrate(ctx, "sqlite"); err != nil {
-		_ = db.Close()
+		s.Close()
 		return nil, err
+	}
+	var gen int64
+	if err := s.db.queryRow(ctx, `SELECT generation FROM meta WHERE id = 1`).Scan(&gen); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("directory: open %s: %w", path, err)
 	}
 	s.cache.Store(&lookupCache{})
 	s.done.Add(1)
-	go s.pollGeneration()
+	go s.pollGeneration(gen)
 	return s, nil
 }
 
@@ -143,10 +148,12 @@ func (s *SQLStore) Ping(ctx context.Context) error { return s.db.ping(ctx) }
 
 // Close flushes pending last-used times, stops background work and closes the database.
 func (s *SQLStore) Close() {
-	close(s.stop)
-	s.done.Wait()
-	s.flushTouches(context.Background())
-	s.db.close()
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.done.Wait()
+		s.flushTouches(context.Background())
+		s.db.close()
+	})
 }
 
 // migrate applies the embedded migrations of dialect that are not yet recorded.
@@ -161,9 +168,6 @@ func (s *SQLStore) migrate(ctx context.Context, dialect string) error {
 		names = append(names, e.Name())
 	}
 	sort.Strings(names)
-	if _, err := s.db.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("directory: migrations: %w", err)
-	}
 	for _, name := range names {
 		body, err := migrationFS.ReadFile(dir + "/" + name)
 		if err != nil {
@@ -176,6 +180,9 @@ func (s *SQLStore) migrate(ctx context.Context, dialect string) error {
 					return err
 				}
 			}
+			if _, err := q.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+				return err
+			}
 			var n int
 			if err := q.queryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, name).Scan(&n); err != nil {
 				return err
@@ -183,12 +190,9 @@ func (s *SQLStore) migrate(ctx context.Context, dialect string) error {
 			if n > 0 {
 				return nil
 			}
-			if s.pg != nil {
-				// Multi-statement bodies need the simple protocol: no arguments.
-				if _, err := q.exec(ctx, string(body)); err != nil {
-					return err
-				}
-			} else if _, err := q.exec(ctx, string(body)); err != nil {
+			// Without arguments pgx uses the simple protocol, which runs
+			// multi-statement bodies; SQLite's driver runs them as they are.
+			if _, err := q.exec(ctx, string(body)); err != nil {
 				return err
 			}
 			_, err := q.exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, name, ts(time.Now()))
@@ -227,8 +231,10 @@ func (s *SQLStore) mutate(ctx context.Context, fn func(q querier) error) error {
 
 // changed drops cached lookups and calls the subscribers.
 func (s *SQLStore) changed() {
-	if s.cache.Load() != nil {
-		s.cache.Store(&lookupCache{})
+	// CompareAndSwap, not Store: the listener may have just turned the cache
+	// off, and a plain Store would turn it back on while changes go unseen.
+	if c := s.cache.Load(); c != nil {
+		s.cache.CompareAndSwap(c, &lookupCache{})
 	}
 	s.subMu.Lock()
 	fns := make([]func(), 0, len(s.subs))
@@ -302,9 +308,8 @@ func (s *SQLStore) listenOnce(ctx context.Context) error {
 }
 
 // pollGeneration notices commits by other processes on the SQLite file.
-func (s *SQLStore) pollGeneration() {
+func (s *SQLStore) pollGeneration(last int64) {
 	defer s.done.Done()
-	var last int64 = -1
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -317,7 +322,7 @@ func (s *SQLStore) pollGeneration() {
 		if err := s.db.queryRow(context.Background(), `SELECT generation FROM meta WHERE id = 1`).Scan(&g); err != nil {
 			continue
 		}
-		if last >= 0 && g != last {
+		if g != last {
 			s.changed()
 		}
 		last = g
@@ -418,5 +423,3 @@ func likePattern(q string) string {
 	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 	return "%" + r.Replace(strings.ToLower(q)) + "%"
 }
-
-var _ = pgx.ErrNoRows

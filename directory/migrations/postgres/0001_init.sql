@@ -23,7 +23,7 @@ CREATE TABLE orgs (
 CREATE TABLE workspaces (
     id         TEXT PRIMARY KEY,
     org_id     TEXT NOT NULL REFERENCES orgs (id),
-    name       TEXT NOT NULL UNIQUE,
+    name       TEXT COLLATE "C" NOT NULL UNIQUE,
     created_at BIGINT NOT NULL
 );
 CREATE INDEX workspaces_org ON workspaces (org_id, name);
