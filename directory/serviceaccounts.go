@@ -146,6 +146,7 @@ func (s *SQLStore) DeleteServiceAccount(ctx context.Context, actor, orgID, id st
 		}
 		for _, stmt := range []string{
 			`DELETE FROM api_keys WHERE service_account_id = $1`,
+			`DELETE FROM jwt_issuers WHERE service_account_id = $1`,
 			`DELETE FROM workspace_members WHERE principal_id = $1`,
 			`DELETE FROM org_members WHERE principal_id = $1`,
 			`DELETE FROM service_accounts WHERE id = $1`,

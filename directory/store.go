@@ -197,6 +197,12 @@ type Store interface {
 
 	ListAudit(ctx context.Context, orgID string, f AuditFilter) ([]AuditEvent, string, error)
 
+	CreateJWTIssuer(ctx context.Context, actor string, in JWTIssuer) (JWTIssuer, error)
+	ListJWTIssuers(ctx context.Context, orgID string) ([]JWTIssuer, error)
+	// FindJWTIssuers lists every org's trust of an issuer URL.
+	FindJWTIssuers(ctx context.Context, issuer string) ([]JWTIssuer, error)
+	DeleteJWTIssuer(ctx context.Context, actor, orgID, id string) error
+
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	InsertSigningKey(ctx context.Context, k SigningKey) error
 	// TransitionSigningKey moves key kid from state from to state to, only if
