@@ -49,6 +49,7 @@ func runConformance(t *testing.T, open func(testing.TB) directory.Store) {
 		{"audit log", testAudit},
 		{"tenant isolation", testTenantIsolation},
 		{"principal access", testPrincipalAccess},
+		{"just-in-time provisioning", testProvisioning},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

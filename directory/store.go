@@ -188,6 +188,11 @@ type Store interface {
 	ListDomains(ctx context.Context, orgID string) ([]Domain, error)
 	MarkDomainVerified(ctx context.Context, actor, orgID, domain string) (Domain, error)
 	DeleteDomain(ctx context.Context, actor, orgID, domain string) error
+	// LookupConnection finds a connection by id alone.
+	LookupConnection(ctx context.Context, id string) (Connection, error)
+	// ProvisionLogin records a sign-in and applies just-in-time provisioning.
+	ProvisionLogin(ctx context.Context, in LoginIdentity) (LoginOutcome, error)
+
 	// FindVerifiedDomain finds the org that has verified domain.
 	FindVerifiedDomain(ctx context.Context, domain string) (Domain, error)
 
