@@ -1,0 +1,165 @@
+package tokens
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/ssobroker/ssobroker/directory"
+)
+
+// maxTokenLen bounds the tokens introspection and revocation parse.
+const maxTokenLen = 64 << 10
+
+// Credentials are the credentials a client authenticates with.
+type Credentials struct {
+	ID     string
+	Secret string
+}
+
+// Introspection is an RFC 7662 answer. When Active is false nothing else is
+// said, whatever the reason.
+type Introspection struct {
+	Active bool
+	Claims AccessClaims
+	// payload is the token's verified claims JSON, answered as is.
+	payload []byte
+}
+
+// MarshalJSON returns {"active":false}, or the token's claims with
+// "active":true and "token_type":"Bearer" added.
+func (in Introspection) MarshalJSON() ([]byte, error) {
+	if !in.Active {
+		return []byte(`{"active":false}`), nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(in.payload, &m); err != nil {
+		return nil, fmt.Errorf("tokens: claims: %w", err)
+	}
+	m["active"] = json.RawMessage(`true`)
+	m["token_type"] = json.RawMessage(`"Bearer"`)
+	return json.Marshal(m)
+}
+
+// Introspect answers whether token is an active access token (RFC 7662), for
+// a service account authenticated by caller. A token is active when its
+// signature verifies with a key still published (a deleted key stops it at
+// once), it was issued by this issuer as an access token and has not
+// expired, its jti was not revoked, its principal is still a member of the
+// org, and the org is the caller's own: a service account does not learn
+// about other organizations' tokens. Errors are *Error values: for the
+// caller's authentication as in ClientCredentials, 503 when the store is down.
+func (i *Issuer) Introspect(ctx context.Context, caller Credentials, token string) (Introspection, error) {
+	kp, err := i.authenticate(ctx, caller.ID, caller.Secret)
+	if err != nil {
+		return Introspection{}, err
+	}
+	payload, c, ok, err := i.verifyAccessToken(ctx, token)
+	if err != nil || !ok {
+		return Introspection{}, err
+	}
+	if c.Org.ID != kp.Account.OrgID {
+		return Introspection{}, nil
+	}
+	revoked, err := i.store.TokenRevoked(ctx, c.JWTID)
+	if err != nil {
+		return Introspection{}, errUnavailable(err)
+	}
+	if revoked {
+		return Introspection{}, nil
+	}
+	if _, err := i.store.PrincipalAccess(ctx, c.Org.ID, c.Subject); err != nil {
+		if errors.Is(err, directory.ErrNotFound) {
+			return Introspection{}, nil
+		}
+		return Introspection{}, errUnavailable(err)
+	}
+	return Introspection{Active: true, Claims: c, payload: payload}, nil
+}
+
+// Revoke revokes an access token (RFC 7009) for the client authenticated by
+// caller. A token that is not an active token of this issuer is ignored
+// (nil), as the RFC requires; a token issued to another client is refused
+// with unauthorized_client and stays valid. Other errors are *Error values as
+// for Introspect.
+func (i *Issuer) Revoke(ctx context.Context, caller Credentials, token string) error {
+	kp, err := i.authenticate(ctx, caller.ID, caller.Secret)
+	if err != nil {
+		return err
+	}
+	if token == "" {
+		return errInvalidRequest("the token parameter is required")
+	}
+	_, c, ok, err := i.verifyAccessToken(ctx, token)
+	if err != nil || !ok {
+		return err
+	}
+	if c.ClientID != kp.Account.ID {
+		return oauthErr(http.StatusBadRequest, CodeUnauthorizedClient, "the token was not issued to this client")
+	}
+	if err := i.store.RevokeToken(ctx, c.JWTID, unixTime(c.ExpiresAt)); err != nil {
+		return errUnavailable(err)
+	}
+	i.cfg.Log.Info("access token revoked", "jti", c.JWTID, "client_id", kp.Account.ID)
+	return nil
+}
+
+// joseHeader is the part of a JWS header we look at.
+type joseHeader struct {
+	Alg  string          `json:"alg"`
+	Kid  string          `json:"kid"`
+	Typ  string          `json:"typ"`
+	Crit json.RawMessage `json:"crit"`
+	Jku  json.RawMessage `json:"jku"`
+	X5u  json.RawMessage `json:"x5u"`
+	Jwk  json.RawMessage `json:"jwk"`
+	X5c  json.RawMessage `json:"x5c"`
+}
+
+// verifyAccessToken checks token against the published keys, reloaded first
+// if the store changed. ok is false, with a nil error, for anything that is
+// not a valid unexpired access token of this issuer; err is set only when
+// the key set cannot be loaded.
+func (i *Issuer) verifyAccessToken(ctx context.Context, token string) (payload []byte, c AccessClaims, ok bool, err error) {
+	ks, err := i.keys.current(ctx, true)
+	if err != nil {
+		return nil, c, false, errUnavailable(err)
+	}
+	if len(token) > maxTokenLen || strings.Count(token, ".") != 2 {
+		return nil, c, false, nil
+	}
+	hb, err := base64.RawURLEncoding.DecodeString(token[:strings.IndexByte(token, '.')])
+	if err != nil {
+		return nil, c, false, nil
+	}
+	var h joseHeader
+	if json.Unmarshal(hb, &h) != nil || h.Crit != nil || h.Jku != nil || h.X5u != nil || h.Jwk != nil || h.X5c != nil {
+		return nil, c, false, nil
+	}
+	if t := strings.ToLower(h.Typ); t != "at+jwt" && t != "application/at+jwt" {
+		return nil, c, false, nil
+	}
+	vk := ks.public[h.Kid]
+	if vk == nil || h.Alg != vk.alg.String() {
+		return nil, c, false, nil
+	}
+	payload, err = jws.Verify([]byte(token), jws.WithKey(vk.alg, vk.raw))
+	if err != nil {
+		return nil, c, false, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if dec.Decode(&c) != nil {
+		return nil, c, false, nil
+	}
+	now := i.cfg.Now().Unix()
+	if c.Issuer != i.cfg.Issuer || c.JWTID == "" || c.ExpiresAt <= now || c.IssuedAt > now+int64(i.keys.cfg.Leeway.Seconds()) {
+		return nil, c, false, nil
+	}
+	return payload, c, true, nil
+}
