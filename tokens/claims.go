@@ -9,25 +9,12 @@ import (
 )
 
 // AccessClaims are the claims of an ssobroker access token: RFC 9068's
-// registered claims plus the org and workspace claims of API.md, as
-// services decode them with tokens/verify (verify.Claims), plus two claims
-// that verify.Claims does not carry yet.
-type AccessClaims struct {
-	verify.Claims
-	// WorkspacesTruncated is set when the principal has more memberships than
-	// the token lists (see MaxAccessTokenBytes); a service then asks
-	// ssobroker (or has the client narrow the token) for a workspace not listed.
-	WorkspacesTruncated bool `json:"workspaces_truncated,omitempty"`
-	// Narrowed, the "workspace" claim, restricts the token to one workspace:
-	// a service must refuse it for any other, whatever the org role.
-	Narrowed *WorkspaceRef `json:"workspace,omitempty"`
-}
+// registered claims plus the org and workspace claims of API.md, exactly as
+// services decode them with tokens/verify.
+type AccessClaims = verify.Claims
 
 // WorkspaceRef names the workspace a narrowed token is restricted to.
-type WorkspaceRef struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
+type WorkspaceRef = verify.WorkspaceRef
 
 // grant is what a token states about its principal, built from the
 // directory. Minting encodes it straight from the directory's records so
@@ -75,10 +62,10 @@ func (g *grant) listed(yield func(int) bool) {
 // uses appendPayload, which writes the same JSON).
 func (g *grant) claims(iss string, iat, exp int64, jti string) AccessClaims {
 	pa := g.access
-	c := AccessClaims{Claims: verify.Claims{Issuer: iss, Subject: g.sub, Audience: verify.Audience{g.aud}, ExpiresAt: exp, IssuedAt: iat,
+	c := AccessClaims{Issuer: iss, Subject: g.sub, Audience: verify.Audience{g.aud}, ExpiresAt: exp, IssuedAt: iat,
 		JWTID: jti, ClientID: g.clientID, Scope: g.scope, Name: g.name, PrincipalType: principalType(g.sub),
-		Org:              verify.Org{ID: pa.Org.ID, Name: pa.Org.Name, Role: pa.Member.Role, OnlyAdminsCanInvite: pa.Org.Settings.OnlyAdminsCanInvite},
-		DefaultWorkspace: g.deflt},
+		Org:                 verify.Org{ID: pa.Org.ID, Name: pa.Org.Name, Role: pa.Member.Role, OnlyAdminsCanInvite: pa.Org.Settings.OnlyAdminsCanInvite},
+		DefaultWorkspace:    g.deflt,
 		WorkspacesTruncated: g.truncated, Narrowed: g.narrowed}
 	for i := range g.listed {
 		w := pa.Workspaces[i]

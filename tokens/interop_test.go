@@ -287,8 +287,8 @@ func TestVerifyPackageAcceptsOurTokens(t *testing.T) {
 				t.Fatalf("verify: %v", err)
 			}
 			_, want := claimsOf(t, tok)
-			if !jsonEqual(*got, want.Claims) {
-				t.Fatalf("verify decoded\n%+v\nminted\n%+v", *got, want.Claims)
+			if !jsonEqual(*got, want) {
+				t.Fatalf("verify decoded\n%+v\nminted\n%+v", *got, want)
 			}
 		}
 		before := e.token(nil)

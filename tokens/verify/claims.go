@@ -57,6 +57,19 @@ type Claims struct {
 	// DefaultWorkspace is the name of the principal's default workspace,
 	// which the reserved name "default" stands for.
 	DefaultWorkspace string `json:"default_workspace,omitempty"`
+	// WorkspacesTruncated is set when the principal has more memberships
+	// than the token lists; a workspace missing from Workspaces is then not
+	// proof that the principal is no member (ask ssobroker, or narrow).
+	WorkspacesTruncated bool `json:"workspaces_truncated,omitempty"`
+	// Narrowed, the "workspace" claim, restricts the token to one workspace:
+	// Permissions grants nothing anywhere else, whatever the org role.
+	Narrowed *WorkspaceRef `json:"workspace,omitempty"`
+}
+
+// WorkspaceRef names the one workspace a narrowed token is restricted to.
+type WorkspaceRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // Org is the org claim: the organization and the principal's role in it.
@@ -119,8 +132,23 @@ func (c *Claims) Workspace(name string) (Workspace, bool) {
 // belongs to c.Org.ID. An empty workspaceName returns the org-scoped
 // permissions only. A workspace the token does not list yields the
 // org-scoped permissions only; an unknown role yields the empty set.
+// A narrowed token (Narrowed set) has its workspace permissions in that one
+// workspace and nothing else: no other workspace, no org-scoped permission.
 func (c *Claims) Permissions(workspaceName string) access.Set {
 	settings := access.Settings{OnlyAdminsCanInvite: c.Org.OnlyAdminsCanInvite}
+	if c.Narrowed != nil {
+		if strings.EqualFold(workspaceName, defaultWorkspaceName) {
+			workspaceName = c.DefaultWorkspace
+		}
+		if workspaceName == "" || workspaceName != c.Narrowed.Name {
+			return 0
+		}
+		var m *access.Membership
+		if w, ok := c.Workspace(workspaceName); ok {
+			m = &access.Membership{Role: w.Role, CanInvite: w.CanInvite, CanMakePublic: w.CanMakePublic}
+		}
+		return access.WorkspacePermissions(c.Org.Role, m)
+	}
 	if workspaceName == "" {
 		return access.OrgPermissions(c.Org.Role, settings)
 	}

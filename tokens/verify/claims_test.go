@@ -198,3 +198,27 @@ func TestClaimsIsServiceAccount(t *testing.T) {
 		t.Error("service-account token not recognized")
 	}
 }
+
+func TestNarrowedTokenGrantsOnlyItsWorkspace(t *testing.T) {
+	c := &Claims{
+		Org:              Org{ID: "org_1", Name: "acme", Role: access.RoleAdmin},
+		Workspaces:       []Workspace{{ID: "ws_1", Name: "research", Role: access.WorkspaceMember}},
+		DefaultWorkspace: "research",
+		Narrowed:         &WorkspaceRef{ID: "ws_1", Name: "research"},
+	}
+	if got := c.Permissions("research"); !got.Has(access.WorkspaceWrite) || got.Has(access.OrgAdmin) {
+		t.Fatalf("narrowed admin in its workspace: %s", got)
+	}
+	if got := c.Permissions("default"); !got.Has(access.WorkspaceRead) {
+		t.Fatalf("narrowed token refused its own workspace by the name default: %s", got)
+	}
+	for _, other := range []string{"billing", "", "RESEARCH"} {
+		if got := c.Permissions(other); got != 0 {
+			t.Errorf("narrowed admin token grants %s in %q", got, other)
+		}
+	}
+	c.Org.Role = access.RolePlatformMember
+	if got := c.Permissions("research"); got.Has(access.OrgCreateWorkspace) || !got.Has(access.ExperimentsWrite) {
+		t.Fatalf("narrowed member: %s", got)
+	}
+}

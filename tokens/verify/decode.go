@@ -273,10 +273,31 @@ func decodeClaimsFast(s string, c *Claims) bool {
 		case "default_workspace":
 			c.DefaultWorkspace, ok = l.str()
 			return 1 << 17, ok
+		case "workspaces_truncated":
+			c.WorkspacesTruncated, ok = l.boolean()
+			return 1 << 18, ok
+		case "workspace":
+			c.Narrowed = &WorkspaceRef{}
+			return 1 << 19, l.workspaceRef(c.Narrowed)
 		}
 		return 0, false
 	})
 	return ok && l.atEnd()
+}
+
+func (l *lexer) workspaceRef(w *WorkspaceRef) bool {
+	return l.object(func(key string) (uint32, bool) {
+		var ok bool
+		switch key {
+		case "id":
+			w.ID, ok = l.str()
+			return 1 << 0, ok
+		case "name":
+			w.Name, ok = l.str()
+			return 1 << 1, ok
+		}
+		return 0, false
+	})
 }
 
 func (l *lexer) org(o *Org) bool {

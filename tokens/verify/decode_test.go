@@ -17,6 +17,8 @@ func fullClaims(t testing.TB) *Claims {
 	c.Org.OnlyAdminsCanInvite = true
 	c.Workspaces[0].CanInvite, c.Workspaces[0].CanMakePublic = true, true
 	c.Audience = Audience{"a", "b"}
+	c.WorkspacesTruncated = true
+	c.Narrowed = &WorkspaceRef{ID: c.Workspaces[0].ID, Name: c.Workspaces[0].Name}
 	var check func(path string, v reflect.Value)
 	check = func(path string, v reflect.Value) {
 		switch v.Kind() {
@@ -24,6 +26,11 @@ func fullClaims(t testing.TB) *Claims {
 			for i := range v.NumField() {
 				check(path+"."+v.Type().Field(i).Name, v.Field(i))
 			}
+		case reflect.Pointer:
+			if v.IsNil() {
+				t.Fatalf("fullClaims leaves %s nil: set it", path)
+			}
+			check(path, v.Elem())
 		case reflect.Slice:
 			if v.Len() == 0 {
 				t.Fatalf("fullClaims leaves %s empty: set it", path)
