@@ -2,17 +2,136 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/ssobroker/ssobroker/directory"
+	"github.com/ssobroker/ssobroker/directory/adminapi"
+	"github.com/ssobroker/ssobroker/directory/secretbox"
+	"github.com/ssobroker/ssobroker/session"
+	"github.com/ssobroker/ssobroker/tokens"
 )
 
-// mountApp wires the broker's packages onto mux and returns a function that
-// stops their background work.
-func mountApp(_ context.Context, _ *env, _ *http.ServeMux, _ *directory.SQLStore, _ []byte) (func(), error) {
-	return func() {}, nil
+// app is the wired broker: every package's handlers on one mux, and what has
+// to be stopped at shutdown.
+type app struct {
+	sessions session.Store
+	keys     *tokens.Keyring
+	issuer   *tokens.Issuer
+	stops    []func()
+}
+
+func (a *app) stop() {
+	for i := len(a.stops) - 1; i >= 0; i-- {
+		a.stops[i]()
+	}
+}
+
+// openSessions opens Redis when a URL is configured, else the in-process store.
+func (e *env) openSessions(ctx context.Context) (session.Store, error) {
+	if e.cfg.RedisURL == "" {
+		return session.NewMemory(session.Options{}), nil
+	}
+	s, err := session.NewRedis(ctx, e.cfg.RedisURL, session.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("session store: %w", err)
+	}
+	return s, nil
+}
+
+// openKeyring loads (creating on first start) the signing keys.
+func (e *env) openKeyring(ctx context.Context, store *directory.SQLStore, box *secretbox.Box) (*tokens.Keyring, error) {
+	keys, err := tokens.NewKeyring(store, box, tokens.KeyConfig{Log: e.log})
+	if err != nil {
+		return nil, err
+	}
+	if err := keys.Start(ctx); err != nil {
+		keys.Close()
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return keys, nil
+}
+
+// mountApp wires the broker's packages onto mux.
+func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.SQLStore, key []byte, checks map[string]pinger) (*app, error) {
+	a := &app{}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, err
+	}
+	if a.sessions, err = e.openSessions(ctx); err != nil {
+		return nil, err
+	}
+	a.stops = append(a.stops, func() { _ = a.sessions.Close() })
+	checks["sessions"] = a.sessions
+
+	if a.keys, err = e.openKeyring(ctx, store, box); err != nil {
+		a.stop()
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := a.keys.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			e.log.Error("signing key rotation stopped", "err", err)
+		}
+	}()
+	a.stops = append(a.stops, func() { cancel(); <-done; a.keys.Close() })
+
+	if a.issuer, err = tokens.NewIssuer(a.keys, store, tokens.IssuerConfig{Issuer: e.cfg.Issuer, Log: e.log}); err != nil {
+		a.stop()
+		return nil, err
+	}
+	srv, err := tokens.NewServer(a.keys, a.issuer, tokens.Features{ClientCredentials: true, Introspection: true, Revocation: true})
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	srv.Routes(mux)
+
+	adminapi.New(adminapi.Config{
+		Store:      store,
+		Tokens:     bearerVerifier{a.issuer},
+		Sessions:   sessionRevoker{a.sessions},
+		Sealer:     box,
+		JWTIssuers: store,
+		Logger:     e.log,
+		Issuer:     e.cfg.Issuer,
+	}).Routes(mux)
+	return a, nil
+}
+
+// bearerVerifier lets the admin API accept the broker's own access tokens.
+type bearerVerifier struct{ issuer *tokens.Issuer }
+
+func (b bearerVerifier) VerifyAccessToken(ctx context.Context, token string) (adminapi.TokenPrincipal, error) {
+	c, err := b.issuer.VerifyAccessToken(ctx, token)
+	if err != nil {
+		if errors.Is(err, tokens.ErrInvalidAccessToken) {
+			return adminapi.TokenPrincipal{}, err
+		}
+		return adminapi.TokenPrincipal{}, fmt.Errorf("%w: %v", adminapi.ErrVerifierUnavailable, err)
+	}
+	tp := adminapi.TokenPrincipal{Subject: c.Subject, OrgID: c.Org.ID}
+	if c.Narrowed != nil {
+		tp.Workspace = c.Narrowed.ID
+	}
+	return tp, nil
+}
+
+// sessionRevoker ends a removed member's browser sessions and refresh tokens.
+type sessionRevoker struct{ s session.Store }
+
+func (r sessionRevoker) RevokeUser(ctx context.Context, _, userID string) error {
+	if _, err := r.s.RevokeUserSessions(ctx, userID); err != nil {
+		return err
+	}
+	_, err := r.s.RevokeUserFamilies(ctx, userID)
+	return err
 }
 
 func redactedRedis(raw string) string {

@@ -118,6 +118,8 @@ func commands() map[string]command {
 		"admin org create":             orgCreateCommand,
 		"admin service-account create": serviceAccountCreateCommand,
 		"admin client create":          clientCreateCommand,
+		"keys rotate":                  keysRotateCommand,
+		"keys list":                    keysListCommand,
 	}
 }
 

@@ -37,12 +37,13 @@ func serveCommand(*flag.FlagSet) func(context.Context, *env) error {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			_, _ = w.Write([]byte("ok\n"))
 		})
-		mux.Handle("GET /readyz", readiness(log, map[string]pinger{"directory": store}))
-		stopApp, err := mountApp(ctx, e, mux, store, key)
+		checks := map[string]pinger{"directory": store}
+		mux.Handle("GET /readyz", readiness(log, checks))
+		a, err := mountApp(ctx, e, mux, store, key, checks)
 		if err != nil {
 			return err
 		}
-		defer stopApp()
+		defer a.stop()
 
 		ln, err := net.Listen("tcp", e.cfg.Addr)
 		if err != nil {
