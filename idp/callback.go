@@ -1,0 +1,200 @@
+package idp
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/ssobroker/ssobroker/directory"
+	"github.com/ssobroker/ssobroker/session"
+)
+
+// oidcCallback is GET /sso/oidc/{conn}/callback.
+func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	connID := r.PathValue("conn")
+	state := r.URL.Query().Get("state")
+	st, ok := s.takeState(w, r, state, connID)
+	if !ok {
+		return
+	}
+	retry := st.retry()
+	c, ok := s.liveConnection(w, r, st, retry)
+	if !ok {
+		return
+	}
+	conn, err := s.connector(ctx, c)
+	if err != nil {
+		s.fail(w, r, connectorFailure(err, retry), "org", c.OrgID, "connection", c.ID)
+		return
+	}
+	cc, ok := conn.(CallbackConnector)
+	if !ok {
+		s.fail(w, r, connectorFailure(errors.Join(ErrConfig, errors.New("connector has no callback capability")), retry), "connection", c.ID)
+		return
+	}
+	id, err := cc.HandleCallback(ctx, r, CallbackExpect{State: state, Nonce: st.Nonce, PKCEVerifier: st.Verifier, RedirectURI: s.CallbackURL(c)})
+	if err != nil {
+		s.fail(w, r, connectorFailure(err, retry), "org", c.OrgID, "connection", c.ID)
+		return
+	}
+	s.finish(w, r, st, c, id)
+}
+
+// takeState consumes the login state named by state and checks that this
+// browser started it for connection connID. It answers the request itself
+// when it returns false.
+func (s *Service) takeState(w http.ResponseWriter, r *http.Request, state, connID string) (loginState, bool) {
+	var st loginState
+	expired := failure{status: http.StatusBadRequest, title: "Sign-in link expired",
+		message: "This sign-in attempt has expired or was already used. Please start again.",
+		retry:   &loginRequest{}, log: "unknown, expired or already used state", level: slog.LevelWarn}
+	if !isToken(state) {
+		expired.log = "callback without a well-formed state"
+		s.fail(w, r, expired, "connection", connID)
+		return st, false
+	}
+	raw, err := s.sessions.TakeOnce(r.Context(), session.KindLoginState, state)
+	if errors.Is(err, session.ErrNotFound) {
+		s.fail(w, r, expired, "connection", connID)
+		return st, false
+	}
+	if err != nil {
+		s.fail(w, r, storeFailure("taking the login state", err, &loginRequest{}))
+		return st, false
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		s.fail(w, r, storeFailure("decoding the login state", err, &loginRequest{}))
+		return st, false
+	}
+	// From here on the state is spent: a retry starts a new login.
+	binding := cookieValue(r, BindingCookie)
+	if binding == "" || !sameSecret(bindingHash(binding), st.Binding) {
+		s.fail(w, r, failure{status: http.StatusBadRequest, title: "Sign-in failed",
+			message: "This sign-in was started in another browser or your browser blocked our cookies. Please start again in this browser.",
+			retry:   st.retry(), log: "browser binding cookie missing or not the one that started this login", level: slog.LevelWarn},
+			"connection", connID, "cookie_present", binding != "")
+		return st, false
+	}
+	if st.Connection != connID {
+		s.fail(w, r, failure{status: http.StatusBadRequest, title: "Sign-in failed",
+			message: "The answer came back for another sign-in method. Please start again.",
+			retry:   st.retry(), log: "state issued for another connection", level: slog.LevelWarn},
+			"connection", connID, "state_connection", st.Connection)
+		return st, false
+	}
+	return st, true
+}
+
+// retry is how to start this login again.
+func (st loginState) retry() *loginRequest {
+	return &loginRequest{Authz: st.Authz, ReturnTo: st.ReturnTo, ForceReauth: st.Force}
+}
+
+// liveConnection reads the state's connection again: it must still exist,
+// be enabled and belong to the org the login started for.
+func (s *Service) liveConnection(w http.ResponseWriter, r *http.Request, st loginState, retry *loginRequest) (directory.Connection, bool) {
+	c, err := s.dir.LookupConnection(r.Context(), st.Connection)
+	if err != nil && !errors.Is(err, directory.ErrNotFound) {
+		s.fail(w, r, storeFailure("connection lookup", err, retry))
+		return c, false
+	}
+	if err != nil || !c.Enabled || c.OrgID != st.Org {
+		s.fail(w, r, failure{status: http.StatusForbidden, title: "Sign-in method disabled",
+			message: "This sign-in method has been disabled or removed. Ask your administrator.",
+			log:     "connection deleted, disabled or moved during the login", level: slog.LevelWarn},
+			"connection", st.Connection, "org", st.Org)
+		return c, false
+	}
+	return c, true
+}
+
+// finish provisions the user in the directory and, for a member, creates
+// the browser session and ends the login. Every connector type ends here.
+func (s *Service) finish(w http.ResponseWriter, r *http.Request, st loginState, c directory.Connection, id Identity) {
+	ctx := r.Context()
+	retry := st.retry()
+	cfg, err := ParseConnectionConfig(c.Config)
+	if err != nil {
+		s.fail(w, r, connectorFailure(err, retry), "connection", c.ID)
+		return
+	}
+	role, workspaces := cfg.MapGroups(id.Groups)
+	out, err := s.dir.ProvisionLogin(ctx, directory.LoginIdentity{
+		OrgID: c.OrgID, ConnectionID: c.ID, Issuer: id.Issuer, Subject: id.Subject,
+		Email: id.Email, EmailVerified: id.EmailVerified, Name: id.Name,
+		MappedOrgRole: role, MappedWorkspaces: workspaces,
+	})
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		s.fail(w, r, failure{status: http.StatusForbidden, title: "Sign-in method disabled",
+			message: "This sign-in method has been disabled or removed. Ask your administrator.",
+			log:     "provisioning refused: connection or organization gone", err: err, level: slog.LevelWarn}, "connection", c.ID)
+		return
+	case errors.Is(err, directory.ErrInvalid):
+		s.fail(w, r, failure{status: http.StatusForbidden, title: "Sign-in failed",
+			message: "Your identity provider sent an email address or role we cannot use. Ask your administrator.",
+			log:     "provisioning refused the identity", err: err, level: slog.LevelWarn}, "connection", c.ID)
+		return
+	case err != nil:
+		s.fail(w, r, storeFailure("provisioning", err, retry))
+		return
+	}
+	for _, n := range out.Notes {
+		s.log.WarnContext(ctx, "group mapping: "+n, "connection", c.ID, "user", out.User.ID)
+	}
+	org, err := s.dir.GetOrg(ctx, c.OrgID)
+	if err != nil {
+		s.fail(w, r, storeFailure("organization lookup", err, retry))
+		return
+	}
+	attrs := []any{"org", c.OrgID, "connection", c.ID, "user", out.User.ID, "new_user", out.NewUser, "status", out.Status}
+	switch out.Status {
+	case directory.LoginMember:
+		s.signIn(w, r, st, c, id, out.User)
+	case directory.LoginPendingApproval:
+		s.log.InfoContext(ctx, "sign-in: waiting for approval", attrs...)
+		s.render(w, r, http.StatusOK, "message", messagePageData{Title: "Waiting for approval",
+			Message: "You asked to join " + org.Name + ". An administrator of the organization must approve your request; sign in again once they have."})
+	default:
+		s.log.InfoContext(ctx, "sign-in: not invited", attrs...)
+		s.render(w, r, http.StatusForbidden, "message", messagePageData{Title: "No invitation",
+			Message: "You have no invitation to " + org.Name + ". Ask an administrator of the organization to invite " + out.User.Email + "."})
+	}
+}
+
+// signIn creates the browser session, sets its cookie and ends the login:
+// back to tokens when a client asked, else to return_to or /login/done.
+func (s *Service) signIn(w http.ResponseWriter, r *http.Request, st loginState, c directory.Connection, id Identity, u directory.User) {
+	ctx := r.Context()
+	amr := id.AMR
+	if len(amr) == 0 {
+		amr = []string{"fed"}
+	}
+	sess, err := s.sessions.CreateSession(ctx, session.Session{
+		UserID: u.ID, OrgID: c.OrgID, ConnectionID: c.ID, AMR: amr, AuthTime: s.now(),
+	})
+	if err != nil {
+		s.fail(w, r, storeFailure("creating the session", err, st.retry()))
+		return
+	}
+	// The browser's previous session, if any, ends: one browser, one session.
+	if old, ok := session.FromRequest(r, SessionCookie); ok {
+		if err := s.sessions.DeleteSession(ctx, old); err != nil {
+			s.log.WarnContext(ctx, "removing the previous session failed", "err", err)
+		}
+	}
+	http.SetCookie(w, session.Cookie(SessionCookie, sess.ID, s.secure, 0))
+	target := s.base + LoginDonePath
+	switch {
+	case st.Authz != "":
+		target = s.base + ContinuePath + "?" + url.Values{AuthzParam: {st.Authz}}.Encode()
+	case st.ReturnTo != "" && ValidReturnTo(st.ReturnTo):
+		target = st.ReturnTo
+	}
+	s.log.InfoContext(ctx, "sign-in: session created", "org", c.OrgID, "connection", c.ID, "user", u.ID,
+		"session", sess.Handle, "amr", amr, "for_client", st.Authz != "")
+	s.redirect(w, r, target)
+}
