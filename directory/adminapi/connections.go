@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -23,6 +24,9 @@ type ConnectionConfig struct {
 	AttributeMapping map[string]string `json:"attribute_mapping,omitempty"`
 	// GroupRoles maps an upstream group to the org role its members get.
 	GroupRoles map[string]access.OrgRole `json:"group_roles,omitempty"`
+	// GroupWorkspaces maps an upstream group to workspace roles (by workspace
+	// name or id) that its members get; re-synced at every login.
+	GroupWorkspaces map[string]map[string]access.WorkspaceRole `json:"group_workspaces,omitempty"`
 }
 
 // SAMLConfig describes a SAML IdP by one of: its metadata XML, its metadata
@@ -43,66 +47,86 @@ type OIDCConfig struct {
 	ClientID           string   `json:"client_id"`
 	ClientSecretSealed []byte   `json:"client_secret_sealed,omitempty"`
 	Scopes             []string `json:"scopes"`
+	// RequireEmailVerified refuses users whose email_verified is not true;
+	// nil means true.
+	RequireEmailVerified *bool `json:"require_email_verified,omitempty"`
+	// Userinfo is when the userinfo endpoint is read: "auto" (when the ID
+	// token lacks a claim we read; the default), "always" or "never".
+	Userinfo string `json:"userinfo,omitempty"`
 }
 
 // oidcInput is the "oidc" object of a request: the secret comes in clear and
 // is sealed before it is stored.
 type oidcInput struct {
-	Issuer       string   `json:"issuer"`
-	ClientID     string   `json:"client_id"`
-	ClientSecret *string  `json:"client_secret"`
-	Scopes       []string `json:"scopes"`
+	Issuer               string   `json:"issuer"`
+	ClientID             string   `json:"client_id"`
+	ClientSecret         *string  `json:"client_secret"`
+	Scopes               []string `json:"scopes"`
+	RequireEmailVerified *bool    `json:"require_email_verified"`
+	Userinfo             string   `json:"userinfo"`
 }
 
 // oidcOutput is the "oidc" object of a response: the secret never leaves.
 type oidcOutput struct {
-	Issuer          string   `json:"issuer"`
-	ClientID        string   `json:"client_id"`
-	ClientSecretSet bool     `json:"client_secret_set"`
-	Scopes          []string `json:"scopes"`
+	Issuer               string   `json:"issuer"`
+	ClientID             string   `json:"client_id"`
+	ClientSecretSet      bool     `json:"client_secret_set"`
+	Scopes               []string `json:"scopes"`
+	RequireEmailVerified bool     `json:"require_email_verified"`
+	Userinfo             string   `json:"userinfo"`
 }
 
 // connectionBody is the body of POST /connections; in PATCH every field is optional.
 type connectionBody struct {
-	Type             *directory.ConnectionType `json:"type"`
-	Name             *string                   `json:"name"`
-	Enabled          *bool                     `json:"enabled"`
-	SAML             *SAMLConfig               `json:"saml"`
-	OIDC             *oidcInput                `json:"oidc"`
-	AttributeMapping map[string]string         `json:"attribute_mapping"`
-	GroupRoles       map[string]access.OrgRole `json:"group_roles"`
+	Type             *directory.ConnectionType                  `json:"type"`
+	Name             *string                                    `json:"name"`
+	Enabled          *bool                                      `json:"enabled"`
+	SAML             *SAMLConfig                                `json:"saml"`
+	OIDC             *oidcInput                                 `json:"oidc"`
+	AttributeMapping map[string]string                          `json:"attribute_mapping"`
+	GroupRoles       map[string]access.OrgRole                  `json:"group_roles"`
+	GroupWorkspaces  map[string]map[string]access.WorkspaceRole `json:"group_workspaces"`
 }
 
 // connectionJSON is a connection as the API shows it.
 type connectionJSON struct {
-	ID               string                    `json:"id"`
-	OrgID            string                    `json:"org_id"`
-	Type             directory.ConnectionType  `json:"type"`
-	Name             string                    `json:"name"`
-	Enabled          bool                      `json:"enabled"`
-	CreatedAt        time.Time                 `json:"created_at"`
-	SAML             *SAMLConfig               `json:"saml,omitempty"`
-	OIDC             *oidcOutput               `json:"oidc,omitempty"`
-	AttributeMapping map[string]string         `json:"attribute_mapping"`
-	GroupRoles       map[string]access.OrgRole `json:"group_roles"`
+	ID               string                                     `json:"id"`
+	OrgID            string                                     `json:"org_id"`
+	Type             directory.ConnectionType                   `json:"type"`
+	Name             string                                     `json:"name"`
+	Enabled          bool                                       `json:"enabled"`
+	CreatedAt        time.Time                                  `json:"created_at"`
+	SAML             *SAMLConfig                                `json:"saml,omitempty"`
+	OIDC             *oidcOutput                                `json:"oidc,omitempty"`
+	AttributeMapping map[string]string                          `json:"attribute_mapping"`
+	GroupRoles       map[string]access.OrgRole                  `json:"group_roles"`
+	GroupWorkspaces  map[string]map[string]access.WorkspaceRole `json:"group_workspaces"`
 }
 
 func connectionView(c directory.Connection) connectionJSON {
 	out := connectionJSON{ID: c.ID, OrgID: c.OrgID, Type: c.Type, Name: c.Name, Enabled: c.Enabled, CreatedAt: c.CreatedAt,
-		AttributeMapping: map[string]string{}, GroupRoles: map[string]access.OrgRole{}}
+		AttributeMapping: map[string]string{}, GroupRoles: map[string]access.OrgRole{},
+		GroupWorkspaces: map[string]map[string]access.WorkspaceRole{}}
 	var cfg ConnectionConfig
 	if json.Unmarshal(c.Config, &cfg) != nil {
 		return out // written by something else; show what we can
 	}
 	out.SAML = cfg.SAML
 	if o := cfg.OIDC; o != nil {
-		out.OIDC = &oidcOutput{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecretSet: len(o.ClientSecretSealed) > 0, Scopes: o.Scopes}
+		out.OIDC = &oidcOutput{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecretSet: len(o.ClientSecretSealed) > 0, Scopes: o.Scopes,
+			RequireEmailVerified: o.RequireEmailVerified == nil || *o.RequireEmailVerified, Userinfo: o.Userinfo}
+		if out.OIDC.Userinfo == "" {
+			out.OIDC.Userinfo = "auto"
+		}
 	}
 	if cfg.AttributeMapping != nil {
 		out.AttributeMapping = cfg.AttributeMapping
 	}
 	if cfg.GroupRoles != nil {
 		out.GroupRoles = cfg.GroupRoles
+	}
+	if cfg.GroupWorkspaces != nil {
+		out.GroupWorkspaces = cfg.GroupWorkspaces
 	}
 	return out
 }
@@ -328,6 +352,12 @@ func applyConnectionBody(cfg *ConnectionConfig, typ directory.ConnectionType, b 
 		}
 		cfg.GroupRoles = b.GroupRoles
 	}
+	if b.GroupWorkspaces != nil {
+		if err := validateGroupWorkspaces(b.GroupWorkspaces); err != nil {
+			return "", err
+		}
+		cfg.GroupWorkspaces = b.GroupWorkspaces
+	}
 	return secret, nil
 }
 
@@ -357,7 +387,13 @@ func validateOIDC(in *oidcInput, create bool) (*OIDCConfig, error) {
 	if err := validateScopes(scopes); err != nil {
 		return nil, err
 	}
-	return &OIDCConfig{Issuer: in.Issuer, ClientID: in.ClientID, Scopes: scopes}, nil
+	switch in.Userinfo {
+	case "", "auto", "always", "never":
+	default:
+		return nil, invalidField("oidc.userinfo", `userinfo must be "auto", "always" or "never"`)
+	}
+	return &OIDCConfig{Issuer: in.Issuer, ClientID: in.ClientID, Scopes: scopes,
+		RequireEmailVerified: in.RequireEmailVerified, Userinfo: in.Userinfo}, nil
 }
 
 // validateScopes checks RFC 6749 scope tokens and that "openid" is among them.
@@ -417,6 +453,31 @@ func validateGroupRoles(m map[string]access.OrgRole) error {
 		}
 		if !role.Valid() {
 			return invalidField("group_roles", "group "+quote(g)+" maps to "+quote(string(role))+", not an org role")
+		}
+	}
+	return nil
+}
+
+var workspaceRefRE = regexp.MustCompile(`^([a-z0-9][a-z0-9-]{0,62}|ws_[A-Za-z0-9]{1,40})$`)
+
+func validateGroupWorkspaces(m map[string]map[string]access.WorkspaceRole) error {
+	if len(m) > 500 {
+		return invalidField("group_workspaces", "at most 500 group mappings")
+	}
+	for g, wss := range m {
+		if g == "" || len(g) > 256 || hasControl(g) {
+			return invalidField("group_workspaces", "a group name must be 1-256 characters")
+		}
+		if len(wss) > 100 {
+			return invalidField("group_workspaces", "group "+quote(g)+" maps to more than 100 workspaces")
+		}
+		for ws, role := range wss {
+			if !workspaceRefRE.MatchString(ws) {
+				return invalidField("group_workspaces", quote(ws)+" is not a workspace name or id")
+			}
+			if !role.Valid() {
+				return invalidField("group_workspaces", "group "+quote(g)+" maps "+quote(ws)+" to "+quote(string(role))+", not owner or member")
+			}
 		}
 	}
 	return nil

@@ -118,6 +118,10 @@ func TestConnectionValidation(t *testing.T) {
 			{"attribute mapping", fmt.Sprintf(`{"type":"oidc","name":"m-%d","oidc":{"issuer":"https://a.test","client_id":"c","client_secret":"s"},"attribute_mapping":{"email":"mail","groups":"memberOf"},"group_roles":{"Admins":"admin"}}`, f.next()), 201, ""},
 			{"unknown attribute", `{"type":"oidc","name":"x","oidc":{"issuer":"https://a.test","client_id":"c","client_secret":"s"},"attribute_mapping":{"shoe_size":"s"}}`, 422, "attribute_mapping"},
 			{"group mapped to no role", `{"type":"oidc","name":"x","oidc":{"issuer":"https://a.test","client_id":"c","client_secret":"s"},"group_roles":{"g":"owner"}}`, 422, "group_roles"},
+			{"group workspace mapping", fmt.Sprintf(`{"type":"oidc","name":"gw-%d","oidc":{"issuer":"https://a.test","client_id":"c","client_secret":"s","require_email_verified":false,"userinfo":"always"},"group_workspaces":{"ml":{"research":"owner","ws_abc":"member"}}}`, f.next()), 201, ""},
+			{"group workspace mapped to an org role", `{"type":"oidc","name":"x","oidc":{"issuer":"https://a.test","client_id":"c","client_secret":"s"},"group_workspaces":{"ml":{"research":"admin"}}}`, 422, "group_workspaces"},
+			{"group workspace that is no name", `{"type":"oidc","name":"x","oidc":{"issuer":"https://a.test","client_id":"c","client_secret":"s"},"group_workspaces":{"ml":{"Bad Name":"member"}}}`, 422, "group_workspaces"},
+			{"unknown userinfo mode", `{"type":"oidc","name":"x","oidc":{"issuer":"https://a.test","client_id":"c","client_secret":"s","userinfo":"sometimes"}}`, 422, "oidc.userinfo"},
 			{"empty name", `{"type":"oidc","name":"","oidc":{"issuer":"https://a.test","client_id":"c","client_secret":"s"}}`, 422, "name"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
@@ -130,10 +134,10 @@ func TestConnectionValidation(t *testing.T) {
 				}
 			})
 		}
-		// Exactly the 8 accepted ones were stored: nothing refused left a half-created connection.
+		// Exactly the 9 accepted ones were stored: nothing refused left a half-created connection.
 		r := f.as(cAdmin, "GET", f.pathA("/connections"), "")
-		if n := len(r.json(t)["items"].([]any)); n != 8 {
-			t.Fatalf("%d connections stored, want 8", n)
+		if n := len(r.json(t)["items"].([]any)); n != 9 {
+			t.Fatalf("%d connections stored, want 9", n)
 		}
 	})
 }

@@ -333,8 +333,10 @@ func openAPISchemas() map[string]any {
 	})
 	oidcIn := input(map[string]any{
 		"issuer": describe(str(), "https issuer (http only for loopback)"), "client_id": str(),
-		"client_secret": describe(str(), "Write-only; stored encrypted"),
-		"scopes":        describe(arr(str()), `Must include "openid"; default openid, email, profile`),
+		"client_secret":          describe(str(), "Write-only; stored encrypted"),
+		"scopes":                 describe(arr(str()), `Must include "openid"; default openid, email, profile`),
+		"require_email_verified": describe(boolean(), "Refuse users whose email_verified is not true; default true"),
+		"userinfo":               enum("auto", "always", "never"),
 	})
 	connIn := func(required ...string) map[string]any {
 		return input(map[string]any{
@@ -342,6 +344,7 @@ func openAPISchemas() map[string]any {
 			"saml": saml, "oidc": oidcIn,
 			"attribute_mapping": describe(strMap(str()), "Our attribute (subject, email, email_verified, name, given_name, family_name, groups) → IdP attribute or claim"),
 			"group_roles":       describe(strMap(orgRole), "Upstream group → org role"),
+			"group_workspaces":  describe(strMap(strMap(wsRole)), "Upstream group → workspace name or id → workspace role"),
 		}, required...)
 	}
 	wsMember := object(map[string]any{"workspace_id": str(), "workspace_name": str(), "principal_id": str(), "name": str(),
@@ -406,8 +409,9 @@ func openAPISchemas() map[string]any {
 		"CreatedAPIKey": object(createdKey, "secret"),
 		"Connection": object(map[string]any{"id": str(), "org_id": str(), "type": enum("saml", "oidc"), "name": str(), "enabled": boolean(),
 			"created_at": dateTime(), "saml": saml,
-			"oidc":              object(map[string]any{"issuer": str(), "client_id": str(), "client_secret_set": boolean(), "scopes": arr(str())}),
-			"attribute_mapping": strMap(str()), "group_roles": strMap(orgRole)}),
+			"oidc": object(map[string]any{"issuer": str(), "client_id": str(), "client_secret_set": boolean(), "scopes": arr(str()),
+				"require_email_verified": boolean(), "userinfo": enum("auto", "always", "never")}),
+			"attribute_mapping": strMap(str()), "group_roles": strMap(orgRole), "group_workspaces": strMap(strMap(wsRole))}),
 		"ConnectionList":   listOf("Connection"),
 		"ConnectionCreate": connIn("type", "name"),
 		"ConnectionPatch":  connIn(),
