@@ -11,6 +11,8 @@ import (
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/adminapi"
 	"github.com/ssobroker/ssobroker/directory/secretbox"
+	"github.com/ssobroker/ssobroker/idp"
+	"github.com/ssobroker/ssobroker/idp/oidc"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/tokens"
 )
@@ -102,6 +104,22 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		Logger:     e.log,
 		Issuer:     e.cfg.Issuer,
 	}).Routes(mux)
+
+	login, err := idp.New(idp.Options{
+		Issuer:                e.cfg.Issuer,
+		Directory:             store,
+		Sessions:              a.sessions,
+		Secrets:               box,
+		Connectors:            idp.Registry{directory.ConnectionOIDC: oidc.New},
+		AllowPrivateUpstreams: e.cfg.AllowPrivateIdP,
+		Logger:                e.log,
+	})
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	a.stops = append(a.stops, login.Close)
+	login.Routes(mux)
 	return a, nil
 }
 

@@ -25,7 +25,11 @@ type config struct {
 	DataDir     string
 	SecretKey   string
 	LogFormat   string
-	JSON        bool
+	// AllowPrivateIdP lets org connections reach IdPs on loopback and private
+	// networks; off by default, because org admins are customers who could
+	// otherwise aim the broker at its own network.
+	AllowPrivateIdP bool
+	JSON            bool
 }
 
 // bindConfig registers the shared configuration flags on fs, with defaults
@@ -45,6 +49,8 @@ func bindConfig(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.StringVar(&c.DataDir, "data-dir", env("SSOBROKER_DATA_DIR", "./data"), "embedded database and generated dev secret (SSOBROKER_DATA_DIR)")
 	fs.StringVar(&c.SecretKey, "secret-key", env("SSOBROKER_SECRET_KEY", ""), "base64 32-byte key encrypting secrets at rest (SSOBROKER_SECRET_KEY)")
 	fs.StringVar(&c.LogFormat, "log-format", env("SSOBROKER_LOG_FORMAT", "text"), "text or json (SSOBROKER_LOG_FORMAT)")
+	fs.BoolVar(&c.AllowPrivateIdP, "allow-private-idp", env("SSOBROKER_ALLOW_PRIVATE_IDP", "") == "true",
+		"let connections reach IdPs on loopback and private networks (SSOBROKER_ALLOW_PRIVATE_IDP=true)")
 	fs.BoolVar(&c.JSON, "json", false, "print machine-readable JSON")
 	return c
 }
