@@ -55,9 +55,11 @@
 //     code) yields the family id to RevokeFamily (revoking a family that was
 //     never created is harmless).
 //   - Login hand-off between tokens and idp: tokens stores the request with
-//     PutOnce(KindPendingAuthorization, id, …); idp takes it and puts the
-//     authenticated result as KindCompletedAuthorization under the same id;
-//     tokens takes that to issue the code. Each step is single use.
+//     PutOnce(KindPendingAuthorization, id, …) and sends the browser to
+//     /login?authz=id; idp never reads that record: after the login it
+//     creates a browser session (CreateSession) and redirects to
+//     /oauth2/authorize/continue?authz=id, where tokens takes the pending
+//     record (single use) and reads the session to issue the code.
 //
 // # Refresh-token families
 //
