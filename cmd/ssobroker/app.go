@@ -46,7 +46,7 @@ func (e *env) openSessions(ctx context.Context) (session.Store, error) {
 
 // openKeyring loads (creating on first start) the signing keys.
 func (e *env) openKeyring(ctx context.Context, store *directory.SQLStore, box *secretbox.Box) (*tokens.Keyring, error) {
-	keys, err := tokens.NewKeyring(store, box, tokens.KeyConfig{Log: e.log})
+	keys, err := tokens.NewKeyring(store, box, tokens.KeyConfig{Algorithm: tokens.Algorithm(e.cfg.SigningAlg), Log: e.log})
 	if err != nil {
 		return nil, err
 	}
