@@ -33,13 +33,14 @@ func TestInvalidConfigurationIsReportedAllAtOnce(t *testing.T) {
 		"SSOBROKER_REDIS_URL":    "http://x",
 		"SSOBROKER_SECRET_KEY":   "c2hvcnQ=",
 		"SSOBROKER_LOG_FORMAT":   "xml",
+		"SSOBROKER_SIGNING_ALG":  "HS256",
 		"SSOBROKER_DATA_DIR":     t.TempDir(),
 	}
 	code, _, stderr := runCLI(t, env, "serve")
 	if code != exitUsage {
 		t.Fatalf("exit code %d, want %d", code, exitUsage)
 	}
-	for _, name := range []string{"SSOBROKER_ISSUER", "SSOBROKER_ADDR", "SSOBROKER_DATABASE_URL", "SSOBROKER_REDIS_URL", "SSOBROKER_SECRET_KEY", "SSOBROKER_LOG_FORMAT"} {
+	for _, name := range []string{"SSOBROKER_ISSUER", "SSOBROKER_ADDR", "SSOBROKER_DATABASE_URL", "SSOBROKER_REDIS_URL", "SSOBROKER_SECRET_KEY", "SSOBROKER_LOG_FORMAT", "SSOBROKER_SIGNING_ALG"} {
 		if !strings.Contains(stderr, name) {
 			t.Errorf("error output does not name %s:\n%s", name, stderr)
 		}
