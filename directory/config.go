@@ -481,20 +481,34 @@ func (s *SQLStore) DeleteSigningKey(ctx context.Context, actor, kid string) erro
 	})
 }
 
-// RevokeToken records a revoked token id until it would have expired.
+// RevokeToken records a revoked token id until it would have expired. Like
+// every change it drops the lookup caches here and in other replicas, so a
+// cached "not revoked" answer never outlives the revocation.
 func (s *SQLStore) RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error {
-	_, err := s.db.exec(ctx, `INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING`, jti, ts(expiresAt))
+	err := s.mutate(ctx, func(q querier) error {
+		_, err := q.exec(ctx, `INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING`, jti, ts(expiresAt))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("revoke token: %w", err)
 	}
 	return nil
 }
 
-// TokenRevoked reports whether jti was revoked.
+// TokenRevoked reports whether jti was revoked, from cache when warm.
 func (s *SQLStore) TokenRevoked(ctx context.Context, jti string) (bool, error) {
+	c := s.cache.Load()
+	if c != nil {
+		if v, ok := c.revoked.Load(jti); ok {
+			return v.(bool), nil
+		}
+	}
 	var n int
 	if err := s.db.queryRow(ctx, `SELECT count(*) FROM revoked_tokens WHERE jti = $1`, jti).Scan(&n); err != nil {
 		return false, fmt.Errorf("check token revocation: %w", err)
+	}
+	if c != nil {
+		c.revoked.Store(jti, n > 0)
 	}
 	return n > 0, nil
 }

@@ -200,6 +200,16 @@ func TestCachesFollowChangesByOtherProcesses(t *testing.T) {
 				if !eventually(bound, func() bool { _, err := b.LookupAPIKey(bg, other); return errors.Is(err, directory.ErrNotFound) }) {
 					t.Fatalf("a deleted account's key still works in another process after %v", bound)
 				}
+				jti := "jti-" + tok()
+				for range 2 {
+					if must[bool](t)(b.TokenRevoked(bg, jti)) {
+						t.Fatal("an unrevoked token reads as revoked")
+					}
+				}
+				noErr(t, a.RevokeToken(bg, jti, time.Now().Add(time.Hour)))
+				if !eventually(bound, func() bool { r, err := b.TokenRevoked(bg, jti); return err == nil && r }) {
+					t.Fatalf("a token revoked through another process still reads as live after %v", bound)
+				}
 			})
 
 			t.Run("a change made just after another process opened the database is seen by it", func(t *testing.T) {

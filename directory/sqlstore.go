@@ -49,8 +49,9 @@ type SQLStore struct {
 }
 
 type lookupCache struct {
-	keys   sync.Map // sha256(secret) as string → KeyPrincipal
-	access sync.Map // orgID + "\x00" + principalID → PrincipalAccess
+	keys    sync.Map // sha256(secret) as string → KeyPrincipal
+	access  sync.Map // orgID + "\x00" + principalID → PrincipalAccess
+	revoked sync.Map // jti → bool
 }
 
 // OpenPostgres connects to PostgreSQL at url, applies pending migrations and
