@@ -21,7 +21,12 @@ type WorkspaceRef = verify.WorkspaceRef
 // the hot path builds no intermediate claim values.
 type grant struct {
 	sub, clientID, aud, scope, name string
-	access                          *directory.PrincipalAccess
+	// sid, email, idp and amr describe a user's sign-in (empty for service
+	// accounts): the session handle, the user's email, the connection and
+	// the authentication methods.
+	sid, email, idp string
+	amr             []string
+	access          *directory.PrincipalAccess
 	// first is the index in access.Workspaces of the membership listed first
 	// (the default or the narrowed workspace), or -1; only lists it alone.
 	first     int
@@ -63,7 +68,8 @@ func (g *grant) listed(yield func(int) bool) {
 func (g *grant) claims(iss string, iat, exp int64, jti string) AccessClaims {
 	pa := g.access
 	c := AccessClaims{Issuer: iss, Subject: g.sub, Audience: verify.Audience{g.aud}, ExpiresAt: exp, IssuedAt: iat,
-		JWTID: jti, ClientID: g.clientID, Scope: g.scope, Name: g.name, PrincipalType: principalType(g.sub),
+		JWTID: jti, ClientID: g.clientID, Scope: g.scope, SessionID: g.sid, Email: g.email, Name: g.name, IdP: g.idp, AMR: g.amr,
+		PrincipalType:       principalType(g.sub),
 		Org:                 verify.Org{ID: pa.Org.ID, Name: pa.Org.Name, Role: pa.Member.Role, OnlyAdminsCanInvite: pa.Org.Settings.OnlyAdminsCanInvite},
 		DefaultWorkspace:    g.deflt,
 		WorkspacesTruncated: g.truncated, Narrowed: g.narrowed}
@@ -103,9 +109,25 @@ func (g *grant) appendPayload(b []byte, iss string, iat, exp int64, jti []byte) 
 		b = append(b, `,"scope":`...)
 		b = appendString(b, g.scope)
 	}
+	if g.sid != "" {
+		b = append(b, `,"sid":`...)
+		b = appendString(b, g.sid)
+	}
+	if g.email != "" {
+		b = append(b, `,"email":`...)
+		b = appendString(b, g.email)
+	}
 	if g.name != "" {
 		b = append(b, `,"name":`...)
 		b = appendString(b, g.name)
+	}
+	if g.idp != "" {
+		b = append(b, `,"idp":`...)
+		b = appendString(b, g.idp)
+	}
+	if len(g.amr) > 0 {
+		b = append(b, `,"amr":`...)
+		b = appendStrings(b, g.amr)
 	}
 	if pt := principalType(g.sub); pt != "" {
 		b = append(b, `,"principal_type":`...)
@@ -162,6 +184,18 @@ func (g *grant) appendPayload(b []byte, iss string, iat, exp int64, jti []byte) 
 		b = append(b, '}')
 	}
 	return append(b, '}')
+}
+
+// appendStrings appends a JSON array of strings.
+func appendStrings(b []byte, list []string) []byte {
+	b = append(b, '[')
+	for i, s := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
 }
 
 const hexDigits = "0123456789abcdef"

@@ -46,6 +46,14 @@ type KeyConfig struct {
 	// Algorithm of new keys; empty means ES256. Keys already made with another
 	// algorithm keep theirs until they retire.
 	Algorithm Algorithm
+	// IDTokenAlgorithm signs OpenID Connect ID tokens; empty means RS256,
+	// the algorithm OpenID Connect requires every provider to support and
+	// relying parties assume when nothing else is agreed. When it differs
+	// from Algorithm the keyring keeps a second lane of keys for ID tokens,
+	// with the same lifecycle and rotation timings (RS256 keys of this lane
+	// are 2048-bit: a third of the signing time of 3072-bit keys). When it
+	// equals Algorithm, ID tokens are signed with the access-token key.
+	IDTokenAlgorithm Algorithm
 	// RotateEvery is how long a key signs before the next one takes over.
 	RotateEvery time.Duration
 	// PublishLead is how long a new key is published in the JWKS before it
@@ -73,6 +81,9 @@ func (c KeyConfig) withDefaults() KeyConfig {
 	if c.Algorithm == "" {
 		c.Algorithm = ES256
 	}
+	if c.IDTokenAlgorithm == "" {
+		c.IDTokenAlgorithm = RS256
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
 			*d = v
@@ -99,6 +110,9 @@ func (c KeyConfig) validate() error {
 	var errs []error
 	if !c.Algorithm.Valid() {
 		errs = append(errs, fmt.Errorf("signing algorithm %q is not one of ES256, EdDSA, RS256", c.Algorithm))
+	}
+	if !c.IDTokenAlgorithm.Valid() {
+		errs = append(errs, fmt.Errorf("ID token signing algorithm %q is not one of ES256, EdDSA, RS256", c.IDTokenAlgorithm))
 	}
 	for _, d := range []struct {
 		name string

@@ -65,7 +65,9 @@ func newBox(t testing.TB) *secretbox.Box {
 
 // testKeyConfig uses short timings that still satisfy the rotation rules.
 func testKeyConfig(c *clock, alg Algorithm) KeyConfig {
-	return KeyConfig{Algorithm: alg, RotateEvery: 2 * time.Hour, PublishLead: time.Hour, JWKSMaxAge: 5 * time.Minute,
+	// ID tokens share the access-token key: these tests are about one lane
+	// (the ID-token lane has its own tests, provider_env_test.go).
+	return KeyConfig{Algorithm: alg, IDTokenAlgorithm: alg, RotateEvery: 2 * time.Hour, PublishLead: time.Hour, JWKSMaxAge: 5 * time.Minute,
 		ReloadInterval: 10 * time.Second, RotationCheck: time.Hour, MaxTokenTTL: 10 * time.Minute, Leeway: time.Minute, Now: c.Now}
 }
 
@@ -90,7 +92,7 @@ type env struct {
 type envOption func(*env, *KeyConfig, *IssuerConfig)
 
 func withAlgorithm(a Algorithm) envOption {
-	return func(_ *env, k *KeyConfig, _ *IssuerConfig) { k.Algorithm = a }
+	return func(_ *env, k *KeyConfig, _ *IssuerConfig) { k.Algorithm, k.IDTokenAlgorithm = a, a }
 }
 
 func withIssuerConfig(f func(*IssuerConfig)) envOption {

@@ -19,6 +19,9 @@ type form struct {
 	buf []byte // the body, decoded in place
 
 	grantType, clientID, clientSecret, scope, workspace, token string
+	// code, redirectURI and codeVerifier (authorization_code) and
+	// refreshToken (refresh_token).
+	code, redirectURI, codeVerifier, refreshToken string
 
 	basic                  bool // credentials came in an Authorization: Basic header
 	basicID, basicSecret   string
@@ -67,7 +70,7 @@ func parseForm(r *http.Request, buf []byte) (form, error) {
 	if err := f.parseBasic(r.Header.Get("Authorization")); err != nil {
 		return f, err
 	}
-	if q := r.URL.RawQuery; q != "" && (strings.Contains(q, "client_secret") || strings.Contains(q, "token")) {
+	if q := r.URL.RawQuery; q != "" && (strings.Contains(q, "client_secret") || strings.Contains(q, "token") || strings.Contains(q, "code")) {
 		return f, errInvalidRequest("credentials and tokens must be sent in the request body, not the URL")
 	}
 	ct := r.Header.Get("Content-Type")
@@ -85,7 +88,7 @@ func parseForm(r *http.Request, buf []byte) (form, error) {
 		}
 		return f, errInvalidRequest("cannot read the request body")
 	}
-	var seen uint8
+	var seen uint16
 	for rest := body; len(rest) > 0; {
 		var pair []byte
 		if i := bytes.IndexByte(rest, '&'); i >= 0 {
@@ -103,7 +106,7 @@ func parseForm(r *http.Request, buf []byte) (form, error) {
 			continue // RFC 6749 §3.1: a parameter without a value is omitted
 		}
 		var dst *string
-		var bit uint8
+		var bit uint16
 		switch string(k) {
 		case "grant_type":
 			dst, bit = &f.grantType, 1
@@ -118,6 +121,14 @@ func parseForm(r *http.Request, buf []byte) (form, error) {
 			dst, bit = &f.workspace, 16
 		case "token":
 			dst, bit = &f.token, 32
+		case "code":
+			dst, bit = &f.code, 64
+		case "redirect_uri":
+			dst, bit = &f.redirectURI, 128
+		case "code_verifier":
+			dst, bit = &f.codeVerifier, 256
+		case "refresh_token":
+			dst, bit = &f.refreshToken, 512
 		default:
 			continue
 		}

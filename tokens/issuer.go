@@ -256,14 +256,25 @@ func membershipNamed(pa *directory.PrincipalAccess, name string) int {
 
 // mint signs the grant with the active key and appends the token to dst.
 func (i *Issuer) mint(g *grant, dst []byte) ([]byte, tokenMeta, error) {
-	ks := i.keys.cur.Load()
-	if ks.signer == nil {
-		return dst, tokenMeta{}, errUnavailable(ErrNoSigningKey)
-	}
+	return i.mintWithID(g, dst, newJTI())
+}
+
+// newJTI returns 128 random bits, base64url: a token id.
+func newJTI() [22]byte {
 	var rnd [16]byte
 	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
 	var jti [22]byte
 	base64.RawURLEncoding.Encode(jti[:], rnd[:])
+	return jti
+}
+
+// mintWithID is mint with a token id chosen by the caller (an authorization
+// code records the id of the token it will issue, to revoke it on replay).
+func (i *Issuer) mintWithID(g *grant, dst []byte, jti [22]byte) ([]byte, tokenMeta, error) {
+	ks := i.keys.cur.Load()
+	if ks.signer == nil {
+		return dst, tokenMeta{}, errUnavailable(ErrNoSigningKey)
+	}
 	now := i.cfg.Now()
 	exp := now.Add(i.cfg.AccessTokenTTL)
 

@@ -47,8 +47,58 @@ var (
 	ErrKeyIntegrity = errors.New("tokens: stored signing key failed its integrity check")
 )
 
-// rsaBits is the size of new RS256 keys.
-const rsaBits = 3072
+// rsaBits is the size of new RS256 access-token keys; rsaIDTokenBits the
+// size of the ID-token lane's RS256 keys (see KeyConfig.IDTokenAlgorithm).
+const (
+	rsaBits        = 3072
+	rsaIDTokenBits = 2048
+)
+
+// lane is a line of keys with its own lifecycle: the access-token keys, and
+// the ID-token keys when ID tokens use another algorithm. Rows belong to a
+// lane by their algorithm (laneOf).
+type lane struct {
+	id   int // laneAccess or laneIDToken
+	name string
+	alg  Algorithm
+	bits int // RSA modulus size, for RS256
+}
+
+const (
+	laneAccess  = 0
+	laneIDToken = 1
+)
+
+// lanes returns the lanes this configuration keeps.
+func (c KeyConfig) lanes() []lane {
+	l := []lane{{id: laneAccess, name: "access token", alg: c.Algorithm, bits: rsaBits}}
+	if c.IDTokenAlgorithm != c.Algorithm {
+		l = append(l, lane{id: laneIDToken, name: "ID token", alg: c.IDTokenAlgorithm, bits: rsaIDTokenBits})
+	}
+	return l
+}
+
+// laneOf returns the lane of a stored key: the ID-token lane holds the keys
+// of its algorithm when that differs from the access-token algorithm; every
+// other key — including keys of an algorithm no longer configured — is in
+// the access-token lane and retires by its rotation.
+func (c KeyConfig) laneOf(alg string) int {
+	if c.IDTokenAlgorithm != c.Algorithm && Algorithm(alg) == c.IDTokenAlgorithm {
+		return laneIDToken
+	}
+	return laneAccess
+}
+
+// inLane returns the keys of lane l.
+func (c KeyConfig) inLane(keys []directory.SigningKey, l int) []directory.SigningKey {
+	out := make([]directory.SigningKey, 0, len(keys))
+	for _, r := range keys {
+		if c.laneOf(r.Algorithm) == l {
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 // Keyring holds the deployment's signing keys: it creates and rotates them in
 // the store, and keeps in memory what requests need — the parsed active
@@ -73,6 +123,7 @@ type keySet struct {
 	gen      uint64
 	loadedAt time.Time
 	signer   *signingKey                 // nil when no key is active
+	idSigner *signingKey                 // signs ID tokens; signer when they share a lane
 	public   map[string]*verificationKey // every published key by kid
 	infos    []KeyInfo
 	jwks     []byte
@@ -107,6 +158,7 @@ type signingKey struct {
 	signer   jws.Signer
 	key      any    // handed to signer.Sign
 	atHeader string // base64url of {"alg":…,"kid":…,"typ":"at+jwt"}
+	idHeader string // base64url of {"alg":…,"kid":…,"typ":"JWT"} (ID tokens)
 }
 
 // NewKeyring returns a Keyring over store; box seals private keys at rest. It
@@ -148,17 +200,20 @@ func (k *Keyring) Start(ctx context.Context) error {
 	if err := k.Reload(ctx); err != nil {
 		return err
 	}
-	if k.cur.Load().signer != nil {
+	if k.cur.Load().complete() {
 		return nil
 	}
 	if _, err := k.Rotate(ctx); err != nil {
 		return err
 	}
-	if k.cur.Load().signer == nil {
+	if !k.cur.Load().complete() {
 		return ErrNoSigningKey
 	}
 	return nil
 }
+
+// complete reports whether every lane has an active key.
+func (ks *keySet) complete() bool { return ks.signer != nil && ks.idSigner != nil }
 
 // Run keeps the key set current until ctx ends: it reloads on every store
 // change notification and every ReloadInterval, and runs Rotate every
@@ -182,7 +237,7 @@ func (k *Keyring) Run(ctx context.Context) error {
 		if err := k.Reload(ctx); err != nil && ctx.Err() == nil {
 			k.cfg.Log.Error("reloading signing keys failed; keeping the previous set", "err", err)
 		}
-		if doRotate || k.cur.Load().signer == nil {
+		if doRotate || !k.cur.Load().complete() {
 			if _, err := k.Rotate(ctx); err != nil && ctx.Err() == nil {
 				k.cfg.Log.Error("signing key rotation failed", "err", err)
 			}
@@ -254,16 +309,31 @@ func (k *Keyring) build(rows []directory.SigningKey, prev *keySet, now time.Time
 		published = append(published, r)
 	}
 	slices.SortStableFunc(published, byPublicationOrder)
-	if a := newestActive(published); a != nil {
-		if prev.signer != nil && prev.signer.kid == a.ID {
-			ks.signer = prev.signer
-		} else {
-			s, err := k.openSigner(*a)
-			if err != nil {
+	for _, l := range k.cfg.lanes() {
+		a := newestActive(k.cfg.inLane(published, l.id))
+		if a == nil {
+			continue
+		}
+		var s *signingKey
+		switch {
+		case prev.signer != nil && prev.signer.kid == a.ID:
+			s = prev.signer
+		case prev.idSigner != nil && prev.idSigner.kid == a.ID:
+			s = prev.idSigner
+		default:
+			var err error
+			if s, err = k.openSigner(*a); err != nil {
 				return nil, err
 			}
-			ks.signer = s
 		}
+		if l.id == laneAccess {
+			ks.signer = s
+		} else {
+			ks.idSigner = s
+		}
+	}
+	if len(k.cfg.lanes()) == 1 {
+		ks.idSigner = ks.signer
 	}
 	set := jwk.NewSet()
 	for _, r := range published {
@@ -385,16 +455,26 @@ func newSigningKey(kid string, alg Algorithm, raw any) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokens: signer for %s: %w", alg, err)
 	}
-	hdr, err := json.Marshal(struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-		Typ string `json:"typ"`
-	}{string(alg), kid, "at+jwt"})
-	if err != nil {
-		return nil, fmt.Errorf("tokens: encode header: %w", err)
+	header := func(typ string) (string, error) {
+		hdr, err := json.Marshal(struct {
+			Alg string `json:"alg"`
+			Kid string `json:"kid"`
+			Typ string `json:"typ"`
+		}{string(alg), kid, typ})
+		if err != nil {
+			return "", fmt.Errorf("tokens: encode header: %w", err)
+		}
+		return base64.RawURLEncoding.EncodeToString(hdr), nil
 	}
-	return &signingKey{kid: kid, alg: jwa.SignatureAlgorithm(alg), signer: signer, key: key,
-		atHeader: base64.RawURLEncoding.EncodeToString(hdr)}, nil
+	at, err := header("at+jwt")
+	if err != nil {
+		return nil, err
+	}
+	id, err := header("JWT")
+	if err != nil {
+		return nil, err
+	}
+	return &signingKey{kid: kid, alg: jwa.SignatureAlgorithm(alg), signer: signer, key: key, atHeader: at, idHeader: id}, nil
 }
 
 // ecdsaKey hands an ECDSA key to jwx as a crypto.Signer (see newSigningKey).
@@ -408,8 +488,14 @@ func (e ecdsaKey) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]by
 
 // appendJWS appends the compact JWS of payload, signed as an access token.
 func (s *signingKey) appendJWS(dst, payload []byte) ([]byte, error) {
+	return s.appendJWSWithHeader(dst, s.atHeader, payload)
+}
+
+// appendJWSWithHeader appends the compact JWS of payload under the
+// pre-encoded header hdr (atHeader or idHeader).
+func (s *signingKey) appendJWSWithHeader(dst []byte, hdr string, payload []byte) ([]byte, error) {
 	start := len(dst)
-	dst = append(dst, s.atHeader...)
+	dst = append(dst, hdr...)
 	dst = append(dst, '.')
 	dst = base64.RawURLEncoding.AppendEncode(dst, payload)
 	sig, err := s.signer.Sign(dst[start:], s.key)
@@ -470,8 +556,14 @@ func thumbprint(key jwk.Key) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(tp), nil
 }
 
-// generateKey makes a new key in state next, its private JWK sealed.
+// generateKey makes a new access-token key in state next, its private JWK sealed.
 func (k *Keyring) generateKey(alg Algorithm, now time.Time) (directory.SigningKey, error) {
+	return k.generateLaneKey(lane{id: laneAccess, alg: alg, bits: rsaBits}, now)
+}
+
+// generateLaneKey makes a new key of lane l in state next, its private JWK sealed.
+func (k *Keyring) generateLaneKey(l lane, now time.Time) (directory.SigningKey, error) {
+	alg := l.alg
 	var raw any
 	var err error
 	switch alg {
@@ -480,7 +572,7 @@ func (k *Keyring) generateKey(alg Algorithm, now time.Time) (directory.SigningKe
 	case EdDSA:
 		_, raw, err = ed25519.GenerateKey(rand.Reader)
 	case RS256:
-		raw, err = rsa.GenerateKey(rand.Reader, rsaBits)
+		raw, err = rsa.GenerateKey(rand.Reader, l.bits)
 	default:
 		err = fmt.Errorf("unsupported algorithm %q", alg)
 	}

@@ -27,6 +27,10 @@ type Rotation struct {
 	// NextActivation is the earliest time Next may become active: RotateEvery
 	// after the active key's activation, and PublishLead after Next appeared.
 	NextActivation time.Time
+	// IDTokenActivated, IDTokenActive and IDTokenNext are Activated, Active
+	// and Next of the ID-token lane, when ID tokens have their own keys
+	// (KeyConfig.IDTokenAlgorithm); Created and Retired list both lanes.
+	IDTokenActivated, IDTokenActive, IDTokenNext string
 }
 
 // Rotate does whatever key maintenance is due, and is the only code that
@@ -40,6 +44,9 @@ type Rotation struct {
 //     — only if it has been published for PublishLead — and retires the old
 //     one, keeping it published until MaxTokenTTL + Leeway + ReloadInterval later;
 //   - makes sure a next key is published for the following rotation.
+//
+// Each lane — access-token keys, and ID-token keys when they use another
+// algorithm — goes through these steps on its own keys.
 //
 // Every state change is a compare-and-swap in the store, so replicas running
 // Rotate at once agree; a replica that loses a race just reloads. It fails
@@ -66,41 +73,11 @@ func (k *Keyring) rotate(ctx context.Context, force bool) (Rotation, error) {
 		return res, fmt.Errorf("tokens: delete expired keys: %w", err)
 	}
 	res.Deleted = n
-	keys, err := k.list(ctx)
-	if err != nil {
-		return res, err
-	}
-
-	active := newestActive(keys)
-	if active == nil {
-		if err := k.activateFirst(ctx, &res, keys, now); err != nil {
+	for _, l := range k.cfg.lanes() {
+		if err := k.rotateLane(ctx, &res, l, now, force); err != nil {
 			return res, err
 		}
-	} else if candidate := k.dueNext(keys, active, now, force); candidate != nil {
-		moved, err := k.store.TransitionSigningKey(ctx, candidate.ID, directory.KeyNext, directory.KeyActive, now, nil)
-		if err != nil {
-			return res, fmt.Errorf("tokens: activate key %s: %w", candidate.ID, err)
-		}
-		if moved {
-			res.Activated = candidate.ID
-			k.cfg.Log.Info("signing key activated", "kid", candidate.ID, "replaces", active.ID)
-		}
 	}
-
-	if keys, err = k.list(ctx); err != nil {
-		return res, err
-	}
-	if err := k.retireExtraActive(ctx, &res, keys, now); err != nil {
-		return res, err
-	}
-	if !slices.ContainsFunc(keys, func(r directory.SigningKey) bool { return r.State == directory.KeyNext }) {
-		nk, err := k.insertNext(ctx, now)
-		if err != nil {
-			return res, err
-		}
-		res.Created = append(res.Created, nk.ID)
-	}
-
 	if err := k.Reload(ctx); err != nil {
 		return res, err
 	}
@@ -108,25 +85,72 @@ func (k *Keyring) rotate(ctx context.Context, force bool) (Rotation, error) {
 	return res, nil
 }
 
-func (k *Keyring) list(ctx context.Context) ([]directory.SigningKey, error) {
+// rotateLane does the rotation steps on the keys of lane l.
+func (k *Keyring) rotateLane(ctx context.Context, res *Rotation, l lane, now time.Time, force bool) error {
+	keys, err := k.list(ctx, l)
+	if err != nil {
+		return err
+	}
+	active := newestActive(keys)
+	if active == nil {
+		if err := k.activateFirst(ctx, res, l, keys, now); err != nil {
+			return err
+		}
+	} else if candidate := k.dueNext(keys, active, now, force); candidate != nil {
+		moved, err := k.store.TransitionSigningKey(ctx, candidate.ID, directory.KeyNext, directory.KeyActive, now, nil)
+		if err != nil {
+			return fmt.Errorf("tokens: activate key %s: %w", candidate.ID, err)
+		}
+		if moved {
+			res.activated(l, candidate.ID)
+			k.cfg.Log.Info("signing key activated", "kid", candidate.ID, "replaces", active.ID, "use", l.name)
+		}
+	}
+
+	if keys, err = k.list(ctx, l); err != nil {
+		return err
+	}
+	if err := k.retireExtraActive(ctx, res, keys, now); err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(keys, func(r directory.SigningKey) bool { return r.State == directory.KeyNext }) {
+		nk, err := k.insertNext(ctx, l, now)
+		if err != nil {
+			return err
+		}
+		res.Created = append(res.Created, nk.ID)
+	}
+	return nil
+}
+
+func (r *Rotation) activated(l lane, kid string) {
+	if l.id == laneIDToken {
+		r.IDTokenActivated = kid
+	} else {
+		r.Activated = kid
+	}
+}
+
+// list returns the stored keys of lane l.
+func (k *Keyring) list(ctx context.Context, l lane) ([]directory.SigningKey, error) {
 	keys, err := k.store.ListSigningKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("tokens: list signing keys: %w", err)
 	}
-	return keys, nil
+	return k.cfg.inLane(keys, l.id), nil
 }
 
 // activateFirst activates a key when none is active. Racing replicas each
 // insert a next key, then all try to activate the oldest next key they see;
 // if they saw different sets and both succeed, retireExtraActive keeps one.
-func (k *Keyring) activateFirst(ctx context.Context, res *Rotation, keys []directory.SigningKey, now time.Time) error {
+func (k *Keyring) activateFirst(ctx context.Context, res *Rotation, l lane, keys []directory.SigningKey, now time.Time) error {
 	if !slices.ContainsFunc(keys, func(r directory.SigningKey) bool { return r.State == directory.KeyNext }) {
-		nk, err := k.insertNext(ctx, now)
+		nk, err := k.insertNext(ctx, l, now)
 		if err != nil {
 			return err
 		}
 		res.Created = append(res.Created, nk.ID)
-		if keys, err = k.list(ctx); err != nil {
+		if keys, err = k.list(ctx, l); err != nil {
 			return err
 		}
 	}
@@ -139,10 +163,10 @@ func (k *Keyring) activateFirst(ctx context.Context, res *Rotation, keys []direc
 		return fmt.Errorf("tokens: activate key %s: %w", next.ID, err)
 	}
 	if moved {
-		res.Activated = next.ID
+		res.activated(l, next.ID)
 		// With no active key there is nothing to keep verifiers in step
 		// with; they refetch the key set on an unknown kid.
-		k.cfg.Log.Warn("no signing key was active; activated one without publication lead", "kid", next.ID)
+		k.cfg.Log.Warn("no signing key was active; activated one without publication lead", "kid", next.ID, "use", l.name)
 	}
 	return nil
 }
@@ -194,15 +218,15 @@ func (k *Keyring) retireExtraActive(ctx context.Context, res *Rotation, keys []d
 	return nil
 }
 
-func (k *Keyring) insertNext(ctx context.Context, now time.Time) (directory.SigningKey, error) {
-	nk, err := k.generateKey(k.cfg.Algorithm, now)
+func (k *Keyring) insertNext(ctx context.Context, l lane, now time.Time) (directory.SigningKey, error) {
+	nk, err := k.generateLaneKey(l, now)
 	if err != nil {
 		return nk, err
 	}
 	if err := k.store.InsertSigningKey(ctx, nk); err != nil {
 		return nk, fmt.Errorf("tokens: store new key: %w", err)
 	}
-	k.cfg.Log.Info("signing key published", "kid", nk.ID, "alg", nk.Algorithm, "state", nk.State)
+	k.cfg.Log.Info("signing key published", "kid", nk.ID, "alg", nk.Algorithm, "state", nk.State, "use", l.name)
 	return nk, nil
 }
 
@@ -210,6 +234,15 @@ func (k *Keyring) describe(res *Rotation, force bool) {
 	ks := k.cur.Load()
 	var activeAt time.Time
 	for _, in := range ks.infos {
+		if k.cfg.laneOf(string(in.Algorithm)) == laneIDToken {
+			switch {
+			case ks.idSigner != nil && in.ID == ks.idSigner.kid:
+				res.IDTokenActive = in.ID
+			case in.State == directory.KeyNext && res.IDTokenNext == "":
+				res.IDTokenNext = in.ID
+			}
+			continue
+		}
 		switch {
 		case ks.signer != nil && in.ID == ks.signer.kid:
 			res.Active = in.ID

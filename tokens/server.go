@@ -25,21 +25,42 @@ var (
 type Server struct {
 	keys      *Keyring
 	issuer    *Issuer
+	provider  *Provider // nil without the OpenID Connect features
 	discovery staticDoc
 	features  Features
 	log       *slog.Logger
 	bufs      sync.Pool
 }
 
+// ServerOption configures a Server.
+type ServerOption func(*Server)
+
+// WithProvider serves the OpenID Connect features (Features.AuthorizationCode,
+// RefreshToken, UserInfo, EndSession) with p.
+func WithProvider(p *Provider) ServerOption {
+	return func(s *Server) { s.provider = p }
+}
+
 // NewServer returns the HTTP face of keys and issuer with the given
-// features enabled. It fails only if the discovery document cannot be encoded.
-func NewServer(keys *Keyring, issuer *Issuer, f Features) (*Server, error) {
+// features enabled. It fails when an OpenID Connect feature is enabled
+// without WithProvider, or if the discovery document cannot be encoded.
+func NewServer(keys *Keyring, issuer *Issuer, f Features, opts ...ServerOption) (*Server, error) {
+	s := &Server{keys: keys, issuer: issuer, features: f, log: issuer.cfg.Log}
+	for _, o := range opts {
+		o(s)
+	}
+	if f.oidc() && s.provider == nil {
+		return nil, errors.New("tokens: the OpenID Connect features need a Provider (WithProvider)")
+	}
+	if f.AuthorizationCode && len(f.IDTokenAlgorithms) == 0 {
+		f.IDTokenAlgorithms = []Algorithm{keys.cfg.IDTokenAlgorithm}
+	}
 	doc := BuildDiscovery(issuer.cfg.Issuer, f, issuer.cfg.ServiceAccountScopes)
 	d, err := newStaticDoc(doc, int(DefaultDiscoveryMaxAge/time.Second))
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{keys: keys, issuer: issuer, discovery: d, features: f, log: issuer.cfg.Log}
+	s.discovery, s.features = d, f
 	s.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	return s, nil
 }
@@ -50,8 +71,26 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET "+PathJWKS, s.JWKSHandler())
 	mux.Handle("GET "+PathOpenIDConfig, s.DiscoveryHandler())
 	mux.Handle("GET "+PathOAuthServerMeta, s.DiscoveryHandler())
-	if s.features.ClientCredentials {
+	f := s.features
+	if f.ClientCredentials || f.AuthorizationCode || f.RefreshToken {
 		mux.Handle("POST "+PathToken, s.TokenHandler())
+		mux.Handle("OPTIONS "+PathToken, corsPreflight("POST"))
+	}
+	if p := s.provider; p != nil {
+		if f.AuthorizationCode {
+			mux.Handle("GET "+PathAuthorize, p.AuthorizeHandler())
+			mux.Handle("POST "+PathAuthorize, p.AuthorizeHandler())
+			mux.Handle("GET "+PathAuthorizeContinue, p.ContinueHandler())
+		}
+		if f.UserInfo {
+			mux.Handle("GET "+PathUserInfo, p.UserInfoHandler())
+			mux.Handle("POST "+PathUserInfo, p.UserInfoHandler())
+			mux.Handle("OPTIONS "+PathUserInfo, corsPreflight("GET, POST"))
+		}
+		if f.EndSession {
+			mux.Handle("GET "+PathLogout, p.LogoutHandler())
+			mux.Handle("POST "+PathLogout, p.LogoutHandler())
+		}
 	}
 	if s.features.Introspection {
 		mux.Handle("POST "+PathIntrospect, s.IntrospectionHandler())
@@ -107,9 +146,11 @@ func etagMatches(header, etag string) bool {
 	return false
 }
 
-// TokenHandler serves POST /oauth2/token (RFC 6749 §3.2). Supported grant:
+// TokenHandler serves POST /oauth2/token (RFC 6749 §3.2). Grants:
 // client_credentials for service accounts, authenticated with
-// client_secret_basic or client_secret_post (not both). Errors are RFC 6749
+// client_secret_basic or client_secret_post (not both); with a Provider,
+// authorization_code and refresh_token for registered clients (see
+// Provider.authenticateClient). Errors are RFC 6749
 // §5.2 JSON bodies: invalid_request, invalid_client (401, with
 // WWW-Authenticate when Basic was used or no credentials were sent),
 // invalid_grant, invalid_scope, unsupported_grant_type (400), 429
@@ -129,8 +170,22 @@ func (s *Server) TokenHandler() http.Handler {
 			s.fail(w, r, f, err)
 			return
 		}
+		h := w.Header()
+		h["Access-Control-Allow-Origin"] = hdrAnyOrigin
 		switch {
 		case f.grantType == GrantClientCredentials && s.features.ClientCredentials:
+		case (f.grantType == GrantAuthorizationCode && s.features.AuthorizationCode) ||
+			(f.grantType == GrantRefreshToken && s.features.RefreshToken):
+			out, err := s.providerGrant(r, &f)
+			if err != nil {
+				s.fail(w, r, f, err)
+				return
+			}
+			h["Content-Type"] = hdrJSON
+			noStore(h)
+			_, _ = w.Write(out)
+			*bp = out[:0]
+			return
 		case f.grantType == "":
 			s.fail(w, r, f, errInvalidRequest("grant_type is required"))
 			return
@@ -158,7 +213,6 @@ func (s *Server) TokenHandler() http.Handler {
 			out = appendString(out, req.Scope)
 		}
 		out = append(out, '}')
-		h := w.Header()
 		h["Content-Type"] = hdrJSON
 		h["Cache-Control"] = hdrNoStore
 		h["Pragma"] = hdrNoCache
@@ -216,6 +270,37 @@ func (s *Server) RevocationHandler() http.Handler {
 		h["Cache-Control"] = hdrNoStore
 		h["Pragma"] = hdrNoCache
 		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// providerGrant answers the authorization_code and refresh_token grants;
+// the response is built in the form's buffer (its parameters are copies).
+func (s *Server) providerGrant(r *http.Request, f *form) ([]byte, error) {
+	ctx := r.Context()
+	client, err := s.provider.authenticateClient(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if err := allowGrant(client, f.grantType); err != nil {
+		return nil, err
+	}
+	if f.grantType == GrantAuthorizationCode {
+		return s.provider.redeemCode(ctx, client, codeGrant{code: f.code, redirectURI: f.redirectURI, verifier: f.codeVerifier}, f.buf[:0])
+	}
+	return s.provider.refresh(ctx, client, refreshGrant{token: f.refreshToken, scope: f.scope}, f.buf[:0])
+}
+
+// corsPreflight answers CORS preflight requests of endpoints that
+// browser-based public clients call with a bearer token or client
+// credentials, never with cookies (so any origin may).
+func corsPreflight(methods string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Allow-Methods", methods)
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
 	})
 }
 

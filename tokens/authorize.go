@@ -1,0 +1,598 @@
+package tokens
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ssobroker/ssobroker/directory"
+	"github.com/ssobroker/ssobroker/session"
+)
+
+// Error codes of the authorization endpoint (RFC 6749 §4.1.2.1, OIDC Core
+// §3.1.2.6) besides those shared with the token endpoint.
+const (
+	CodeAccessDenied            = "access_denied"
+	CodeUnsupportedResponseType = "unsupported_response_type"
+	CodeLoginRequired           = "login_required"
+	CodeRequestNotSupported     = "request_not_supported"
+	CodeRequestURINotSupported  = "request_uri_not_supported"
+)
+
+// AuthzCookie binds a pending authorization to the browser that started
+// it: a random value, one per browser, whose SHA-256 each pending record
+// keeps. It is sent only to the authorization endpoint and its
+// continuation (Path=/oauth2/authorize).
+const AuthzCookie = "ssb_authz"
+
+// Bounds of request parameters, so that a pending record stays small.
+const (
+	maxStateLen     = 2048
+	maxNonceLen     = 512
+	maxLoginHintLen = 320
+	maxOrgRefLen    = 200
+	maxAuthzQuery   = 16 << 10
+)
+
+// authzParams are the parameters of the authorization endpoint this
+// provider reads; a repeated one is invalid_request (RFC 6749 §3.1).
+var authzParams = [...]string{"client_id", "redirect_uri", "response_type", "response_mode", "scope", "state", "nonce",
+	"code_challenge", "code_challenge_method", "prompt", "max_age", "login_hint", "organization", "workspace",
+	"request", "request_uri"}
+
+// pendingAuthorization is a validated authorization request waiting for the
+// user to sign in, stored under session.KindPendingAuthorization.
+type pendingAuthorization struct {
+	ClientID    string `json:"client_id"`
+	RedirectURI string `json:"redirect_uri"`
+	Scope       string `json:"scope,omitempty"`
+	State       string `json:"state,omitempty"`
+	Nonce       string `json:"nonce,omitempty"`
+	// Challenge is the S256 PKCE code challenge.
+	Challenge string `json:"code_challenge,omitempty"`
+	// ForceLogin: prompt=login (or select_account, or max_age=0) — only a
+	// session authenticated after CreatedAt will do.
+	ForceLogin bool `json:"force_login,omitempty"`
+	// MaxAge is max_age in seconds, or -1.
+	MaxAge     int64  `json:"max_age"`
+	PromptNone bool   `json:"prompt_none,omitempty"`
+	OrgID      string `json:"org_id,omitempty"`
+	Workspace  string `json:"workspace,omitempty"`
+	LoginHint  string `json:"login_hint,omitempty"`
+	// Binding is base64url(SHA-256) of the browser's AuthzCookie.
+	Binding string `json:"binding,omitempty"`
+	// CreatedAt is when the request was accepted, in Unix milliseconds.
+	CreatedAt int64 `json:"created_at"`
+}
+
+// pageError is an authorization-endpoint failure shown on a page because
+// the client or its redirect URI could not be trusted (RFC 6749 §4.1.2.1:
+// never redirect then).
+type pageError struct {
+	status  int
+	title   string
+	message string
+	cause   error
+}
+
+func (e *pageError) Error() string {
+	if e.cause != nil {
+		return e.message + ": " + e.cause.Error()
+	}
+	return e.message
+}
+
+func (e *pageError) Unwrap() error { return e.cause }
+
+func badRequestPage(message string) *pageError {
+	return &pageError{status: http.StatusBadRequest, title: "Sign-in request not valid", message: message}
+}
+
+func unavailablePage(cause error) *pageError {
+	return &pageError{status: http.StatusServiceUnavailable, title: "Try again in a moment",
+		message: "Sign-in is temporarily unavailable. Please try again in a moment.", cause: cause}
+}
+
+// AuthorizeHandler serves GET and POST /oauth2/authorize (RFC 6749 §4.1.1,
+// OIDC Core §3.1.2). Until the client and its redirect URI are validated,
+// errors are shown on a page (400); after, they are sent to the redirect
+// URI with error, error_description, state and iss (RFC 9207). A browser
+// with a usable session gets its code at once; any other is sent to
+// sign-in (PathLogin) with a pending authorization bound to it by
+// AuthzCookie, and comes back to ContinueHandler.
+func (p *Provider) AuthorizeHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, perr := authorizeParams(w, r)
+		if perr != nil {
+			p.page(w, r, perr)
+			return
+		}
+		client, req, perr := p.validateClient(r.Context(), q)
+		if perr != nil {
+			p.page(w, r, perr)
+			return
+		}
+		location, err := p.authorize(r.Context(), w, r, client, req, q)
+		if err != nil {
+			p.redirectError(w, r, req, err)
+			return
+		}
+		p.redirect(w, r, location)
+	})
+}
+
+// authorizeParams reads the query (GET) or the form body (POST), never both.
+func authorizeParams(w http.ResponseWriter, r *http.Request) (url.Values, *pageError) {
+	if r.Method == http.MethodPost {
+		if !hasMediaType(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			return nil, badRequestPage("The request body must be application/x-www-form-urlencoded.")
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxAuthzQuery)
+		if err := r.ParseForm(); err != nil {
+			return nil, badRequestPage("The request is malformed.")
+		}
+		return r.PostForm, nil
+	}
+	if len(r.URL.RawQuery) > maxAuthzQuery {
+		return nil, badRequestPage("The request is too large.")
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, badRequestPage("The request is malformed.")
+	}
+	return q, nil
+}
+
+// validateClient finds the client and checks the redirect URI, the two
+// things that must hold before any error may be redirected.
+func (p *Provider) validateClient(ctx context.Context, q url.Values) (directory.Client, *pendingAuthorization, *pageError) {
+	if len(q["client_id"]) > 1 || len(q["redirect_uri"]) > 1 {
+		return directory.Client{}, nil, badRequestPage("The request repeats client_id or redirect_uri.")
+	}
+	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
+	if clientID == "" {
+		return directory.Client{}, nil, badRequestPage("The request names no application (client_id is missing).")
+	}
+	client, err := p.client(ctx, clientID)
+	if notFound(err) {
+		return client, nil, badRequestPage("The application asking you to sign in is not registered here (unknown client_id).")
+	}
+	if err != nil {
+		return client, nil, unavailablePage(err)
+	}
+	if redirectURI == "" {
+		return client, nil, badRequestPage("The request has no redirect_uri.")
+	}
+	if !slices.Contains(client.RedirectURIs, redirectURI) {
+		return client, nil, badRequestPage("The redirect_uri is not registered for this application.")
+	}
+	return client, &pendingAuthorization{ClientID: client.ID, RedirectURI: redirectURI, MaxAge: -1}, nil
+}
+
+// client returns a registered client; ids without the cli_ prefix are
+// not-found without a lookup.
+func (p *Provider) client(ctx context.Context, id string) (directory.Client, error) {
+	if !strings.HasPrefix(id, "cli_") || len(id) > 64 {
+		return directory.Client{}, directory.ErrNotFound
+	}
+	return p.dir.GetClient(ctx, id)
+}
+
+// authorize validates the rest of the request (errors here are redirected)
+// and decides where the browser goes: back to the client with a code, or
+// to sign in first.
+func (p *Provider) authorize(ctx context.Context, w http.ResponseWriter, r *http.Request, client directory.Client,
+	req *pendingAuthorization, q url.Values) (string, error) {
+	if err := parseProtocol(client, req, q); err != nil {
+		return "", err
+	}
+	if err := p.parseSignIn(ctx, req, q); err != nil {
+		return "", err
+	}
+	req.CreatedAt = p.now().UnixMilli()
+	sess, usable, err := p.usableSession(ctx, r, req)
+	if err != nil {
+		return "", err
+	}
+	if usable {
+		code, err := p.issueCode(ctx, req, sess)
+		switch {
+		case err == nil:
+			return authorizationResponse(req.RedirectURI, p.issuer.cfg.Issuer, "code", code, "state", req.State), nil
+		case !errors.Is(err, ErrNoStanding):
+			return "", err
+		}
+		// The session no longer grants tokens (member removed, connection
+		// disabled): sign in again.
+		p.log.InfoContext(ctx, "authorize: session no longer usable", "client_id", client.ID, "session", sess.Handle, "cause", err)
+	}
+	if req.PromptNone {
+		return "", oauthErr(http.StatusBadRequest, CodeLoginRequired, "the user is not signed in")
+	}
+	return p.toLogin(ctx, w, r, req, sess.Handle != "")
+}
+
+// parseProtocol checks what OAuth 2.0 and PKCE ask of the request: no
+// repeated parameter, no request object, response_type=code in query mode,
+// a client allowed the code flow, known scope values, S256 PKCE.
+func parseProtocol(client directory.Client, req *pendingAuthorization, q url.Values) error {
+	// state first, so that every later error can carry it back.
+	if len(q["state"]) == 1 && len(q.Get("state")) <= maxStateLen {
+		req.State = q.Get("state")
+	}
+	for _, k := range authzParams {
+		if len(q[k]) > 1 {
+			return errInvalidRequest("parameter " + k + " repeated")
+		}
+	}
+	switch {
+	case len(q.Get("state")) > maxStateLen:
+		return errInvalidRequest("state is too long")
+	case q.Has("request"):
+		return oauthErr(http.StatusBadRequest, CodeRequestNotSupported, "request objects are not supported")
+	case q.Has("request_uri"):
+		return oauthErr(http.StatusBadRequest, CodeRequestURINotSupported, "request_uri is not supported")
+	case q.Get("response_type") == "":
+		return errInvalidRequest("response_type is required")
+	case q.Get("response_type") != "code":
+		return oauthErr(http.StatusBadRequest, CodeUnsupportedResponseType, "only response_type=code is supported")
+	case !slices.Contains(client.GrantTypes, GrantAuthorizationCode):
+		return oauthErr(http.StatusBadRequest, CodeUnauthorizedClient, "the client may not use the authorization code flow")
+	case q.Get("response_mode") != "" && q.Get("response_mode") != "query":
+		return errInvalidRequest("only response_mode=query is supported")
+	}
+	scope, err := authorizeScope(q.Get("scope"), slices.Contains(client.GrantTypes, GrantRefreshToken))
+	if err != nil {
+		return err
+	}
+	req.Scope = scope
+	req.Challenge, err = pkceChallenge(client, q.Get("code_challenge"), q.Get("code_challenge_method"))
+	return err
+}
+
+// parseSignIn reads what decides the sign-in: prompt, max_age, nonce,
+// login_hint, workspace and organization.
+func (p *Provider) parseSignIn(ctx context.Context, req *pendingAuthorization, q url.Values) error {
+	if err := parsePrompt(req, q.Get("prompt")); err != nil {
+		return err
+	}
+	if s := q.Get("max_age"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 || n > 1<<40 {
+			return errInvalidRequest("max_age must be a non-negative number of seconds")
+		}
+		req.MaxAge = n
+		if n == 0 { // OIDC Core §3.1.2.1: as prompt=login
+			req.ForceLogin = true
+		}
+	}
+	if req.PromptNone && req.ForceLogin {
+		return errInvalidRequest("prompt=none cannot be combined with a forced login")
+	}
+	if req.Nonce = q.Get("nonce"); len(req.Nonce) > maxNonceLen {
+		return errInvalidRequest("nonce is too long")
+	}
+	if req.LoginHint = q.Get("login_hint"); len(req.LoginHint) > maxLoginHintLen {
+		return errInvalidRequest("login_hint is too long")
+	}
+	if ws := q.Get("workspace"); ws != "" {
+		if !strings.EqualFold(ws, "default") && directory.ValidateWorkspaceName(ws) != nil {
+			return oauthErr(http.StatusBadRequest, CodeInvalidScope, "the token cannot be narrowed to that workspace")
+		}
+		req.Workspace = ws
+	}
+	if ref := q.Get("organization"); ref != "" {
+		org, err := p.org(ctx, ref)
+		if err != nil {
+			return err
+		}
+		req.OrgID = org.ID
+	}
+	return nil
+}
+
+// org resolves the organization parameter (an id or a name).
+func (p *Provider) org(ctx context.Context, ref string) (directory.Organization, error) {
+	if len(ref) > maxOrgRefLen {
+		return directory.Organization{}, errInvalidRequest("organization is too long")
+	}
+	org, err := p.dir.GetOrg(ctx, ref)
+	if notFound(err) {
+		return org, errInvalidRequest("unknown organization")
+	}
+	if err != nil {
+		return org, storeErr(err)
+	}
+	return org, nil
+}
+
+// authorizeScope checks the scope values (only those of OpenID Connect are
+// known; anything else is invalid_scope) and returns them space-separated
+// without repeats. offline_access is dropped for clients that may not use
+// refresh tokens (OIDC Core §11: the request is then ignored).
+func authorizeScope(raw string, refreshAllowed bool) (string, error) {
+	var out []string
+	for s := range strings.FieldsSeq(raw) {
+		if !slices.Contains(oidcScopes[:], s) {
+			return "", oauthErr(http.StatusBadRequest, CodeInvalidScope, "unknown scope value")
+		}
+		if (s == ScopeOfflineAccess && !refreshAllowed) || slices.Contains(out, s) {
+			continue
+		}
+		out = append(out, s)
+	}
+	if strings.ContainsAny(raw, "\t\r\n\v\f") {
+		return "", oauthErr(http.StatusBadRequest, CodeInvalidScope, "scope values are separated by single spaces")
+	}
+	return strings.Join(out, " "), nil
+}
+
+// pkceChallenge enforces PKCE (RFC 7636, RFC 9700 §2.1.1): S256 only,
+// required for public clients, accepted for confidential ones.
+func pkceChallenge(client directory.Client, challenge, method string) (string, error) {
+	switch {
+	case challenge == "" && method != "":
+		return "", errInvalidRequest("code_challenge_method without code_challenge")
+	case challenge == "" && client.Public:
+		return "", errInvalidRequest("PKCE is required: send code_challenge with code_challenge_method=S256")
+	case challenge == "":
+		return "", nil
+	case method != "S256":
+		// Absent means plain (RFC 7636 §4.3), which is refused too.
+		return "", errInvalidRequest("code_challenge_method must be S256")
+	case len(challenge) != 43 || !isBase64URL(challenge):
+		return "", errInvalidRequest("code_challenge must be the base64url SHA-256 of the code verifier (43 characters)")
+	}
+	return challenge, nil
+}
+
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// parsePrompt reads prompt (OIDC Core §3.1.2.1). consent is satisfied
+// without asking: clients are first-party. select_account forces sign-in,
+// where the user chooses the account and the organization.
+func parsePrompt(req *pendingAuthorization, prompt string) error {
+	var none, other bool
+	for v := range strings.FieldsSeq(prompt) {
+		switch v {
+		case "none":
+			none = true
+		case "login", "select_account":
+			req.ForceLogin, other = true, true
+		case "consent":
+			other = true
+		default:
+			return errInvalidRequest("unknown prompt value")
+		}
+	}
+	if none && other {
+		return errInvalidRequest("prompt=none cannot be combined with other values")
+	}
+	req.PromptNone = none
+	return nil
+}
+
+// usableSession returns the browser's session and whether it may be used
+// without signing in: it exists, no fresh login is forced, it satisfies
+// max_age, and it is for the organization asked for. A session that exists
+// but is not usable is returned too (its Handle set).
+func (p *Provider) usableSession(ctx context.Context, r *http.Request, req *pendingAuthorization) (session.Session, bool, error) {
+	id, ok := session.FromRequest(r, session.CookieName)
+	if !ok {
+		return session.Session{}, false, nil
+	}
+	sess, err := p.sessions.GetSession(ctx, id)
+	if notFound(err) {
+		return session.Session{}, false, nil
+	}
+	if err != nil {
+		return session.Session{}, false, storeErr(err)
+	}
+	switch {
+	case req.ForceLogin:
+	case req.MaxAge >= 0 && p.now().Sub(sess.AuthTime) > time.Duration(req.MaxAge)*time.Second:
+	case req.OrgID != "" && sess.OrgID != req.OrgID:
+	default:
+		return sess, true, nil
+	}
+	return sess, false, nil
+}
+
+// toLogin stores the pending authorization, binds it to the browser and
+// sends the browser to sign in.
+func (p *Provider) toLogin(ctx context.Context, w http.ResponseWriter, r *http.Request, req *pendingAuthorization, hadSession bool) (string, error) {
+	binding, ok := session.FromRequest(r, AuthzCookie)
+	if !ok || !isRandomToken(binding) {
+		binding = randomToken()
+	}
+	req.Binding = bindingHash(binding)
+	// A session too old for max_age is re-authenticated upstream too.
+	forceUpstream := req.ForceLogin || (hadSession && req.MaxAge >= 0)
+	value, err := json.Marshal(req)
+	if err != nil {
+		return "", errServer(err)
+	}
+	id := randomToken()
+	if err := p.sessions.PutOnce(ctx, session.KindPendingAuthorization, id, value, p.cfg.PendingTTL); err != nil {
+		return "", storeErr(err)
+	}
+	c := session.Cookie(AuthzCookie, binding, p.secure, p.cfg.PendingTTL)
+	c.Path = p.basePath + PathAuthorize
+	http.SetCookie(w, c)
+	v := url.Values{"authz": {id}}
+	if req.LoginHint != "" {
+		v.Set("login_hint", req.LoginHint)
+	}
+	if req.OrgID != "" {
+		v.Set("organization", req.OrgID)
+	}
+	if forceUpstream {
+		v.Set("prompt", "login")
+	}
+	return p.cfg.LoginURL + "?" + v.Encode(), nil
+}
+
+// bindingHash is what a pending record keeps of the browser binding.
+func bindingHash(v string) string {
+	d := sha256.Sum256([]byte(v))
+	return base64.RawURLEncoding.EncodeToString(d[:])
+}
+
+// ContinueHandler serves GET /oauth2/authorize/continue?authz=<id>, where
+// package idp sends the browser after sign-in. It takes the pending
+// authorization (once), checks that this browser started it, reads the
+// session idp created, and redirects to the client with a code — or, when
+// the sign-in does not satisfy the request, with an error.
+func (p *Provider) ContinueHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		req, client, perr := p.takePending(ctx, r)
+		if perr != nil {
+			p.page(w, r, perr)
+			return
+		}
+		sess, err := p.signedIn(ctx, r, req)
+		var code string
+		if err == nil {
+			code, err = p.issueCode(ctx, req, sess)
+		}
+		if errors.Is(err, ErrNoStanding) {
+			err = &Error{Code: CodeAccessDenied, Description: "the account may not sign in to this application", Status: http.StatusBadRequest, Cause: err}
+		}
+		if err != nil {
+			p.redirectError(w, r, req, err)
+			return
+		}
+		p.log.InfoContext(ctx, "authorization code issued after sign-in", "client_id", client.ID, "user", sess.UserID, "org", sess.OrgID, "session", sess.Handle)
+		p.redirect(w, r, authorizationResponse(req.RedirectURI, p.issuer.cfg.Issuer, "code", code, "state", req.State))
+	})
+}
+
+// takePending consumes the pending authorization named by authz and checks
+// the browser binding and, again, the client and its redirect URI.
+func (p *Provider) takePending(ctx context.Context, r *http.Request) (*pendingAuthorization, directory.Client, *pageError) {
+	expired := badRequestPage("This sign-in request has expired or was already used. Go back to the application and sign in again.")
+	id := r.URL.Query().Get("authz")
+	if !isRandomToken(id) {
+		return nil, directory.Client{}, expired
+	}
+	raw, err := p.sessions.TakeOnce(ctx, session.KindPendingAuthorization, id)
+	if notFound(err) {
+		return nil, directory.Client{}, expired
+	}
+	if err != nil {
+		return nil, directory.Client{}, unavailablePage(err)
+	}
+	var req pendingAuthorization
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return nil, directory.Client{}, &pageError{status: http.StatusInternalServerError, title: "Sign-in failed",
+			message: "The sign-in request could not be read.", cause: err}
+	}
+	binding, ok := session.FromRequest(r, AuthzCookie)
+	if !ok || subtle.ConstantTimeCompare([]byte(bindingHash(binding)), []byte(req.Binding)) != 1 {
+		return nil, directory.Client{}, badRequestPage("This sign-in was started in another browser. Go back to the application and sign in again.")
+	}
+	// The client may have changed during the sign-in.
+	client, err := p.client(ctx, req.ClientID)
+	if notFound(err) || (err == nil && !slices.Contains(client.RedirectURIs, req.RedirectURI)) {
+		return nil, client, badRequestPage("The application is no longer registered with this redirect_uri.")
+	}
+	if err != nil {
+		return nil, client, unavailablePage(err)
+	}
+	return &req, client, nil
+}
+
+// signedIn returns the session sign-in created, if it satisfies the request.
+func (p *Provider) signedIn(ctx context.Context, r *http.Request, req *pendingAuthorization) (session.Session, error) {
+	id, ok := session.FromRequest(r, session.CookieName)
+	if !ok {
+		return session.Session{}, oauthErr(http.StatusBadRequest, CodeAccessDenied, "the sign-in did not complete")
+	}
+	sess, err := p.sessions.GetSession(ctx, id)
+	if notFound(err) {
+		return sess, oauthErr(http.StatusBadRequest, CodeAccessDenied, "the sign-in did not complete")
+	}
+	if err != nil {
+		return sess, storeErr(err)
+	}
+	switch {
+	case req.ForceLogin && sess.AuthTime.UnixMilli() < req.CreatedAt:
+		return sess, oauthErr(http.StatusBadRequest, CodeLoginRequired, "a fresh sign-in was required")
+	case req.MaxAge >= 0 && p.now().Sub(sess.AuthTime) > time.Duration(req.MaxAge)*time.Second+p.keys.cfg.Leeway:
+		return sess, oauthErr(http.StatusBadRequest, CodeLoginRequired, "the sign-in is older than max_age")
+	case req.OrgID != "" && sess.OrgID != req.OrgID:
+		return sess, oauthErr(http.StatusBadRequest, CodeAccessDenied, "signed in to another organization than the one asked for")
+	}
+	return sess, nil
+}
+
+// authorizationResponse returns redirectURI with the response parameters
+// added to its query (RFC 6749 §3.1.2 keeps the registered query) and iss
+// (RFC 9207). kv are key/value pairs; empty values are left out.
+func authorizationResponse(redirectURI, issuer string, kv ...string) string {
+	v := url.Values{"iss": {issuer}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			v.Set(kv[i], kv[i+1])
+		}
+	}
+	return appendQuery(redirectURI, v)
+}
+
+// appendQuery adds v to the query of a registered redirect URI (which has
+// no fragment), keeping the query it has byte for byte.
+func appendQuery(uri string, v url.Values) string {
+	sep := "?"
+	switch {
+	case strings.HasSuffix(uri, "?"):
+		sep = ""
+	case strings.Contains(uri, "?"):
+		sep = "&"
+	}
+	return uri + sep + v.Encode()
+}
+
+// redirectError sends err to the client's redirect URI. Server errors are
+// logged with their cause and sent as server_error or
+// temporarily_unavailable without it.
+func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, req *pendingAuthorization, err error) {
+	oe := asOAuth(err)
+	if oe.Status >= 500 {
+		p.log.ErrorContext(r.Context(), "authorization failed", "client_id", req.ClientID, "error", oe.Code, "cause", oe.Cause)
+	} else {
+		p.log.InfoContext(r.Context(), "authorization refused", "client_id", req.ClientID, "error", oe.Code,
+			"description", oe.Description, "cause", oe.Cause)
+	}
+	p.redirect(w, r, authorizationResponse(req.RedirectURI, p.issuer.cfg.Issuer,
+		"error", oe.Code, "error_description", oe.Description, "state", req.State))
+}
+
+// redirect answers 302 to a GET and 303 to a POST.
+func (p *Provider) redirect(w http.ResponseWriter, r *http.Request, location string) {
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther
+	}
+	h := w.Header()
+	noStore(h)
+	h.Set("Location", location)
+	w.WriteHeader(status)
+}

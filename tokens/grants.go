@@ -1,0 +1,221 @@
+package tokens
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ssobroker/ssobroker/directory"
+	"github.com/ssobroker/ssobroker/session"
+)
+
+// authenticateClient authenticates a registered client (cli_…) at the
+// token endpoint: a confidential client by client_secret_basic or
+// client_secret_post, its secret's SHA-256 compared in constant time with
+// the stored hash; a public client by client_id alone (token_endpoint_auth
+// "none"; its code is bound by PKCE). A public client sending a secret, or
+// a confidential one sending none, is invalid_client. Failures count
+// against the client in the Issuer's failure limiter.
+func (p *Provider) authenticateClient(ctx context.Context, f *form) (directory.Client, error) {
+	id, secret := f.clientID, ""
+	if f.hasCredentials() {
+		creds, err := f.credentials()
+		if err != nil {
+			return directory.Client{}, err
+		}
+		id, secret = creds.ID, creds.Secret
+	} else if f.authHeader {
+		return directory.Client{}, errInvalidClient(errors.New("unsupported Authorization scheme"))
+	}
+	if id == "" {
+		return directory.Client{}, errInvalidClient(errors.New("no client credentials"))
+	}
+	lim := p.issuer.limiter
+	if wait := lim.blocked(id, secret); wait > 0 {
+		return directory.Client{}, &Error{Code: CodeTemporarilyUnavailable, Status: http.StatusTooManyRequests, RetryAfter: wait,
+			Description: "too many failed authentication attempts for this client; retry later"}
+	}
+	client, err := p.client(ctx, id)
+	if notFound(err) {
+		lim.failed(id)
+		return client, errInvalidClient(errors.New("unknown client"))
+	}
+	if err != nil {
+		return client, storeErr(err)
+	}
+	switch {
+	case client.Public && secret != "":
+		// Not counted as a failure: there is no secret to guess, and
+		// counting would let anyone lock a public client out.
+		return client, errInvalidClient(errors.New("a public client sent a secret"))
+	case client.Public:
+		return client, nil
+	case secret == "":
+		lim.failed(id)
+		return client, errInvalidClient(errors.New("a confidential client sent no secret"))
+	case len(client.SecretHash) == 0 || subtle.ConstantTimeCompare(directory.HashSecret(secret), client.SecretHash) != 1:
+		lim.failed(id)
+		return client, errInvalidClient(errors.New("wrong client secret"))
+	}
+	lim.succeeded(id, secret)
+	return client, nil
+}
+
+// allowGrant refuses a grant type the client is not registered for.
+func allowGrant(client directory.Client, grantType string) error {
+	if !slices.Contains(client.GrantTypes, grantType) {
+		return oauthErr(http.StatusBadRequest, CodeUnauthorizedClient, "the client may not use this grant type")
+	}
+	return nil
+}
+
+// tokenResponse mints the access token (with id jti) of a user's grant —
+// and the ID token when the scope has openid — and appends the RFC 6749
+// §5.1 response to dst, with refresh when it is not empty.
+func (p *Provider) tokenResponse(ctx context.Context, dst []byte, pa *directory.PrincipalAccess, clientID, scope string,
+	sig signIn, nonce string, jti [22]byte, refresh string) ([]byte, error) {
+	g := userGrant(pa, clientID, scope, sig)
+	if err := p.issuer.resolveWorkspaces(ctx, &g, sig.Workspace); err != nil {
+		return dst, err
+	}
+	start := len(dst)
+	dst = append(dst, `{"access_token":"`...)
+	at := len(dst)
+	dst, _, err := p.issuer.mintWithID(&g, dst, jti)
+	if err != nil {
+		return dst[:start], err
+	}
+	access := dst[at:]
+	dst = append(dst, `","token_type":"Bearer","expires_in":`...)
+	dst = strconv.AppendInt(dst, int64(p.issuer.cfg.AccessTokenTTL/time.Second), 10)
+	if scope != "" {
+		dst = append(dst, `,"scope":`...)
+		dst = appendString(dst, scope)
+	}
+	if refresh != "" {
+		dst = append(dst, `,"refresh_token":`...)
+		dst = appendString(dst, refresh)
+	}
+	if hasScope(scope, ScopeOpenID) {
+		c := p.idTokenClaims(pa, clientID, scope, sig, nonce, p.now())
+		dst = append(dst, `,"id_token":"`...)
+		if dst, err = p.appendIDToken(dst, &c, access); err != nil {
+			return dst[:start], err
+		}
+		dst = append(dst, '"')
+	}
+	return append(dst, '}'), nil
+}
+
+// refreshGrant is a token request with grant_type=refresh_token.
+type refreshGrant struct {
+	token, scope string
+}
+
+// refresh answers the refresh_token grant (RFC 6749 §6) for the
+// authenticated client and appends the token response to dst. The family
+// is read first and rotated only once every check passed, so a directory
+// outage never burns a token the client still needs. Checks: the family
+// belongs to the client (otherwise it is revoked: its token leaked), the
+// scope asked for is within the family's (narrowing only; the family keeps
+// its scope), and the user's standing (otherwise the family is revoked).
+// A rotated token presented again revokes the whole family (the store does
+// it); every failure is invalid_grant.
+func (p *Provider) refresh(ctx context.Context, client directory.Client, req refreshGrant, dst []byte) ([]byte, error) {
+	if req.token == "" {
+		return dst, errInvalidRequest("refresh_token is required")
+	}
+	fam, err := p.sessions.GetRefresh(ctx, req.token)
+	if notFound(err) {
+		// Not current: a rotated token (the rotation detects the reuse and
+		// revokes the family), or nothing at all.
+		_, _, err = p.sessions.RotateRefresh(ctx, req.token)
+	}
+	if err != nil {
+		return dst, p.refreshFailed(ctx, client, err)
+	}
+	if fam.ClientID != client.ID {
+		p.revokeFamily(ctx, fam.ID, "refresh token presented by another client")
+		return dst, errBadGrant(errors.New("refresh token of client " + fam.ClientID + " presented; family revoked"))
+	}
+	scope := fam.Scope
+	if req.scope != "" {
+		if scope, err = narrowScope(fam.Scope, req.scope); err != nil {
+			return dst, err
+		}
+	}
+	var sig signIn
+	if err := json.Unmarshal(fam.Claims, &sig); err != nil {
+		return dst, errServer(err)
+	}
+	pa, err := p.standing(ctx, fam.OrgID, fam.UserID, sig.ConnectionID)
+	if err != nil {
+		if errors.Is(err, ErrNoStanding) {
+			p.revokeFamily(ctx, fam.ID, "standing lost")
+		}
+		return dst, err
+	}
+	fam, next, err := p.sessions.RotateRefresh(ctx, req.token)
+	if err != nil {
+		return dst, p.refreshFailed(ctx, client, err)
+	}
+	out, err := p.tokenResponse(ctx, dst, &pa, client.ID, scope, sig, "", newJTI(), next)
+	if err == nil {
+		p.log.DebugContext(ctx, "refresh token rotated", "client_id", client.ID, "user", fam.UserID, "refresh_family", fam.ID,
+			"generation", fam.Generation)
+	}
+	return out, err
+}
+
+// refreshFailed maps a session-store error of a refresh to its answer.
+func (p *Provider) refreshFailed(ctx context.Context, client directory.Client, err error) error {
+	switch {
+	case errors.Is(err, session.ErrRefreshReused):
+		p.log.WarnContext(ctx, "refresh token reused: family revoked", "client_id", client.ID)
+		return errBadGrant(err)
+	case errors.Is(err, session.ErrRefreshConcurrent), notFound(err):
+		return errBadGrant(err)
+	}
+	return storeErr(err)
+}
+
+// narrowScope returns the scope asked for when it is within granted
+// (RFC 6749 §6: never wider).
+func narrowScope(granted, asked string) (string, error) {
+	var out []string
+	for s := range splitScope(asked) {
+		if !hasScope(granted, s) {
+			return "", oauthErr(http.StatusBadRequest, CodeInvalidScope, "the scope asked for exceeds the granted scope")
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return granted, nil
+	}
+	return strings.Join(out, " "), nil
+}
+
+// splitScope yields the non-empty values of a space-separated scope.
+func splitScope(scope string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for len(scope) > 0 {
+			var v string
+			i := 0
+			for i < len(scope) && scope[i] != ' ' {
+				i++
+			}
+			v, scope = scope[:i], scope[min(i+1, len(scope)):]
+			if v != "" && !yield(v) {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/ssobroker/ssobroker/directory"
+)
+
+// ErrNoStanding means a user's sign-in no longer grants tokens: the user
+// left the organization (or it was deleted), or the connection they signed
+// in through was deleted or disabled. The token endpoint answers
+// invalid_grant; the authorization endpoint sends the user to sign in again.
+var ErrNoStanding = errors.New("tokens: the sign-in no longer grants tokens")
+
+// standing re-checks, at every issuance and every refresh, that the user is
+// still a member of the org, that the org exists and that the connection
+// they signed in through still exists and is enabled (authentik
+// GHSA-9g4j-v8w5-7x42: deactivated users kept access). It returns the
+// user's current access, an invalid_grant *Error wrapping ErrNoStanding,
+// or a 503 when the directory is unavailable.
+func (p *Provider) standing(ctx context.Context, orgID, userID, connectionID string) (directory.PrincipalAccess, error) {
+	if orgID == "" || userID == "" || connectionID == "" || !strings.HasPrefix(userID, "usr_") {
+		return directory.PrincipalAccess{}, lostStanding("the session names no user, organization or connection")
+	}
+	pa, err := p.issuer.store.PrincipalAccess(ctx, orgID, userID)
+	if notFound(err) {
+		return pa, lostStanding("the user is no longer a member of the organization")
+	}
+	if err != nil {
+		return pa, storeErr(err)
+	}
+	conn, err := p.dir.GetConnection(ctx, orgID, connectionID)
+	if notFound(err) {
+		return pa, lostStanding("the connection the user signed in through was deleted")
+	}
+	if err != nil {
+		return pa, storeErr(err)
+	}
+	if !conn.Enabled {
+		return pa, lostStanding("the connection the user signed in through is disabled")
+	}
+	return pa, nil
+}
+
+func lostStanding(why string) *Error {
+	return &Error{Code: CodeInvalidGrant, Description: "the grant is no longer valid; sign in again", Status: http.StatusBadRequest,
+		Cause: fmt.Errorf("%w: %s", ErrNoStanding, why)}
+}
+
+// userGrant is what an access token of a user states, from the current
+// directory and the sign-in the grant came from.
+func userGrant(pa *directory.PrincipalAccess, clientID, scope string, sig signIn) grant {
+	return grant{sub: pa.Member.PrincipalID, clientID: clientID, aud: clientID, scope: scope, name: pa.Member.Name,
+		sid: sig.SessionID, email: pa.Member.Email, idp: sig.ConnectionID, amr: sig.AMR, access: pa}
+}
+
+// signIn is what a code and a refresh-token family remember of the sign-in
+// behind them.
+type signIn struct {
+	SessionID    string   `json:"sid,omitempty"` // the session's Handle, never its id
+	ConnectionID string   `json:"idp"`
+	AMR          []string `json:"amr,omitempty"`
+	// AuthTime is when the user authenticated (Unix seconds).
+	AuthTime int64 `json:"auth_time"`
+	// Workspace narrows the tokens (workspace=… at authorization).
+	Workspace string `json:"ws,omitempty"`
+	// EmailVerified is the user's flag when the grant was made (ID tokens
+	// and userinfo state it with the email scope).
+	EmailVerified bool `json:"ev,omitempty"`
+}
