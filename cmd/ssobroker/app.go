@@ -46,7 +46,7 @@ func (e *env) openSessions(ctx context.Context) (session.Store, error) {
 
 // openKeyring loads (creating on first start) the signing keys.
 func (e *env) openKeyring(ctx context.Context, store *directory.SQLStore, box *secretbox.Box) (*tokens.Keyring, error) {
-	keys, err := tokens.NewKeyring(store, box, tokens.KeyConfig{Algorithm: tokens.Algorithm(e.cfg.SigningAlg), Log: e.log})
+	keys, err := tokens.NewKeyring(store, box, tokens.KeyConfig{Algorithm: tokens.Algorithm(e.cfg.SigningAlg), IDTokenAlgorithm: tokens.Algorithm(e.cfg.IDTokenAlg), Log: e.log})
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,15 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
-	srv, err := tokens.NewServer(a.keys, a.issuer, tokens.Features{ClientCredentials: true, Introspection: true, Revocation: true})
+	provider, err := tokens.NewProvider(a.issuer, store, a.sessions, tokens.ProviderConfig{Log: e.log})
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	srv, err := tokens.NewServer(a.keys, a.issuer, tokens.Features{
+		ClientCredentials: true, Introspection: true, Revocation: true,
+		AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true,
+	}, tokens.WithProvider(provider))
 	if err != nil {
 		a.stop()
 		return nil, err

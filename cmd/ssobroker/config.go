@@ -26,6 +26,7 @@ type config struct {
 	SecretKey   string
 	LogFormat   string
 	SigningAlg  string
+	IDTokenAlg  string
 	// AllowPrivateIdP lets org connections reach IdPs on loopback and private
 	// networks; off by default, because org admins are customers who could
 	// otherwise aim the broker at its own network.
@@ -50,6 +51,7 @@ func bindConfig(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.StringVar(&c.DataDir, "data-dir", env("SSOBROKER_DATA_DIR", "./data"), "embedded database and generated dev secret (SSOBROKER_DATA_DIR)")
 	fs.StringVar(&c.SecretKey, "secret-key", env("SSOBROKER_SECRET_KEY", ""), "base64 32-byte key encrypting secrets at rest (SSOBROKER_SECRET_KEY)")
 	fs.StringVar(&c.SigningAlg, "signing-alg", env("SSOBROKER_SIGNING_ALG", "ES256"), "algorithm of new signing keys: ES256, EdDSA or RS256 (SSOBROKER_SIGNING_ALG)")
+	fs.StringVar(&c.IDTokenAlg, "id-token-alg", env("SSOBROKER_ID_TOKEN_ALG", "RS256"), "algorithm of ID tokens: RS256 (what OIDC Discovery requires), ES256 or EdDSA (SSOBROKER_ID_TOKEN_ALG)")
 	fs.StringVar(&c.LogFormat, "log-format", env("SSOBROKER_LOG_FORMAT", "text"), "text or json (SSOBROKER_LOG_FORMAT)")
 	fs.BoolVar(&c.AllowPrivateIdP, "allow-private-idp", env("SSOBROKER_ALLOW_PRIVATE_IDP", "") == "true",
 		"let connections reach IdPs on loopback and private networks (SSOBROKER_ALLOW_PRIVATE_IDP=true)")
@@ -88,6 +90,9 @@ func (c *config) validate() error {
 	}
 	if c.SigningAlg != "ES256" && c.SigningAlg != "EdDSA" && c.SigningAlg != "RS256" {
 		errs = append(errs, fmt.Errorf("SSOBROKER_SIGNING_ALG %q must be ES256, EdDSA or RS256", c.SigningAlg))
+	}
+	if c.IDTokenAlg != "ES256" && c.IDTokenAlg != "EdDSA" && c.IDTokenAlg != "RS256" {
+		errs = append(errs, fmt.Errorf("SSOBROKER_ID_TOKEN_ALG %q must be RS256, ES256 or EdDSA", c.IDTokenAlg))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("SSOBROKER_LOG_FORMAT %q must be text or json", c.LogFormat))

@@ -51,6 +51,16 @@ func keysRotateCommand(*flag.FlagSet) func(context.Context, *env) error {
 			if len(r.Retired) > 0 {
 				fmt.Fprintf(&b, "retired %s (published until %s)\n", strings.Join(r.Retired, ", "), r.RetiredUntil.Format(time.RFC3339))
 			}
+			if r.IDTokenActivated != "" {
+				fmt.Fprintf(&b, "activated ID-token key %s\n", r.IDTokenActivated)
+			}
+			if r.IDTokenActive != "" {
+				fmt.Fprintf(&b, "active ID-token key %s", r.IDTokenActive)
+				if r.IDTokenNext != "" {
+					fmt.Fprintf(&b, "; next ID-token key %s", r.IDTokenNext)
+				}
+				b.WriteString("\n")
+			}
 			fmt.Fprintf(&b, "active key %s", r.Active)
 			if r.Next != "" {
 				fmt.Fprintf(&b, "; next key %s may sign from %s (it must be published for a JWKS cache lifetime first)", r.Next, r.NextActivation.Format(time.RFC3339))
