@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/idna"
@@ -74,9 +75,11 @@ func getConnection(ctx context.Context, q querier, orgID, id string) (Connection
 	return c, err
 }
 
-// GetConnection finds a connection of the org.
+// GetConnection finds a connection of the org, from cache when warm.
 func (s *SQLStore) GetConnection(ctx context.Context, orgID, id string) (Connection, error) {
-	return getConnection(ctx, s.db, orgID, id)
+	return cached(s, func(c *lookupCache) *sync.Map { return &c.conns }, orgID+"\x00"+id, func() (Connection, error) {
+		return getConnection(ctx, s.db, orgID, id)
+	})
 }
 
 // ListConnections lists the org's connections by id.
@@ -344,13 +347,15 @@ func (s *SQLStore) CreateClient(ctx context.Context, actor string, in NewClient)
 	return c, secret, nil
 }
 
-// GetClient finds a client by id.
+// GetClient finds a client by id, from cache when warm.
 func (s *SQLStore) GetClient(ctx context.Context, id string) (Client, error) {
-	c, err := scanClient(s.db.queryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id))
-	if err == errNoRows {
-		return c, notFound("client", id)
-	}
-	return c, err
+	return cached(s, func(c *lookupCache) *sync.Map { return &c.clients }, id, func() (Client, error) {
+		c, err := scanClient(s.db.queryRow(ctx, `SELECT `+clientCols+` FROM clients WHERE id = $1`, id))
+		if err == errNoRows {
+			return c, notFound("client", id)
+		}
+		return c, err
+	})
 }
 
 // ListAudit lists the org's audit log, newest first.
@@ -497,20 +502,13 @@ func (s *SQLStore) RevokeToken(ctx context.Context, jti string, expiresAt time.T
 
 // TokenRevoked reports whether jti was revoked, from cache when warm.
 func (s *SQLStore) TokenRevoked(ctx context.Context, jti string) (bool, error) {
-	c := s.cache.Load()
-	if c != nil {
-		if v, ok := c.revoked.Load(jti); ok {
-			return v.(bool), nil
+	return cached(s, func(c *lookupCache) *sync.Map { return &c.revoked }, jti, func() (bool, error) {
+		var n int
+		if err := s.db.queryRow(ctx, `SELECT count(*) FROM revoked_tokens WHERE jti = $1`, jti).Scan(&n); err != nil {
+			return false, fmt.Errorf("check token revocation: %w", err)
 		}
-	}
-	var n int
-	if err := s.db.queryRow(ctx, `SELECT count(*) FROM revoked_tokens WHERE jti = $1`, jti).Scan(&n); err != nil {
-		return false, fmt.Errorf("check token revocation: %w", err)
-	}
-	if c != nil {
-		c.revoked.Store(jti, n > 0)
-	}
-	return n > 0, nil
+		return n > 0, nil
+	})
 }
 
 var _ Store = (*SQLStore)(nil)

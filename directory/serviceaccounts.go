@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -283,13 +284,12 @@ func (s *SQLStore) LookupAPIKey(ctx context.Context, secret string) (KeyPrincipa
 
 // PrincipalAccess returns a principal's org, membership and workspace memberships, from cache when warm.
 func (s *SQLStore) PrincipalAccess(ctx context.Context, orgID, principalID string) (PrincipalAccess, error) {
-	key := orgID + "\x00" + principalID
-	c := s.cache.Load()
-	if c != nil {
-		if v, ok := c.access.Load(key); ok {
-			return v.(PrincipalAccess), nil
-		}
-	}
+	return cached(s, func(c *lookupCache) *sync.Map { return &c.access }, orgID+"\x00"+principalID, func() (PrincipalAccess, error) {
+		return s.loadPrincipalAccess(ctx, orgID, principalID)
+	})
+}
+
+func (s *SQLStore) loadPrincipalAccess(ctx context.Context, orgID, principalID string) (PrincipalAccess, error) {
 	var pa PrincipalAccess
 	var err error
 	if pa.Org, err = s.GetOrg(ctx, orgID); err != nil {
@@ -306,9 +306,6 @@ func (s *SQLStore) PrincipalAccess(ctx context.Context, orgID, principalID strin
 	}
 	if pa.DefaultWorkspace, err = getWorkspace(ctx, s.db, orgID, pa.Org.Settings.DefaultWorkspace); err != nil {
 		return pa, err
-	}
-	if c != nil {
-		c.access.Store(key, pa)
 	}
 	return pa, nil
 }

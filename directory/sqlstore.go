@@ -52,6 +52,25 @@ type lookupCache struct {
 	keys    sync.Map // sha256(secret) as string → KeyPrincipal
 	access  sync.Map // orgID + "\x00" + principalID → PrincipalAccess
 	revoked sync.Map // jti → bool
+	clients sync.Map // client id → Client
+	conns   sync.Map // orgID + "\x00" + connection id → Connection
+}
+
+// cached returns the value under key in the map pick selects from the current
+// cache, or loads it and keeps it there. A load that races a change stores
+// into the cache that change has already replaced, so it is never served.
+func cached[T any](s *SQLStore, pick func(*lookupCache) *sync.Map, key string, load func() (T, error)) (T, error) {
+	c := s.cache.Load()
+	if c != nil {
+		if v, ok := pick(c).Load(key); ok {
+			return v.(T), nil
+		}
+	}
+	v, err := load()
+	if err == nil && c != nil {
+		pick(c).Store(key, v)
+	}
+	return v, err
 }
 
 // OpenPostgres connects to PostgreSQL at url, applies pending migrations and
