@@ -84,7 +84,7 @@ func bootstrap(ctx context.Context, e *env, s directory.Store, orgName, email st
 	link := ""
 	if status == "pending" {
 		link = signInLink(e.cfg.Issuer, o.Name, email, inv.ID)
-		did = append(did, "one-time sign-in link (accepts the invitation once the org has a connection): "+link)
+		did = append(did, "sign-in link (the invitation is accepted once, at the first sign-in with that verified email through one of the org's connections): "+link)
 	}
 	return e.print(map[string]any{"org": o, "invitation_id": inv.ID, "invitation_status": status, "sign_in_url": link, "actions": did},
 		strings.Join(did, "\n")+"\n")
