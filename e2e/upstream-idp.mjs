@@ -32,8 +32,11 @@
 // cookie jar: switching accounts over an existing IdP session answers with an
 // auto-submitting logout form a plain HTTP client cannot follow.
 //
-// GET /__test/stats answers {"userinfo":N,"token":N} (requests seen), so a
-// test can tell whether the broker called userinfo.
+// GET /__test/stats answers {"userinfo":N,"token":N,"backchannel_ms":MS}:
+// requests seen, so a test can tell whether the broker called userinfo, and
+// the IdP's own time answering the requests a relying party makes server to
+// server (token, userinfo, JWKS, discovery), summed in milliseconds, so a
+// test can tell the broker's time from the IdP's.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -73,7 +76,7 @@ if (opts.accounts) {
   }
 }
 
-const stats = { userinfo: 0, token: 0 };
+const stats = { userinfo: 0, token: 0, backchannel_ms: 0 };
 
 const server = http.createServer();
 await new Promise((resolve, reject) => {
@@ -183,6 +186,12 @@ server.on('request', async (req, res) => {
     }
     if (url.pathname === '/me') stats.userinfo += 1;
     if (url.pathname === '/token') stats.token += 1;
+    if (['/me', '/token', '/jwks', '/.well-known/openid-configuration'].includes(url.pathname)) {
+      const started = process.hrtime.bigint();
+      res.on('finish', () => {
+        stats.backchannel_ms += Number(process.hrtime.bigint() - started) / 1e6;
+      });
+    }
     oidc(req, res);
   } catch (err) {
     console.error('upstream-idp:', err);

@@ -1,8 +1,6 @@
 package idp_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,19 +12,15 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/directorytest"
 	"github.com/ssobroker/ssobroker/directory/secretbox"
+	"github.com/ssobroker/ssobroker/e2e/peers"
 	"github.com/ssobroker/ssobroker/idp"
 	"github.com/ssobroker/ssobroker/idp/oidc"
 	"github.com/ssobroker/ssobroker/session"
@@ -42,125 +36,28 @@ const (
 
 // upstream is one running oidc-provider.
 type upstream struct {
+	*peers.Upstream
 	issuer string
-	stderr *syncBuffer
-}
-
-// e2eDir is the npm project holding the peers.
-func e2eDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "e2e"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 // requireUpstreamPeer fails the test (never skips: the upstream IdP is how
 // this package is proven) when node or the npm modules are missing.
-func requireUpstreamPeer(t testing.TB) (node, dir string) {
-	t.Helper()
-	dir = e2eDir(t)
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node is not installed: the sign-in tests drive a real upstream IdP (npm oidc-provider).\n"+
-			"Run the tests with ./.ci/test, which installs node and the e2e npm modules (CI=%s).", os.Getenv("CI"))
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "oidc-provider", "package.json")); err != nil {
-		t.Fatalf("npm module oidc-provider is missing in %s/node_modules: run `npm ci` there, or run the tests with ./.ci/test (CI=%s)", dir, os.Getenv("CI"))
-	}
-	return node, dir
-}
+func requireUpstreamPeer(t testing.TB) { peers.RequireNode(t, "oidc-provider") }
 
 // startUpstream starts oidc-provider with a static client whose redirect
 // URIs are callbacks; claimsInIDToken puts email, name and groups in the ID
 // token (by default they are only in userinfo).
 func startUpstream(t testing.TB, callbacks []string, claimsInIDToken bool) *upstream {
 	t.Helper()
-	node, dir := requireUpstreamPeer(t)
-	args := []string{"upstream-idp.mjs", "0", strings.Join(callbacks, ","), "--client-id", upstreamClientID, "--client-secret", upstreamClientSecret}
-	if claimsInIDToken {
-		args = append(args, "--claims-in-id-token")
-	}
-	cmd := exec.Command(node, args...)
-	cmd.Dir = dir
-	cmd.SysProcAttr = childAttrs()
-	up := &upstream{stderr: &syncBuffer{}}
-	cmd.Stderr = up.stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start oidc-provider: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	line := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			line <- sc.Text()
-		}
-		close(line)
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case l, ok := <-line:
-		var ready struct {
-			Ready  bool   `json:"ready"`
-			Issuer string `json:"issuer"`
-		}
-		if !ok || json.Unmarshal([]byte(l), &ready) != nil || !ready.Ready {
-			t.Fatalf("oidc-provider did not start (%q): %s", l, up.stderr.String())
-		}
-		up.issuer = ready.Issuer
-	case <-time.After(20 * time.Second):
-		t.Fatalf("oidc-provider did not start within 20s: %s", up.stderr.String())
-	}
-	return up
+	up := peers.StartUpstream(t, peers.UpstreamOptions{Callbacks: callbacks, ClaimsInIDToken: claimsInIDToken,
+		ClientID: upstreamClientID, ClientSecret: upstreamClientSecret})
+	return &upstream{Upstream: up, issuer: up.Issuer}
 }
 
 // userinfoCalls reports how many userinfo requests the IdP answered.
-func (u *upstream) userinfoCalls(t testing.TB) int {
-	t.Helper()
-	resp, err := http.Get(u.issuer + "/__test/stats")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var s struct{ Userinfo int }
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		t.Fatal(err)
-	}
-	return s.Userinfo
-}
+func (u *upstream) userinfoCalls(t testing.TB) int { return u.UserinfoCalls(t) }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = peers.SyncBuffer
 
 // ---- a browser: a cookie jar, redirects followed one by one ----
 

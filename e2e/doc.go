@@ -1,0 +1,14 @@
+// Package e2e holds ssobroker's end-to-end tests: the real `ssobroker`
+// binary, built once, runs as two `serve` processes sharing PostgreSQL and
+// Redis behind one issuer, configured only through the product's surfaces
+// (the `ssobroker admin` CLI and the admin API), between independent peers —
+// npm oidc-provider as the corporate IdP, npm openid-client as the relying
+// party and npm jose as the access-token verifier (see ../../shared/PEERS.md).
+//
+// The Go test plays the browser (a cookie jar, redirects followed one by one)
+// and drives the relying party (rp-driver.mjs) over JSON lines. Missing node
+// modules, PostgreSQL or redis-server fail the tests — run ./.ci/test, which
+// installs and starts them.
+//
+// Subpackage peers starts the node peers for this and other packages' tests.
+package e2e
