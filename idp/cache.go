@@ -10,13 +10,18 @@ import (
 )
 
 // connectorCache keeps one built connector per connection id, so discovery
-// and key fetching happen once, not at every login.
+// and metadata fetching happen once, not at every login.
 //
 // Correctness does not depend on change notifications: every use passes the
 // connection as just read from the directory, and an entry built from
 // another configuration (fingerprint) is rebuilt. Directory notifications
 // (Subscribe) only trigger a sweep that drops entries of connections that
 // were deleted, disabled or changed, so their secrets leave memory soon.
+//
+// A connector older than maxAge is refreshed in the background while the
+// old one keeps serving; when the refresh fails (the IdP's discovery
+// document or metadata URL is down), the last good connector stays and the
+// refresh is tried again after retryAfter.
 type connectorCache struct {
 	maxAge time.Duration
 	// retryAfter is how long a failed build is answered from the cache, so
@@ -24,6 +29,8 @@ type connectorCache struct {
 	// that is down or misconfigured.
 	retryAfter time.Duration
 	now        func() time.Time
+	// refreshFailed is told when a background refresh fails (nil: ignored).
+	refreshFailed func(id string, err error)
 
 	mu      sync.Mutex
 	entries map[string]*cacheEntry
@@ -33,9 +40,11 @@ type cacheEntry struct {
 	fingerprint [32]byte
 	built       time.Time
 	lastUsed    time.Time
-	ready       chan struct{} // closed when conn/err are set
-	conn        Connector
-	err         error
+	ready       chan struct{} // closed when conn/err are first set
+	refreshing  bool
+	// conn and err are guarded by the cache's mu.
+	conn Connector
+	err  error
 }
 
 func newConnectorCache(maxAge time.Duration, now func() time.Time) *connectorCache {
@@ -56,19 +65,26 @@ func fingerprint(c directory.Connection) [32]byte {
 }
 
 // get returns the connector for c, building it with build when there is
-// none for c's current configuration or it is older than maxAge. Concurrent
-// callers for one connection share one build. A failed build is answered
-// for retryAfter, then tried again.
+// none for c's current configuration. Concurrent callers for one connection
+// share one build. A failed build is answered for retryAfter, then tried
+// again. A good connector older than maxAge is returned while a background
+// build replaces it.
 func (cc *connectorCache) get(ctx context.Context, c directory.Connection, build func(context.Context) (Connector, error)) (Connector, error) {
 	fp := fingerprint(c)
 	now := cc.now()
 	cc.mu.Lock()
 	e, ok := cc.entries[c.ID]
-	if ok && isDone(e.ready) && (e.err != nil && now.Sub(e.built) > cc.retryAfter || now.Sub(e.built) > cc.maxAge) {
-		ok = false
-	}
 	if ok && e.fingerprint != fp {
 		ok = false
+	}
+	if ok && isDone(e.ready) {
+		switch {
+		case e.err != nil && now.Sub(e.built) > cc.retryAfter:
+			ok = false
+		case e.err == nil && now.Sub(e.built) > cc.maxAge && !e.refreshing:
+			e.refreshing = true
+			go cc.refresh(ctx, c.ID, e, build)
+		}
 	}
 	if !ok {
 		e = &cacheEntry{fingerprint: fp, built: now, ready: make(chan struct{})}
@@ -82,6 +98,8 @@ func (cc *connectorCache) get(ctx context.Context, c directory.Connection, build
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
 	return e.conn, e.err
 }
 
@@ -98,6 +116,25 @@ func (cc *connectorCache) build(ctx context.Context, e *cacheEntry, build func(c
 	}
 	cc.mu.Unlock()
 	close(e.ready)
+}
+
+// refresh rebuilds the good connector of entry e; on failure e keeps its
+// connector and is refreshed again after retryAfter.
+func (cc *connectorCache) refresh(ctx context.Context, id string, e *cacheEntry, build func(context.Context) (Connector, error)) {
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), upstreamTimeout)
+	defer cancel()
+	conn, err := build(bctx)
+	cc.mu.Lock()
+	e.refreshing = false
+	if err != nil {
+		e.built = cc.now().Add(cc.retryAfter - cc.maxAge)
+	} else {
+		e.conn, e.built = conn, cc.now()
+	}
+	cc.mu.Unlock()
+	if err != nil && cc.refreshFailed != nil {
+		cc.refreshFailed(id, err)
+	}
 }
 
 func isDone(ch chan struct{}) bool {

@@ -16,7 +16,7 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	connID := r.PathValue("conn")
 	state := r.URL.Query().Get("state")
-	st, ok := s.takeState(w, r, state, connID)
+	st, ok := s.takeState(w, r, session.KindLoginState, state, connID)
 	if !ok {
 		return
 	}
@@ -43,10 +43,10 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	s.finish(w, r, st, c, id)
 }
 
-// takeState consumes the login state named by state and checks that this
-// browser started it for connection connID. It answers the request itself
-// when it returns false.
-func (s *Service) takeState(w http.ResponseWriter, r *http.Request, state, connID string) (loginState, bool) {
+// takeState consumes the login state of kind named by state (the OIDC
+// state or the SAML RelayState) and checks that this browser started it for
+// connection connID. It answers the request itself when it returns false.
+func (s *Service) takeState(w http.ResponseWriter, r *http.Request, kind session.Kind, state, connID string) (loginState, bool) {
 	var st loginState
 	expired := failure{status: http.StatusBadRequest, title: "Sign-in link expired",
 		message: "This sign-in attempt has expired or was already used. Please start again.",
@@ -56,7 +56,7 @@ func (s *Service) takeState(w http.ResponseWriter, r *http.Request, state, connI
 		s.fail(w, r, expired, "connection", connID)
 		return st, false
 	}
-	raw, err := s.sessions.TakeOnce(r.Context(), session.KindLoginState, state)
+	raw, err := s.sessions.TakeOnce(r.Context(), kind, state)
 	if errors.Is(err, session.ErrNotFound) {
 		s.fail(w, r, expired, "connection", connID)
 		return st, false

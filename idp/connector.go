@@ -86,9 +86,16 @@ type SAMLConnector interface {
 	// AuthnRequest builds a request for relayState (URL-safe) and returns
 	// how to deliver it and its ID.
 	AuthnRequest(ctx context.Context, relayState, acsURL, loginHint string, opts ...LoginOption) (SAMLRequest, error)
-	// HandlePOST validates the response posted to the ACS (body already
-	// limited by the service) against expect. Errors as HandleCallback's.
+	// HandlePOST validates the response posted to the ACS (r.PostForm
+	// parsed, the body limited by the service) against expect. Errors as
+	// HandleCallback's.
 	HandlePOST(ctx context.Context, r *http.Request, expect SAMLExpect) (Identity, error)
+	// Metadata returns the broker's SP metadata for this connection (XML),
+	// what the org's admin registers at their IdP.
+	Metadata(ctx context.Context) ([]byte, error)
+	// IdPInitiated reports whether the connection accepts unsolicited
+	// responses, and the relative path where such a login lands.
+	IdPInitiated() (target string, ok bool)
 }
 
 // SAMLRequest is an AuthnRequest ready to send.
@@ -169,7 +176,10 @@ type FactoryInput struct {
 	// CallbackURL is the connection's absolute callback (OIDC) or ACS
 	// (SAML) URL at this broker.
 	CallbackURL string
-	Logger      *slog.Logger
+	// EntityID is the broker's SAML entity ID for the connection: the
+	// absolute URL of its SP metadata. Empty for other protocols.
+	EntityID string
+	Logger   *slog.Logger
 }
 
 // ConnectionConfig is the JSON of directory.Connection.Config, as the admin

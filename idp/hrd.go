@@ -288,6 +288,8 @@ type loginState struct {
 	Authz    string `json:"a,omitempty"`
 	ReturnTo string `json:"r,omitempty"`
 	Force    bool   `json:"f,omitempty"`
+	// RequestID is the ID of the SAML AuthnRequest sent (SAML logins only).
+	RequestID string `json:"q,omitempty"`
 }
 
 // start sends the browser to connection c's IdP. After a form post the
@@ -300,15 +302,7 @@ func (s *Service) start(w http.ResponseWriter, r *http.Request, lr loginRequest,
 		s.fail(w, r, connectorFailure(err, &lr), "org", org.ID, "connection", c.ID)
 		return
 	}
-	cc, ok := conn.(CallbackConnector)
-	if !ok {
-		s.fail(w, r, failure{status: http.StatusNotImplemented, title: "Sign-in method not available",
-			message: "This kind of sign-in method is not supported yet. Ask your administrator.",
-			log:     "connector has no callback capability", level: slog.LevelError}, "connection", c.ID, "type", c.Type)
-		return
-	}
-	st := loginState{Connection: c.ID, Org: org.ID, Nonce: randomToken(), Verifier: randomToken(),
-		Authz: lr.Authz, ReturnTo: lr.ReturnTo, Force: lr.ForceReauth}
+	st := loginState{Connection: c.ID, Org: org.ID, Authz: lr.Authz, ReturnTo: lr.ReturnTo, Force: lr.ForceReauth}
 	binding := cookieValue(r, BindingCookie)
 	if binding == "" {
 		binding = randomToken()
@@ -318,8 +312,32 @@ func (s *Service) start(w http.ResponseWriter, r *http.Request, lr loginRequest,
 	if lr.ForceReauth {
 		opts = append(opts, ForceReauthentication)
 	}
-	state := randomToken()
-	target, err := cc.LoginURL(ctx, state, st.Nonce, pkceChallenge(st.Verifier), s.CallbackURL(c), lr.LoginHint, opts...)
+	// key names the stored state: the OIDC state parameter or the SAML
+	// RelayState, both random tokens.
+	key := randomToken()
+	var kind session.Kind
+	var target string
+	var post *SAMLRequest
+	switch cn := conn.(type) {
+	case CallbackConnector:
+		kind = session.KindLoginState
+		st.Nonce, st.Verifier = randomToken(), randomToken()
+		target, err = cn.LoginURL(ctx, key, st.Nonce, pkceChallenge(st.Verifier), s.CallbackURL(c), lr.LoginHint, opts...)
+	case SAMLConnector:
+		kind = session.KindSAMLRequest
+		var req SAMLRequest
+		if req, err = cn.AuthnRequest(ctx, key, s.CallbackURL(c), lr.LoginHint, opts...); err == nil {
+			st.RequestID, target = req.ID, req.URL
+			if req.Form != nil {
+				post = &req
+			}
+		}
+	default:
+		s.fail(w, r, failure{status: http.StatusNotImplemented, title: "Sign-in method not available",
+			message: "This kind of sign-in method is not supported yet. Ask your administrator.",
+			log:     "connector has no known capability", level: slog.LevelError}, "connection", c.ID, "type", c.Type)
+		return
+	}
 	if err == nil {
 		err = checkNavigable(target)
 	}
@@ -329,7 +347,7 @@ func (s *Service) start(w http.ResponseWriter, r *http.Request, lr loginRequest,
 	}
 	raw, err := json.Marshal(st)
 	if err == nil {
-		err = s.sessions.PutOnce(ctx, session.KindLoginState, state, raw, s.opts.LoginStateTTL)
+		err = s.sessions.PutOnce(ctx, kind, key, raw, s.opts.LoginStateTTL)
 	}
 	if err != nil {
 		s.fail(w, r, storeFailure("storing the login state", err, &lr))
@@ -337,11 +355,14 @@ func (s *Service) start(w http.ResponseWriter, r *http.Request, lr loginRequest,
 	}
 	http.SetCookie(w, session.Cookie(BindingCookie, binding, s.secure, 0))
 	s.log.InfoContext(ctx, "sign-in: redirecting upstream", "org", org.ID, "connection", c.ID, "for_client", lr.Authz != "")
-	if viaForm {
+	switch {
+	case post != nil:
+		s.autoPost(w, r, post.URL, "Taking you to "+c.Name+"…", post.Form)
+	case viaForm:
 		s.render(w, r, http.StatusOK, "redirect", redirectPageData{URL: target, Name: c.Name})
-		return
+	default:
+		s.redirect(w, r, target)
 	}
-	s.redirect(w, r, target)
 }
 
 // pkceChallenge is the S256 challenge of verifier (RFC 7636).

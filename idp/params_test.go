@@ -223,14 +223,47 @@ func TestConnectorCache(t *testing.T) {
 			t.Fatalf("not retried after the pause: %v", err)
 		}
 	})
-	t.Run("an old connector is rebuilt and an idle one dropped", func(t *testing.T) {
-		n := builds.Load()
+	t.Run("an old connector is refreshed in the background and kept when the refresh fails", func(t *testing.T) {
+		old, err := cc.get(ctx, c, build)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refreshed := make(chan error, 1)
+		cc.refreshFailed = func(_ string, err error) { refreshed <- err }
 		clock.Lock()
 		now = now.Add(2 * time.Hour)
 		clock.Unlock()
-		if _, err := cc.get(ctx, c, build); err != nil || builds.Load() != n+1 {
-			t.Fatalf("not rebuilt after max age (%d builds)", builds.Load())
+		boom := errors.New("metadata URL down")
+		got, err := cc.get(ctx, c, func(context.Context) (Connector, error) { return nil, boom })
+		if err != nil || got != old {
+			t.Fatalf("an old connector was not served while refreshing: %v", err)
 		}
+		if err := <-refreshed; !errors.Is(err, boom) {
+			t.Fatalf("refresh failure reported as %v", err)
+		}
+		if got, err := cc.get(ctx, c, build); err != nil || got != old {
+			t.Fatalf("the last good connector was not kept after a failed refresh: %v", err)
+		}
+		clock.Lock()
+		now = now.Add(cc.retryAfter + time.Second)
+		clock.Unlock()
+		n := builds.Load()
+		if _, err := cc.get(ctx, c, build); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got, _ := cc.get(ctx, c, build)
+			if got != old {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not refreshed after the retry pause (%d builds, was %d)", builds.Load(), n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	t.Run("an idle connector is dropped", func(t *testing.T) {
 		clock.Lock()
 		now = now.Add(2 * time.Hour)
 		clock.Unlock()

@@ -36,6 +36,7 @@ type Sessions interface {
 	DeleteSession(ctx context.Context, id string) error
 	PutOnce(ctx context.Context, kind session.Kind, key string, value []byte, ttl time.Duration) error
 	TakeOnce(ctx context.Context, kind session.Kind, key string) ([]byte, error)
+	Remember(ctx context.Context, kind session.Kind, key string, ttl time.Duration) (bool, error)
 }
 
 // SecretOpener opens secrets sealed at rest (*secretbox.Box satisfies it).
@@ -144,6 +145,10 @@ func New(opts Options) (*Service, error) {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	s.cache.refreshFailed = func(id string, err error) {
+		s.log.Warn("refreshing a connector (discovery document or SAML metadata) failed; the last good one stays in use",
+			"connection", id, "err", err)
+	}
 	s.unsubscribe = s.dir.Subscribe(func() {
 		select {
 		case s.changed <- struct{}{}:
@@ -172,6 +177,8 @@ func (s *Service) Close() {
 //	GET  /login/done                 who is signed in, with a sign-out button
 //	POST /logout                     ends the browser session (CSRF)
 //	GET  /sso/oidc/{conn}/callback   the upstream OIDC callback
+//	GET  /sso/saml/{conn}/metadata   our SAML SP metadata (signed)
+//	POST /sso/saml/{conn}/acs        the SAML assertion consumer service
 func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+LoginPath, s.loginPage)
 	mux.HandleFunc("POST "+LoginPath, s.loginSubmit)
@@ -179,6 +186,8 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+LoginPath+"/{org}", s.orgLogin)
 	mux.HandleFunc("POST "+LogoutPath, s.logout)
 	mux.HandleFunc("GET /sso/oidc/{conn}/callback", s.oidcCallback)
+	mux.HandleFunc("GET /sso/saml/{conn}/metadata", s.samlMetadata)
+	mux.HandleFunc("POST /sso/saml/{conn}/acs", s.samlACS)
 }
 
 // CallbackURL returns the absolute URL the upstream IdP of connection c
@@ -203,14 +212,18 @@ func (s *Service) connector(ctx context.Context, c directory.Connection) (Connec
 		if err != nil {
 			return nil, err
 		}
-		conn, err := factory(ctx, FactoryInput{
+		in := FactoryInput{
 			Connection:  c,
 			Config:      cfg,
 			OpenSecret:  func(sealed []byte) ([]byte, error) { return s.openSecret(c.ID, sealed) },
 			HTTPClient:  s.client,
 			CallbackURL: s.CallbackURL(c),
 			Logger:      s.log.With("connection", c.ID),
-		})
+		}
+		if c.Type == directory.ConnectionSAML {
+			in.EntityID = s.EntityID(c)
+		}
+		conn, err := factory(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("build %s connector: %w", c.Type, err)
 		}

@@ -12,7 +12,9 @@ package templates
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -152,4 +154,46 @@ func SetSecurityHeaders(h http.Header) {
 			h.Set(k, v)
 		}
 	}
+}
+
+// AutoPostScript submits the first form of the page: the "post" page's
+// only script, which AutoPostPolicy allows by its hash.
+const AutoPostScript = "document.forms[0].submit()"
+
+// AutoPostPolicy is the Content-Security-Policy of the "post" page: the
+// common policy, plus AutoPostScript (by its SHA-256) and forms posting to
+// formAction ("'self'", or an origin such as "https://idp.example").
+func AutoPostPolicy(formAction string) string {
+	sum := sha256.Sum256([]byte(AutoPostScript))
+	return "default-src 'none'; script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; style-src 'self' 'unsafe-inline'; form-action " + formAction + "; frame-ancestors 'none'; base-uri 'none'"
+}
+
+// Field is one hidden input of the "post" page.
+type Field struct{ Name, Value string }
+
+// AutoPost is the data of the "post" page: a form of hidden fields posted
+// to Action by AutoPostScript, or by the user's click without scripts.
+type AutoPost struct {
+	Action  string
+	Fields  []Field
+	Message string
+	Script  template.JS
+}
+
+// NewAutoPost returns the page data posting fields (sorted by name) to
+// action.
+func NewAutoPost(action, message string, fields map[string][]string) AutoPost {
+	p := AutoPost{Action: action, Message: message, Script: AutoPostScript}
+	names := make([]string, 0, len(fields))
+	for n := range fields {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		for _, v := range fields[n] {
+			p.Fields = append(p.Fields, Field{Name: n, Value: v})
+		}
+	}
+	return p
 }

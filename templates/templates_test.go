@@ -1,9 +1,12 @@
 package templates_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -26,11 +29,12 @@ var pageData = map[string]any{
 	"Choices": []map[string]string{{"Name": "Okta", "URL": "/login/acme?connection=conn_1"}},
 	"URL":     "https://idp.example/auth?a=1&b=2", "Title": "T", "Message": "M", "Ref": "r1",
 	"LinkURL": "/login", "LinkText": "Back", "SignedIn": true, "LogoutAction": "/logout", "LoginURL": "/login",
+	"Fields": []templates.Field{{Name: "SAMLRequest", Value: "PD94"}}, "Script": templates.AutoPostScript,
 }
 
 func TestEveryPageRendersWithTheLayout(t *testing.T) {
 	s := load(t)
-	want := []string{"choose", "done", "login", "message", "redirect"}
+	want := []string{"choose", "done", "login", "message", "post", "redirect"}
 	if got := strings.Join(s.Names(), ","); got != strings.Join(want, ",") {
 		t.Fatalf("pages %s, want %s", got, strings.Join(want, ","))
 	}
@@ -119,5 +123,30 @@ func TestRedirectPageNavigatesWithoutScript(t *testing.T) {
 	}
 	if strings.Contains(out, "<script") {
 		t.Fatal("the redirect page uses a script; the CSP forbids it")
+	}
+}
+
+func TestAutoPostPolicyAllowsExactlyItsScript(t *testing.T) {
+	s := load(t)
+	page := templates.NewAutoPost("https://idp.example/sso", "Taking you to Okta…",
+		map[string][]string{"SAMLRequest": {"PD94bWw+"}, "RelayState": {`"><script>alert(1)</script>`}})
+	var b strings.Builder
+	if err := s.Execute(&b, "post", page); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	m := regexp.MustCompile(`<script>([^<]*)</script>`).FindAllStringSubmatch(out, -1)
+	if len(m) != 1 || m[0][1] != templates.AutoPostScript {
+		t.Fatalf("scripts on the page: %q", m)
+	}
+	sum := sha256.Sum256([]byte(m[0][1]))
+	policy := templates.AutoPostPolicy("https://idp.example")
+	if !strings.Contains(policy, "script-src 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'") ||
+		!strings.Contains(policy, "form-action https://idp.example;") || !strings.Contains(policy, "default-src 'none'") {
+		t.Fatalf("policy %q does not allow exactly the page's script and form", policy)
+	}
+	if !strings.Contains(out, `action="https://idp.example/sso"`) || strings.Contains(out, "<script>alert") ||
+		strings.Index(out, `name="RelayState"`) > strings.Index(out, `name="SAMLRequest"`) {
+		t.Fatalf("form not as expected (fields sorted, values escaped):\n%s", out)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ssobroker/ssobroker/directory/secretbox"
 	"github.com/ssobroker/ssobroker/idp"
 	"github.com/ssobroker/ssobroker/idp/oidc"
+	"github.com/ssobroker/ssobroker/idp/saml"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/tokens"
 )
@@ -103,14 +104,16 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	}
 	srv.Routes(mux)
 
+	upstream := idp.NewUpstreamClient(e.cfg.AllowPrivateIdP)
 	adminapi.New(adminapi.Config{
-		Store:      store,
-		Tokens:     bearerVerifier{a.issuer},
-		Sessions:   sessionRevoker{a.sessions},
-		Sealer:     box,
-		JWTIssuers: store,
-		Logger:     e.log,
-		Issuer:     e.cfg.Issuer,
+		Store:        store,
+		Tokens:       bearerVerifier{a.issuer},
+		Sessions:     sessionRevoker{a.sessions},
+		Sealer:       box,
+		SAMLMetadata: metadataFetcher{upstream},
+		JWTIssuers:   store,
+		Logger:       e.log,
+		Issuer:       e.cfg.Issuer,
 	}).Routes(mux)
 
 	login, err := idp.New(idp.Options{
@@ -118,8 +121,8 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		Directory:             store,
 		Sessions:              a.sessions,
 		Secrets:               box,
-		Connectors:            idp.Registry{directory.ConnectionOIDC: oidc.New},
-		AllowPrivateUpstreams: e.cfg.AllowPrivateIdP,
+		Connectors:            idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New},
+		HTTPClient:            upstream,
 		Logger:                e.log,
 	})
 	if err != nil {
@@ -147,6 +150,14 @@ func (b bearerVerifier) VerifyAccessToken(ctx context.Context, token string) (ad
 		tp.Workspace = c.Narrowed.ID
 	}
 	return tp, nil
+}
+
+// metadataFetcher lets the admin API fetch a SAML metadata URL through the
+// client sign-in uses, with its address policy and limits.
+type metadataFetcher struct{ client *http.Client }
+
+func (f metadataFetcher) FetchSAMLMetadata(ctx context.Context, u string) ([]byte, error) {
+	return saml.FetchMetadata(ctx, f.client, u)
 }
 
 // sessionRevoker ends a removed member's browser sessions and refresh tokens.

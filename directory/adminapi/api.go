@@ -86,6 +86,10 @@ type Config struct {
 	// When nil, creating a connection that carries a client secret is refused:
 	// secrets are never stored in clear.
 	Sealer SecretSealer
+	// SAMLMetadata fetches a SAML connection's metadata URL when it is
+	// configured, so that what is wrong with it is reported then; when nil,
+	// the URL is only checked for its form.
+	SAMLMetadata MetadataFetcher
 	// JWTIssuers stores trusted external JWT issuers. When nil, the
 	// /jwt-issuers routes answer 501 (the directory has no table for them yet).
 	JWTIssuers JWTIssuerStore
@@ -106,6 +110,7 @@ type API struct {
 	resolver   TXTResolver
 	sessions   SessionRevoker
 	sealer     SecretSealer
+	fetcher    MetadataFetcher
 	jwtIssuers JWTIssuerStore
 	log        *slog.Logger
 	issuer     string
@@ -117,7 +122,7 @@ type API struct {
 func New(cfg Config) *API {
 	a := &API{
 		store: cfg.Store, tokens: cfg.Tokens, resolver: cfg.Resolver, sessions: cfg.Sessions,
-		sealer: cfg.Sealer, jwtIssuers: cfg.JWTIssuers, log: cfg.Logger, issuer: cfg.Issuer, now: cfg.Now,
+		sealer: cfg.Sealer, fetcher: cfg.SAMLMetadata, jwtIssuers: cfg.JWTIssuers, log: cfg.Logger, issuer: cfg.Issuer, now: cfg.Now,
 	}
 	if a.resolver == nil {
 		a.resolver = NetResolver{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -30,15 +31,47 @@ type ConnectionConfig struct {
 }
 
 // SAMLConfig describes a SAML IdP by one of: its metadata XML, its metadata
-// URL (fetched by the idp package), or entity ID + SSO URL + certificates.
+// URL (fetched when configured and by the idp package when used), or entity
+// ID + SSO URL + certificates; plus how our SP behaves, and the SP key pair
+// this API makes for the connection.
 type SAMLConfig struct {
+	SAMLSettings
+	// SPCertificate (PEM) and SPKeySealed (PKCS #8, sealed by Config.Sealer
+	// with the connection id as associated data) are the connection's SP
+	// key pair: it signs AuthnRequests and metadata and decrypts assertions.
+	SPCertificate string `json:"sp_certificate,omitempty"`
+	SPKeySealed   []byte `json:"sp_key_sealed,omitempty"`
+}
+
+// SAMLSettings are the parts of a SAML connection an admin sets.
+type SAMLSettings struct {
 	MetadataXML  string   `json:"metadata_xml,omitempty"`
 	MetadataURL  string   `json:"metadata_url,omitempty"`
 	EntityID     string   `json:"entity_id,omitempty"`
 	SSOURL       string   `json:"sso_url,omitempty"`
 	Certificates []string `json:"certificates,omitempty"`
-	// AllowIDPInitiated accepts unsolicited responses (SECURITY.md: off unless opted in).
-	AllowIDPInitiated bool `json:"allow_idp_initiated"`
+	// AllowIDPInitiated accepts unsolicited responses (SECURITY.md: off
+	// unless opted in); IDPInitiatedTarget, a relative path on the broker,
+	// is then where such a login lands.
+	AllowIDPInitiated  bool   `json:"allow_idp_initiated"`
+	IDPInitiatedTarget string `json:"idp_initiated_target,omitempty"`
+	// SignRequests signs AuthnRequests (nil means true).
+	SignRequests *bool `json:"sign_requests,omitempty"`
+	// RequestBinding is "redirect" (default when the IdP offers it) or "post".
+	RequestBinding string `json:"request_binding,omitempty"`
+	// NameIDFormat asked for: "unspecified" (default), "persistent", "email"
+	// or "transient" (then map "subject" to an attribute).
+	NameIDFormat string `json:"name_id_format,omitempty"`
+}
+
+// samlOutput is the "saml" object of a response: the settings, and what the
+// org's admin gives their IdP. The SP private key never leaves.
+type samlOutput struct {
+	SAMLSettings
+	SPEntityID    string `json:"sp_entity_id"`
+	ACSURL        string `json:"acs_url"`
+	SPMetadataURL string `json:"sp_metadata_url"`
+	SPCertificate string `json:"sp_certificate"`
 }
 
 // OIDCConfig describes an upstream OpenID Provider as stored.
@@ -81,7 +114,7 @@ type connectionBody struct {
 	Type             *directory.ConnectionType                  `json:"type"`
 	Name             *string                                    `json:"name"`
 	Enabled          *bool                                      `json:"enabled"`
-	SAML             *SAMLConfig                                `json:"saml"`
+	SAML             *SAMLSettings                              `json:"saml"`
 	OIDC             *oidcInput                                 `json:"oidc"`
 	AttributeMapping map[string]string                          `json:"attribute_mapping"`
 	GroupRoles       map[string]access.OrgRole                  `json:"group_roles"`
@@ -96,14 +129,14 @@ type connectionJSON struct {
 	Name             string                                     `json:"name"`
 	Enabled          bool                                       `json:"enabled"`
 	CreatedAt        time.Time                                  `json:"created_at"`
-	SAML             *SAMLConfig                                `json:"saml,omitempty"`
+	SAML             *samlOutput                                `json:"saml,omitempty"`
 	OIDC             *oidcOutput                                `json:"oidc,omitempty"`
 	AttributeMapping map[string]string                          `json:"attribute_mapping"`
 	GroupRoles       map[string]access.OrgRole                  `json:"group_roles"`
 	GroupWorkspaces  map[string]map[string]access.WorkspaceRole `json:"group_workspaces"`
 }
 
-func connectionView(c directory.Connection) connectionJSON {
+func (a *API) connectionView(c directory.Connection) connectionJSON {
 	out := connectionJSON{ID: c.ID, OrgID: c.OrgID, Type: c.Type, Name: c.Name, Enabled: c.Enabled, CreatedAt: c.CreatedAt,
 		AttributeMapping: map[string]string{}, GroupRoles: map[string]access.OrgRole{},
 		GroupWorkspaces: map[string]map[string]access.WorkspaceRole{}}
@@ -111,7 +144,11 @@ func connectionView(c directory.Connection) connectionJSON {
 	if json.Unmarshal(c.Config, &cfg) != nil {
 		return out // written by something else; show what we can
 	}
-	out.SAML = cfg.SAML
+	if m := cfg.SAML; m != nil {
+		sp := a.issuer + "/sso/saml/" + url.PathEscape(c.ID)
+		out.SAML = &samlOutput{SAMLSettings: m.SAMLSettings, SPEntityID: sp + "/metadata", ACSURL: sp + "/acs",
+			SPMetadataURL: sp + "/metadata", SPCertificate: m.SPCertificate}
+	}
 	if o := cfg.OIDC; o != nil {
 		out.OIDC = &oidcOutput{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecretSet: len(o.ClientSecretSealed) > 0, Scopes: o.Scopes,
 			RequireEmailVerified: o.RequireEmailVerified == nil || *o.RequireEmailVerified, Userinfo: o.Userinfo}
@@ -143,7 +180,7 @@ func (a *API) listConnections(w http.ResponseWriter, r *http.Request, c *caller)
 	}
 	out := make([]connectionJSON, 0, len(conns))
 	for _, conn := range conns {
-		out = append(out, connectionView(conn))
+		out = append(out, a.connectionView(conn))
 	}
 	writeJSON(w, http.StatusOK, newList(out, ""))
 	return nil
@@ -157,7 +194,7 @@ func (a *API) getConnection(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, connectionView(conn))
+	writeJSON(w, http.StatusOK, a.connectionView(conn))
 	return nil
 }
 
@@ -172,10 +209,11 @@ func (a *API) deleteConnection(w http.ResponseWriter, r *http.Request, c *caller
 	return nil
 }
 
-// createConnection validates and stores a connection. A connection with an
-// OIDC client secret is stored in two steps, because the secret is sealed
-// with the connection's id, which the directory assigns: first disabled and
-// without the secret, then with the sealed secret and the requested state.
+// createConnection validates and stores a connection. A connection with a
+// secret (an OIDC client secret, a SAML SP key) is stored in two steps,
+// because secrets are sealed with the connection's id, which the directory
+// assigns: first disabled and without the secret, then with it sealed and
+// the requested state.
 func (a *API) createConnection(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := c.require(access.OrgAdmin, nil); err != nil {
 		return err
@@ -190,28 +228,29 @@ func (a *API) createConnection(w http.ResponseWriter, r *http.Request, c *caller
 	if b.Name == nil {
 		return invalidField("name", "name is required")
 	}
+	ctx := r.Context()
 	conn := directory.Connection{OrgID: c.orgID(), Type: *b.Type, Name: *b.Name, Enabled: b.Enabled == nil || *b.Enabled}
 	var cfg ConnectionConfig
-	secret, err := applyConnectionBody(&cfg, conn.Type, b, a.now(), true)
+	secret, err := a.applyConnectionBody(ctx, &cfg, conn.Type, b, true)
 	if err != nil {
 		return err
 	}
-	if secret != "" && a.sealer == nil {
+	sealed := secret != "" || conn.Type == directory.ConnectionSAML
+	if sealed && a.sealer == nil {
 		return errNoSealer()
 	}
 	enabled := conn.Enabled
-	if secret != "" {
+	if sealed {
 		conn.Enabled = false
 	}
 	if conn.Config, err = json.Marshal(cfg); err != nil {
 		return err
 	}
-	ctx := r.Context()
 	conn, err = a.store.CreateConnection(ctx, c.subject, conn)
 	if err != nil {
 		return err
 	}
-	if secret != "" {
+	if sealed {
 		if conn, err = a.storeSecret(ctx, c, conn, cfg, secret, enabled); err != nil {
 			if derr := a.store.DeleteConnection(context.WithoutCancel(ctx), c.subject, c.orgID(), conn.ID); derr != nil {
 				a.log.ErrorContext(ctx, "removing a half-created connection failed", "connection", conn.ID, "err", derr)
@@ -220,17 +259,32 @@ func (a *API) createConnection(w http.ResponseWriter, r *http.Request, c *caller
 		}
 	}
 	w.Header().Set("Location", "/api/v1/orgs/"+c.orgID()+"/connections/"+conn.ID)
-	writeJSON(w, http.StatusCreated, connectionView(conn))
+	writeJSON(w, http.StatusCreated, a.connectionView(conn))
 	return nil
 }
 
-// storeSecret seals secret for conn and stores it with the given enabled state.
+// storeSecret seals what conn keeps secret and stores it with the given
+// enabled state: the OIDC client secret sent in clear, or a new SAML SP key
+// pair.
 func (a *API) storeSecret(ctx context.Context, c *caller, conn directory.Connection, cfg ConnectionConfig, secret string, enabled bool) (directory.Connection, error) {
-	sealed, err := a.sealer.Seal([]byte(secret), []byte(conn.ID))
-	if err != nil {
-		return conn, err
+	switch {
+	case cfg.OIDC != nil:
+		sealed, err := a.sealer.Seal([]byte(secret), []byte(conn.ID))
+		if err != nil {
+			return conn, err
+		}
+		cfg.OIDC.ClientSecretSealed = sealed
+	case cfg.SAML != nil:
+		certPEM, keyDER, err := newSPKeyPair(conn.ID, a.now())
+		if err != nil {
+			return conn, err
+		}
+		sealed, err := a.sealer.Seal(keyDER, []byte(conn.ID))
+		if err != nil {
+			return conn, err
+		}
+		cfg.SAML.SPCertificate, cfg.SAML.SPKeySealed = certPEM, sealed
 	}
-	cfg.OIDC.ClientSecretSealed = sealed
 	raw, err := json.Marshal(cfg)
 	if err != nil {
 		return conn, err
@@ -241,7 +295,7 @@ func (a *API) storeSecret(ctx context.Context, c *caller, conn directory.Connect
 
 func errNoSealer() error {
 	return &apiError{status: http.StatusInternalServerError, code: "secret_sealer_missing",
-		message: "this server has no key to encrypt client secrets with, so it cannot store one"}
+		message: "this server has no key to encrypt connection secrets with, so it cannot store one"}
 }
 
 // patchConnection changes a connection's name, enabled flag or configuration.
@@ -273,7 +327,7 @@ func (a *API) patchConnection(w http.ResponseWriter, r *http.Request, c *caller)
 	if cfg.OIDC != nil {
 		keep = cfg.OIDC.ClientSecretSealed
 	}
-	secret, err := applyConnectionBody(&cfg, conn.Type, b, a.now(), false)
+	secret, err := a.applyConnectionBody(ctx, &cfg, conn.Type, b, false)
 	if err != nil {
 		return err
 	}
@@ -283,7 +337,8 @@ func (a *API) patchConnection(w http.ResponseWriter, r *http.Request, c *caller)
 	if b.Enabled != nil {
 		conn.Enabled = *b.Enabled
 	}
-	if secret != "" {
+	// A SAML connection made before SP key pairs existed gets one now.
+	if secret != "" || (cfg.SAML != nil && len(cfg.SAML.SPKeySealed) == 0) {
 		if a.sealer == nil {
 			return errNoSealer()
 		}
@@ -299,14 +354,15 @@ func (a *API) patchConnection(w http.ResponseWriter, r *http.Request, c *caller)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, connectionView(conn))
+	writeJSON(w, http.StatusOK, a.connectionView(conn))
 	return nil
 }
 
 // applyConnectionBody validates the sections of b and writes them into cfg.
 // It returns the OIDC client secret sent in clear, if any. create requires
-// the type's section (and, for OIDC, a secret).
-func applyConnectionBody(cfg *ConnectionConfig, typ directory.ConnectionType, b connectionBody, now time.Time, create bool) (string, error) {
+// the type's section (and, for OIDC, a secret). A SAML section replaces the
+// stored settings and keeps the SP key pair.
+func (a *API) applyConnectionBody(ctx context.Context, cfg *ConnectionConfig, typ directory.ConnectionType, b connectionBody, create bool) (string, error) {
 	var secret string
 	switch typ {
 	case directory.ConnectionSAML:
@@ -314,10 +370,13 @@ func applyConnectionBody(cfg *ConnectionConfig, typ directory.ConnectionType, b 
 			return "", invalidField("oidc", "a SAML connection takes a saml section, not oidc")
 		}
 		if b.SAML != nil {
-			if err := validateSAML(b.SAML, now); err != nil {
+			if err := a.validateSAML(ctx, b.SAML); err != nil {
 				return "", err
 			}
-			cfg.SAML = b.SAML
+			if cfg.SAML == nil {
+				cfg.SAML = &SAMLConfig{}
+			}
+			cfg.SAML.SAMLSettings = *b.SAML
 		} else if create {
 			return "", invalidField("saml", "a SAML connection needs a saml section: metadata_xml, metadata_url, or entity_id + sso_url + certificates")
 		}

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -205,8 +207,141 @@ func TestOIDCClientSecretIsSealedAndNeverShown(t *testing.T) {
 		if conns, _ := f.store.ListConnections(f.ctx, f.orgA.ID); len(conns) != 1 {
 			t.Fatalf("a connection was stored without a sealer: %d", len(conns))
 		}
-		// SAML needs no secret and works without a sealer.
+		// SAML connections keep a sealed SP key: refused too.
 		r = f.as(cAdmin, "POST", f.pathA("/connections"), `{"type":"saml","name":"ADFS","saml":{"metadata_url":"https://adfs.acme.test/md.xml"}}`)
+		wantStatus(t, r, 500)
+		if conns, _ := f.store.ListConnections(f.ctx, f.orgA.ID); len(conns) != 1 {
+			t.Fatalf("a SAML connection was stored without a sealer: %d", len(conns))
+		}
+	})
+}
+
+func TestSAMLConnectionGetsASealedSPKeyPair(t *testing.T) {
+	backends(t, func(t *testing.T, f *fixture) {
+		good := testCert(t, ecKey(t), time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+		body := `{"type":"saml","name":"Entra","saml":{"metadata_xml":` + jsonString(idpMetadata(good, "https://idp.test/sso")) + `,"name_id_format":"persistent"}}`
+		r := f.as(cAdmin, "POST", f.pathA("/connections"), body)
+		wantStatus(t, r, 201)
+		c := r.json(t)
+		id := c["id"].(string)
+		s := c["saml"].(map[string]any)
+		base := "https://sso.example.test/sso/saml/" + id
+		if s["sp_entity_id"] != base+"/metadata" || s["sp_metadata_url"] != base+"/metadata" || s["acs_url"] != base+"/acs" ||
+			c["enabled"] != true || s["name_id_format"] != "persistent" {
+			t.Fatalf("created %s", r.Body.String())
+		}
+		if strings.Contains(r.Body.String(), "sp_key") || strings.Contains(r.Body.String(), "PRIVATE") {
+			t.Fatalf("the SP key leaks: %s", r.Body.String())
+		}
+		block, _ := pem.Decode([]byte(s["sp_certificate"].(string)))
+		if block == nil {
+			t.Fatalf("sp_certificate is not PEM: %v", s["sp_certificate"])
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		f.must(err)
+		pub, ok := cert.PublicKey.(*rsa.PublicKey)
+		if !ok || pub.N.BitLen() != 2048 || time.Until(cert.NotAfter) < 9*365*24*time.Hour {
+			t.Fatalf("SP certificate %T %v until %s", cert.PublicKey, cert.Subject, cert.NotAfter)
+		}
+		stored := func() SAMLConfig {
+			t.Helper()
+			conn, err := f.store.GetConnection(f.ctx, f.orgA.ID, id)
+			f.must(err)
+			var cfg ConnectionConfig
+			f.must(json.Unmarshal(conn.Config, &cfg))
+			return *cfg.SAML
+		}
+		cfg := stored()
+		der, err := f.sealer.Open(cfg.SPKeySealed, []byte(id))
+		if err != nil {
+			t.Fatalf("the SP key does not open with the connection id as associated data: %v", err)
+		}
+		key, err := x509.ParsePKCS8PrivateKey(der)
+		f.must(err)
+		if !pub.Equal(key.(*rsa.PrivateKey).Public()) {
+			t.Fatal("the sealed key is not the certificate's")
+		}
+		if _, err := f.sealer.Open(cfg.SPKeySealed, []byte("conn_other")); err == nil {
+			t.Fatal("the sealed key opens for another connection")
+		}
+		// Changing the settings keeps the key pair.
+		r = f.as(cAdmin, "PATCH", f.pathA("/connections/"+id), `{"saml":{"metadata_xml":`+jsonString(idpMetadata(good, "https://idp.test/sso2"))+`,"sign_requests":false}}`)
+		wantStatus(t, r, 200)
+		if after := stored(); after.SPCertificate != cfg.SPCertificate || string(after.SPKeySealed) != string(cfg.SPKeySealed) || after.SignRequests == nil || *after.SignRequests {
+			t.Fatalf("PATCH changed the key pair or lost the setting: %s", r.Body.String())
+		}
+	})
+}
+
+// fakeFetcher serves metadata documents by URL.
+type fakeFetcher map[string]string
+
+func (f fakeFetcher) FetchSAMLMetadata(_ context.Context, u string) ([]byte, error) {
+	doc, ok := f[u]
+	if !ok {
+		return nil, errors.New("connection refused")
+	}
+	return []byte(doc), nil
+}
+
+func TestSAMLMetadataURLIsFetchedAndCheckedWhenConfigured(t *testing.T) {
+	backends(t, func(t *testing.T, f *fixture) {
+		now := time.Now()
+		good := testCert(t, ecKey(t), now.Add(-time.Hour), now.Add(24*time.Hour))
+		expired := testCert(t, ecKey(t), now.Add(-48*time.Hour), now.Add(-24*time.Hour))
+		noKeys := strings.Replace(idpMetadata(good, "https://idp.test/sso"), `use="signing"`, `use="encryption"`, 1)
+		f.api = New(Config{Store: f.store, Tokens: f.verifier, Sealer: f.sealer, Issuer: "https://sso.example.test",
+			SAMLMetadata: fakeFetcher{
+				"https://idp.test/good":    idpMetadata(good, "https://idp.test/sso"),
+				"https://idp.test/expired": idpMetadata(expired, "https://idp.test/sso"),
+				"https://idp.test/nokeys":  noKeys,
+				"https://idp.test/html":    "<html><body>login</body></html>",
+				"https://idp.test/doctype": `<!DOCTYPE x [<!ENTITY a "b">]><x/>`,
+			}})
+		f.mux = http.NewServeMux()
+		f.api.Routes(f.mux)
+		for _, c := range []struct{ url, want string }{
+			{"https://idp.test/down", "could not be fetched: connection refused"},
+			{"https://idp.test/expired", "expired on"},
+			{"https://idp.test/nokeys", "no signing certificate"},
+			{"https://idp.test/html", "SAML 2.0 EntityDescriptor"},
+			{"https://idp.test/doctype", "DOCTYPE"},
+		} {
+			r := f.as(cAdmin, "POST", f.pathA("/connections"), `{"type":"saml","name":"x","saml":{"metadata_url":"`+c.url+`"}}`)
+			wantStatus(t, r, 422)
+			if _, msg, field := r.errorCode(t); field != "saml.metadata_url" || !strings.Contains(msg, c.want) {
+				t.Errorf("%s: field %q message %q, want %q", c.url, field, msg, c.want)
+			}
+		}
+		r := f.as(cAdmin, "POST", f.pathA("/connections"), `{"type":"saml","name":"ok","saml":{"metadata_url":"https://idp.test/good"}}`)
+		wantStatus(t, r, 201)
+		if conns, _ := f.store.ListConnections(f.ctx, f.orgA.ID); len(conns) != 1 {
+			t.Fatalf("%d connections stored; the refused ones must leave nothing", len(conns))
+		}
+	})
+}
+
+func TestSAMLBehaviourSettingsAreValidated(t *testing.T) {
+	backends(t, func(t *testing.T, f *fixture) {
+		good := testCert(t, ecKey(t), time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+		md := `"metadata_xml":` + jsonString(idpMetadata(good, "https://idp.test/sso"))
+		for _, c := range []struct{ settings, field string }{
+			{`"request_binding":"artifact"`, "saml.request_binding"},
+			{`"name_id_format":"kerberos"`, "saml.name_id_format"},
+			{`"allow_idp_initiated":true`, "saml.idp_initiated_target"},
+			{`"allow_idp_initiated":true,"idp_initiated_target":"//evil.example/x"`, "saml.idp_initiated_target"},
+			{`"allow_idp_initiated":true,"idp_initiated_target":"https://evil.example/"`, "saml.idp_initiated_target"},
+			{`"idp_initiated_target":"/\\evil.example"`, "saml.idp_initiated_target"},
+			{`"sp_key_sealed":"AAAA"`, "sp_key_sealed"},
+			{`"sp_certificate":"x"`, "sp_certificate"},
+		} {
+			r := f.as(cAdmin, "POST", f.pathA("/connections"), `{"type":"saml","name":"x","saml":{`+md+`,`+c.settings+`}}`)
+			wantStatus(t, r, 422)
+			if _, _, field := r.errorCode(t); field != c.field {
+				t.Errorf("%s: field %q, want %q", c.settings, field, c.field)
+			}
+		}
+		r := f.as(cAdmin, "POST", f.pathA("/connections"), `{"type":"saml","name":"idp-init","saml":{`+md+`,"allow_idp_initiated":true,"idp_initiated_target":"/oauth2/authorize?client_id=cli_x&response_type=code","request_binding":"post"}}`)
 		wantStatus(t, r, 201)
 	})
 }

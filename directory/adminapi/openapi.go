@@ -324,13 +324,25 @@ func openAPISchemas() map[string]any {
 	orgRole := enum("admin", "platform_member", "opik_member", "view_only_platform_member")
 	wsRole := enum("owner", "member")
 	grant := input(map[string]any{"workspace_id": describe(str(), "Workspace id or name"), "role": wsRole}, "workspace_id", "role")
-	saml := input(map[string]any{
-		"metadata_xml": describe(str(), "IdP metadata (an EntityDescriptor); no DOCTYPE"),
-		"metadata_url": describe(str(), "https URL of the IdP metadata (http only for loopback)"),
-		"entity_id":    str(), "sso_url": str(),
-		"certificates":        describe(arr(str()), "PEM certificates, one per entry, valid now"),
-		"allow_idp_initiated": boolean(),
-	})
+	samlFields := func() map[string]any {
+		return map[string]any{
+			"metadata_xml": describe(str(), "IdP metadata (an EntityDescriptor); no DOCTYPE"),
+			"metadata_url": describe(str(), "https URL of the IdP metadata (http only for loopback); fetched and checked when configured, refreshed hourly"),
+			"entity_id":    str(), "sso_url": str(),
+			"certificates":         describe(arr(str()), "PEM certificates, one per entry, valid now"),
+			"allow_idp_initiated":  describe(boolean(), "Accept unsolicited (IdP-initiated) responses; default false"),
+			"idp_initiated_target": describe(str(), "Relative path on the broker where an IdP-initiated login lands; required with allow_idp_initiated"),
+			"sign_requests":        describe(boolean(), "Sign AuthnRequests with the connection's SP key (RSA-SHA256); default true"),
+			"request_binding":      enum("redirect", "post"),
+			"name_id_format":       enum("unspecified", "persistent", "email", "transient"),
+		}
+	}
+	saml := input(samlFields())
+	samlOut := samlFields()
+	samlOut["sp_entity_id"] = describe(str(), "Our entity ID for this connection (its SP metadata URL)")
+	samlOut["acs_url"] = describe(str(), "Our assertion consumer service (HTTP-POST binding)")
+	samlOut["sp_metadata_url"] = describe(str(), "Our signed SP metadata, to give the IdP")
+	samlOut["sp_certificate"] = describe(str(), "PEM certificate of the SP key: signs requests and metadata, decrypts assertions")
 	oidcIn := input(map[string]any{
 		"issuer": describe(str(), "https issuer (http only for loopback)"), "client_id": str(),
 		"client_secret":          describe(str(), "Write-only; stored encrypted"),
@@ -408,7 +420,7 @@ func openAPISchemas() map[string]any {
 		"APIKey":               object(apiKey), "APIKeyList": listOf("APIKey"),
 		"CreatedAPIKey": object(createdKey, "secret"),
 		"Connection": object(map[string]any{"id": str(), "org_id": str(), "type": enum("saml", "oidc"), "name": str(), "enabled": boolean(),
-			"created_at": dateTime(), "saml": saml,
+			"created_at": dateTime(), "saml": object(samlOut),
 			"oidc": object(map[string]any{"issuer": str(), "client_id": str(), "client_secret_set": boolean(), "scopes": arr(str()),
 				"require_email_verified": boolean(), "userinfo": enum("auto", "always", "never")}),
 			"attribute_mapping": strMap(str()), "group_roles": strMap(orgRole), "group_workspaces": strMap(strMap(wsRole))}),

@@ -2,15 +2,19 @@ package adminapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"encoding/xml"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/url"
 	"strings"
@@ -19,10 +23,21 @@ import (
 
 const samlMetadataNS = "urn:oasis:names:tc:SAML:2.0:metadata"
 
+// MetadataFetcher fetches SAML IdP metadata from a URL (the idp package's
+// upstream client, with its address policy and size limit).
+type MetadataFetcher interface {
+	FetchSAMLMetadata(ctx context.Context, url string) ([]byte, error)
+}
+
 // validateSAML checks that exactly one way of describing the IdP is used and
-// that it is sound. Validation only: the metadata URL is fetched by the idp
-// package when the connection is used.
-func validateSAML(s *SAMLConfig, now time.Time) error {
+// that it is sound: metadata XML is parsed here, a metadata URL is fetched
+// (when the API has a fetcher) and its document checked the same way, so an
+// admin learns at configuration time what the sign-in would trip on.
+func (a *API) validateSAML(ctx context.Context, s *SAMLSettings) error {
+	now := a.now()
+	if err := validateSAMLBehaviour(s); err != nil {
+		return err
+	}
 	manual := s.EntityID != "" || s.SSOURL != "" || len(s.Certificates) > 0
 	modes := 0
 	for _, set := range []bool{s.MetadataXML != "", s.MetadataURL != "", manual} {
@@ -35,9 +50,19 @@ func validateSAML(s *SAMLConfig, now time.Time) error {
 	}
 	switch {
 	case s.MetadataXML != "":
-		return validateIdPMetadata(s.MetadataXML, now)
+		return validateIdPMetadata("saml.metadata_xml", s.MetadataXML, now)
 	case s.MetadataURL != "":
-		return validateURL("saml.metadata_url", s.MetadataURL)
+		if err := validateURL("saml.metadata_url", s.MetadataURL); err != nil {
+			return err
+		}
+		if a.fetcher == nil {
+			return nil
+		}
+		doc, err := a.fetcher.FetchSAMLMetadata(ctx, s.MetadataURL)
+		if err != nil {
+			return invalidField("saml.metadata_url", "the metadata could not be fetched: "+err.Error())
+		}
+		return validateIdPMetadata("saml.metadata_url", string(doc), now)
 	}
 	if s.EntityID == "" || len(s.EntityID) > 1024 || hasControl(s.EntityID) {
 		return invalidField("saml.entity_id", "entity_id is required: 1-1024 characters")
@@ -64,6 +89,73 @@ func validateSAML(s *SAMLConfig, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// validateSAMLBehaviour checks the SP settings.
+func validateSAMLBehaviour(s *SAMLSettings) error {
+	switch s.RequestBinding {
+	case "", "redirect", "post":
+	default:
+		return invalidField("saml.request_binding", `request_binding must be "redirect" or "post"`)
+	}
+	switch s.NameIDFormat {
+	case "", "unspecified", "persistent", "email", "transient":
+	default:
+		return invalidField("saml.name_id_format", `name_id_format must be "unspecified", "persistent", "email" or "transient"`)
+	}
+	if s.IDPInitiatedTarget != "" && !isRelativePath(s.IDPInitiatedTarget) {
+		return invalidField("saml.idp_initiated_target", "idp_initiated_target must be a path on this broker, such as /login/done or /oauth2/authorize?…")
+	}
+	if s.AllowIDPInitiated && s.IDPInitiatedTarget == "" {
+		return invalidField("saml.idp_initiated_target", "allow_idp_initiated needs idp_initiated_target: where an IdP-initiated login lands")
+	}
+	return nil
+}
+
+// isRelativePath accepts a path on this host: "/…", never "//…" or "/\…"
+// (other hosts to a browser), no control characters, spaces, backslashes
+// or fragments, at most 2048 characters.
+func isRelativePath(s string) bool {
+	if len(s) < 1 || len(s) > 2048 || s[0] != '/' || (len(s) > 1 && (s[1] == '/' || s[1] == '\\')) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c == 0x7f || c == '\\' || c == '#' {
+			return false
+		}
+	}
+	return true
+}
+
+// newSPKeyPair makes a connection's SP key pair: RSA-2048 and a self-signed
+// certificate valid for ten years (IdPs pin it from our metadata; its
+// validity period is not what they trust). It returns the certificate as
+// PEM and the key as PKCS #8 DER, to be sealed.
+func newSPKeyPair(connID string, now time.Time) (string, []byte, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return "", nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return "", nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "ssobroker SAML SP " + connID},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(10, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return "", nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return "", nil, err
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), keyDER, nil
 }
 
 // checkCertificate parses a DER certificate and refuses it when it is not
@@ -138,8 +230,7 @@ type mdEndpoint struct {
 // validateIdPMetadata checks IdP metadata: no DOCTYPE (SECURITY.md), one
 // entity with an IDPSSODescriptor, an SSO endpoint, and signing
 // certificates that parse and are valid now.
-func validateIdPMetadata(doc string, now time.Time) error {
-	const field = "saml.metadata_xml"
+func validateIdPMetadata(field, doc string, now time.Time) error {
 	if err := refuseDirectives(doc); err != nil {
 		return invalidField(field, err.Error())
 	}

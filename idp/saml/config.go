@@ -1,0 +1,289 @@
+package saml
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	crewjam "github.com/crewjam/saml"
+
+	"github.com/ssobroker/ssobroker/idp"
+)
+
+// Config is the "saml" section of a connection's configuration, as the
+// admin API stores it (adminapi.SAMLConfig has the same JSON).
+type Config struct {
+	// The IdP, by exactly one of: its metadata XML, its metadata URL, or
+	// entity ID + SSO URL + signing certificates (PEM).
+	MetadataXML  string   `json:"metadata_xml,omitempty"`
+	MetadataURL  string   `json:"metadata_url,omitempty"`
+	EntityID     string   `json:"entity_id,omitempty"`
+	SSOURL       string   `json:"sso_url,omitempty"`
+	Certificates []string `json:"certificates,omitempty"`
+
+	// AllowIDPInitiated accepts unsolicited responses; IDPInitiatedTarget
+	// (a relative path on the broker) is where such a login lands.
+	AllowIDPInitiated  bool   `json:"allow_idp_initiated"`
+	IDPInitiatedTarget string `json:"idp_initiated_target,omitempty"`
+	// SignRequests signs AuthnRequests with the SP key (nil: true).
+	SignRequests *bool `json:"sign_requests,omitempty"`
+	// RequestBinding is how the AuthnRequest travels: "redirect" (default
+	// when the IdP offers it) or "post".
+	RequestBinding string `json:"request_binding,omitempty"`
+	// NameIDFormat is asked for in the AuthnRequest: "unspecified"
+	// (default), "persistent", "email" or "transient".
+	NameIDFormat string `json:"name_id_format,omitempty"`
+
+	// The SP's key pair, made by the admin API when the connection is
+	// created: the certificate (PEM) and the PKCS #8 private key sealed with
+	// the deployment's secret key (associated data: the connection id).
+	SPCertificate string `json:"sp_certificate,omitempty"`
+	SPKeySealed   []byte `json:"sp_key_sealed,omitempty"`
+}
+
+// Request bindings.
+const (
+	BindingRedirect = "redirect"
+	BindingPOST     = "post"
+)
+
+// nameIDFormats maps the configuration's names to SAML's URIs.
+func nameIDFormats() map[string]crewjam.NameIDFormat {
+	return map[string]crewjam.NameIDFormat{
+		"":            crewjam.UnspecifiedNameIDFormat,
+		"unspecified": crewjam.UnspecifiedNameIDFormat,
+		"persistent":  crewjam.PersistentNameIDFormat,
+		"email":       crewjam.EmailAddressNameIDFormat,
+		"transient":   crewjam.TransientNameIDFormat,
+	}
+}
+
+// ParseConfig reads and checks the "saml" section. It fails with an error
+// wrapping idp.ErrConfig that names every problem.
+func ParseConfig(raw json.RawMessage) (Config, error) {
+	var c Config
+	if len(raw) == 0 || string(raw) == "null" {
+		return c, fmt.Errorf("%w: the connection has no saml section", idp.ErrConfig)
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return c, fmt.Errorf("%w: saml section: %w", idp.ErrConfig, err)
+	}
+	var problems []error
+	manual := c.EntityID != "" || c.SSOURL != "" || len(c.Certificates) > 0
+	n := 0
+	for _, set := range []bool{c.MetadataXML != "", c.MetadataURL != "", manual} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		problems = append(problems, errors.New("describe the IdP by exactly one of metadata_xml, metadata_url, or entity_id + sso_url + certificates"))
+	}
+	if _, ok := nameIDFormats()[c.NameIDFormat]; !ok {
+		problems = append(problems, fmt.Errorf("name_id_format %q is not unspecified, persistent, email or transient", c.NameIDFormat))
+	}
+	switch c.RequestBinding {
+	case "", BindingRedirect, BindingPOST:
+	default:
+		problems = append(problems, fmt.Errorf("request_binding %q is not redirect or post", c.RequestBinding))
+	}
+	if c.AllowIDPInitiated && !idp.ValidReturnTo(c.IDPInitiatedTarget) {
+		problems = append(problems, errors.New("allow_idp_initiated needs idp_initiated_target, a relative path on the broker"))
+	}
+	if c.SPCertificate == "" || len(c.SPKeySealed) == 0 {
+		problems = append(problems, errors.New("the connection has no SP key pair (create it through the admin API)"))
+	}
+	if len(problems) > 0 {
+		return c, fmt.Errorf("%w: saml: %w", idp.ErrConfig, errors.Join(problems...))
+	}
+	return c, nil
+}
+
+// signRequests reports whether AuthnRequests are signed.
+func (c Config) signRequests() bool { return c.SignRequests == nil || *c.SignRequests }
+
+// spKeyPair opens the SP's private key and parses its certificate.
+func spKeyPair(c Config, open func([]byte) ([]byte, error)) (crypto.Signer, *x509.Certificate, error) {
+	block, _ := pem.Decode([]byte(c.SPCertificate))
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, nil, fmt.Errorf("%w: sp_certificate is not a PEM certificate", idp.ErrConfig)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: sp_certificate: %w", idp.ErrConfig, err)
+	}
+	if open == nil {
+		return nil, nil, fmt.Errorf("%w: no way to open the SP key", idp.ErrConfig)
+	}
+	der, err := open(c.SPKeySealed)
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: SP key: %w", idp.ErrConfig, err)
+	}
+	key, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: the SP key is %T, not RSA", idp.ErrConfig, k)
+	}
+	pub, ok := cert.PublicKey.(*rsa.PublicKey)
+	if !ok || !pub.Equal(key.Public()) {
+		return nil, nil, fmt.Errorf("%w: sp_certificate does not match the SP key", idp.ErrConfig)
+	}
+	return key, cert, nil
+}
+
+// ParseIdPMetadata reads IdP metadata: one EntityDescriptor (or an
+// EntitiesDescriptor holding exactly one IdP) with one IDPSSODescriptor, a
+// SingleSignOnService we can use and at least one signing certificate valid
+// at now. DOCTYPEs and other directives are refused before parsing.
+func ParseIdPMetadata(doc []byte, now time.Time) (*crewjam.EntityDescriptor, error) {
+	if err := refuseDirectives(doc); err != nil {
+		return nil, fmt.Errorf("%w: IdP metadata: %w", idp.ErrConfig, err)
+	}
+	var ed crewjam.EntityDescriptor
+	err := xml.Unmarshal(doc, &ed)
+	if err != nil {
+		var eds crewjam.EntitiesDescriptor
+		if xml.Unmarshal(doc, &eds) != nil {
+			return nil, fmt.Errorf("%w: IdP metadata is not a SAML EntityDescriptor: %w", idp.ErrConfig, err)
+		}
+		var idps []crewjam.EntityDescriptor
+		for _, e := range eds.EntityDescriptors {
+			if len(e.IDPSSODescriptors) > 0 {
+				idps = append(idps, e)
+			}
+		}
+		if len(idps) != 1 {
+			return nil, fmt.Errorf("%w: IdP metadata lists %d identity providers, expected one", idp.ErrConfig, len(idps))
+		}
+		ed = idps[0]
+	}
+	if ed.EntityID == "" {
+		return nil, fmt.Errorf("%w: IdP metadata has no entityID", idp.ErrConfig)
+	}
+	if !ed.ValidUntil.IsZero() && now.After(ed.ValidUntil) {
+		return nil, fmt.Errorf("%w: IdP metadata expired at %s (validUntil)", idp.ErrConfig, ed.ValidUntil.UTC().Format(time.RFC3339))
+	}
+	if len(ed.IDPSSODescriptors) != 1 {
+		return nil, fmt.Errorf("%w: IdP metadata has %d IDPSSODescriptors, expected one", idp.ErrConfig, len(ed.IDPSSODescriptors))
+	}
+	d := ed.IDPSSODescriptors[0]
+	if ssoLocation(&ed, crewjam.HTTPRedirectBinding) == "" && ssoLocation(&ed, crewjam.HTTPPostBinding) == "" {
+		return nil, fmt.Errorf("%w: the IdP has no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding", idp.ErrConfig)
+	}
+	valid := 0
+	var last error
+	for _, kd := range d.KeyDescriptors {
+		if kd.Use != "" && kd.Use != "signing" {
+			continue
+		}
+		for _, xc := range kd.KeyInfo.X509Data.X509Certificates {
+			cert, err := parseBase64Cert(xc.Data)
+			if err == nil {
+				err = usableCert(cert, now)
+			}
+			if err != nil {
+				last = err
+				continue
+			}
+			valid++
+		}
+	}
+	if valid == 0 {
+		if last != nil {
+			return nil, fmt.Errorf("%w: no usable IdP signing certificate: %w", idp.ErrConfig, last)
+		}
+		return nil, fmt.Errorf("%w: the IdP publishes no signing certificate", idp.ErrConfig)
+	}
+	return &ed, nil
+}
+
+// manualMetadata builds IdP metadata from an entity ID, an SSO URL and PEM
+// certificates.
+func manualMetadata(c Config, now time.Time) (*crewjam.EntityDescriptor, error) {
+	u, err := url.Parse(c.SSOURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("%w: sso_url %q is not an http(s) URL", idp.ErrConfig, c.SSOURL)
+	}
+	if c.EntityID == "" {
+		return nil, fmt.Errorf("%w: entity_id is empty", idp.ErrConfig)
+	}
+	var certs []crewjam.X509Certificate
+	for i, p := range c.Certificates {
+		block, _ := pem.Decode([]byte(p))
+		if block == nil || block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("%w: certificates[%d] is not a PEM certificate", idp.ErrConfig, i)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%w: certificates[%d]: %w", idp.ErrConfig, i, err)
+		}
+		if err := usableCert(cert, now); err != nil {
+			return nil, fmt.Errorf("%w: certificates[%d]: %w", idp.ErrConfig, i, err)
+		}
+		certs = append(certs, crewjam.X509Certificate{Data: base64.StdEncoding.EncodeToString(cert.Raw)})
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("%w: no IdP signing certificate", idp.ErrConfig)
+	}
+	return &crewjam.EntityDescriptor{
+		EntityID: c.EntityID,
+		IDPSSODescriptors: []crewjam.IDPSSODescriptor{{
+			SSODescriptor: crewjam.SSODescriptor{RoleDescriptor: crewjam.RoleDescriptor{
+				ProtocolSupportEnumeration: "urn:oasis:names:tc:SAML:2.0:protocol",
+				KeyDescriptors:             []crewjam.KeyDescriptor{{Use: "signing", KeyInfo: crewjam.KeyInfo{X509Data: crewjam.X509Data{X509Certificates: certs}}}},
+			}},
+			SingleSignOnServices: []crewjam.Endpoint{
+				{Binding: crewjam.HTTPRedirectBinding, Location: c.SSOURL},
+				{Binding: crewjam.HTTPPostBinding, Location: c.SSOURL},
+			},
+		}},
+	}, nil
+}
+
+func parseBase64Cert(data string) (*x509.Certificate, error) {
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(data), ""))
+	if err != nil {
+		return nil, fmt.Errorf("an X509Certificate is not base64: %w", err)
+	}
+	return x509.ParseCertificate(der)
+}
+
+// usableCert refuses a certificate that is not valid at now or whose RSA
+// key is shorter than 2048 bits.
+func usableCert(c *x509.Certificate, now time.Time) error {
+	name := c.Subject.String()
+	switch {
+	case now.After(c.NotAfter):
+		return fmt.Errorf("certificate %q expired on %s", name, c.NotAfter.UTC().Format(time.DateOnly))
+	case now.Before(c.NotBefore):
+		return fmt.Errorf("certificate %q is not valid before %s", name, c.NotBefore.UTC().Format(time.DateOnly))
+	}
+	if k, ok := c.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < 2048 {
+		return fmt.Errorf("certificate %q has an RSA key shorter than 2048 bits", name)
+	}
+	return nil
+}
+
+// ssoLocation is the IdP's SingleSignOnService URL for binding, or "".
+func ssoLocation(ed *crewjam.EntityDescriptor, binding string) string {
+	for _, d := range ed.IDPSSODescriptors {
+		for _, s := range d.SingleSignOnServices {
+			if s.Binding == binding && s.Location != "" {
+				return s.Location
+			}
+		}
+	}
+	return ""
+}

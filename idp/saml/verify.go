@@ -1,0 +1,266 @@
+package saml
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
+)
+
+// Namespaces read here.
+const (
+	nsAssertion = "urn:oasis:names:tc:SAML:2.0:assertion"
+	nsProtocol  = "urn:oasis:names:tc:SAML:2.0:protocol"
+	nsDSig      = "http://www.w3.org/2000/09/xmldsig#"
+)
+
+// Algorithms we accept in a signature (SECURITY.md: never SHA-1).
+func allowedSignatureMethods() map[string]bool {
+	return map[string]bool{
+		dsig.RSASHA256SignatureMethod:   true,
+		dsig.RSASHA384SignatureMethod:   true,
+		dsig.RSASHA512SignatureMethod:   true,
+		dsig.ECDSASHA256SignatureMethod: true,
+		dsig.ECDSASHA384SignatureMethod: true,
+		dsig.ECDSASHA512SignatureMethod: true,
+	}
+}
+
+func allowedDigestMethods() map[string]bool {
+	return map[string]bool{
+		"http://www.w3.org/2001/04/xmlenc#sha256":       true,
+		"http://www.w3.org/2001/04/xmldsig-more#sha384": true,
+		"http://www.w3.org/2001/04/xmlenc#sha512":       true,
+	}
+}
+
+func allowedTransforms() map[string]bool {
+	return map[string]bool{
+		string(dsig.EnvelopedSignatureAltorithmId):                  true,
+		string(dsig.CanonicalXML10ExclusiveAlgorithmId):             true,
+		string(dsig.CanonicalXML10ExclusiveWithCommentsAlgorithmId): true,
+	}
+}
+
+// errRefused marks a document refused by our own checks, before or beside
+// the library's.
+var errRefused = errors.New("refused")
+
+func refusef(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errRefused}, args...)...)
+}
+
+// refuseDirectives fails on a DOCTYPE, an entity declaration or any other
+// <!…> directive, and on documents that are not well-formed.
+func refuseDirectives(doc []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	for {
+		tok, err := d.RawToken()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return refusef("not well-formed XML: %v", err)
+		}
+		if _, ok := tok.(xml.Directive); ok {
+			return refusef("the document carries a DOCTYPE or another <!…> directive")
+		}
+	}
+}
+
+// preflight checks the shape of a decoded SAMLResponse before the library
+// reads it: no directives, a samlp:Response root, exactly one assertion
+// (plain or encrypted) as a child of the root and none anywhere else, IDs
+// unique in the document, and no comments inside an assertion (exclusive
+// canonicalization ignores comments, so a comment can split a signed value:
+// "admin@corp.com<!---->.evil.com").
+func preflight(doc []byte) error {
+	if err := refuseDirectives(doc); err != nil {
+		return err
+	}
+	d := etree.NewDocument()
+	if err := d.ReadFromBytes(doc); err != nil {
+		return refusef("not well-formed XML: %v", err)
+	}
+	root := d.Root()
+	if root == nil || root.Tag != "Response" || root.NamespaceURI() != nsProtocol {
+		return refusef("the document is not a samlp:Response")
+	}
+	direct := 0
+	for _, ch := range root.ChildElements() {
+		if ch.NamespaceURI() == nsAssertion && (ch.Tag == "Assertion" || ch.Tag == "EncryptedAssertion") {
+			direct++
+		}
+	}
+	if direct != 1 {
+		return refusef("the response carries %d assertions, exactly one is accepted", direct)
+	}
+	ids := map[string]bool{}
+	assertions := 0
+	var walk func(el *etree.Element, inAssertion bool) error
+	walk = func(el *etree.Element, inAssertion bool) error {
+		if el.NamespaceURI() == nsAssertion && (el.Tag == "Assertion" || el.Tag == "EncryptedAssertion") {
+			assertions++
+			inAssertion = true
+		}
+		for _, a := range el.Attr {
+			if a.Key == "ID" || a.Key == "Id" || a.Key == "id" {
+				if ids[a.Value] {
+					return refusef("the ID %q appears twice in the document", clip(a.Value))
+				}
+				ids[a.Value] = true
+			}
+		}
+		for _, tok := range el.Child {
+			switch t := tok.(type) {
+			case *etree.Comment:
+				if inAssertion {
+					return refusef("the assertion contains an XML comment")
+				}
+			case *etree.Element:
+				if err := walk(t, inAssertion); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(root, false); err != nil {
+		return err
+	}
+	if assertions != 1 {
+		return refusef("the document carries %d assertions (some nested), exactly one is accepted", assertions)
+	}
+	return nil
+}
+
+// verifier is the signature check the library calls for every signed
+// element (its SignatureVerifier hook). Beside the library's own check it
+// pins the signature's shape and algorithms and records which elements
+// were verified, so the connector can require that the assertion it reads
+// is itself one of them. One verifier serves one response.
+type verifier struct {
+	mu       sync.Mutex
+	verified map[string]string // ID → local name of the verified element
+}
+
+func newVerifier() *verifier { return &verifier{verified: map[string]string{}} }
+
+// VerifySignature implements crewjam/saml's SignatureVerifier.
+func (v *verifier) VerifySignature(ctx *dsig.ValidationContext, el *etree.Element) error {
+	id := el.SelectAttrValue("ID", "")
+	if id == "" {
+		return refusef("a signed %s has no ID", el.Tag)
+	}
+	if err := checkSignatureShape(el, id); err != nil {
+		return err
+	}
+	if el.Tag == "Assertion" {
+		if len(el.FindElements(".//Assertion")) > 0 {
+			return refusef("an assertion nested in the signed assertion")
+		}
+		if hasComment(el) {
+			return refusef("the assertion contains an XML comment")
+		}
+	}
+	if _, err := ctx.Validate(el); err != nil {
+		return fmt.Errorf("signature of %s: %w", el.Tag, err)
+	}
+	v.mu.Lock()
+	v.verified[id] = el.Tag
+	v.mu.Unlock()
+	return nil
+}
+
+// signedAssertion reports whether the assertion with id was verified by
+// its own signature.
+func (v *verifier) signedAssertion(id string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return id != "" && v.verified[id] == "Assertion"
+}
+
+// checkSignatureShape requires exactly one ds:Signature child of el, no
+// other signature in el that claims to sign it, one Reference to "#"+id,
+// and only allowed transforms, signature and digest methods.
+func checkSignatureShape(el *etree.Element, id string) error {
+	var direct []*etree.Element
+	for _, ch := range el.ChildElements() {
+		if ch.Tag == "Signature" && ch.NamespaceURI() == nsDSig {
+			direct = append(direct, ch)
+		}
+	}
+	if len(direct) != 1 {
+		return refusef("%s has %d signatures, expected one", el.Tag, len(direct))
+	}
+	claims := 0
+	for _, sig := range el.FindElements(".//Signature") {
+		if sig.NamespaceURI() != nsDSig {
+			continue
+		}
+		for _, ref := range sig.FindElements("./SignedInfo/Reference") {
+			// An empty URI (the whole document) is not a SAML reference
+			// (SAML core §5.4.2) and would claim every element.
+			if uri := ref.SelectAttrValue("URI", ""); uri == "#"+id || uri == "" {
+				claims++
+			}
+		}
+	}
+	if claims != 1 {
+		return refusef("%d signature references claim %s %q, expected one", claims, el.Tag, clip(id))
+	}
+	sig := direct[0]
+	refs := sig.FindElements("./SignedInfo/Reference")
+	if len(refs) != 1 || refs[0].SelectAttrValue("URI", "") != "#"+id {
+		return refusef("the signature of %s must have exactly one Reference, to #%s", el.Tag, clip(id))
+	}
+	sm := sig.FindElement("./SignedInfo/SignatureMethod")
+	if sm == nil || !allowedSignatureMethods()[sm.SelectAttrValue("Algorithm", "")] {
+		alg := ""
+		if sm != nil {
+			alg = sm.SelectAttrValue("Algorithm", "")
+		}
+		return refusef("signature method %q is not allowed (SHA-256 or stronger)", clip(alg))
+	}
+	dm := refs[0].FindElement("./DigestMethod")
+	if dm == nil || !allowedDigestMethods()[dm.SelectAttrValue("Algorithm", "")] {
+		alg := ""
+		if dm != nil {
+			alg = dm.SelectAttrValue("Algorithm", "")
+		}
+		return refusef("digest method %q is not allowed (SHA-256 or stronger)", clip(alg))
+	}
+	for _, t := range refs[0].FindElements("./Transforms/Transform") {
+		if !allowedTransforms()[t.SelectAttrValue("Algorithm", "")] {
+			return refusef("transform %q is not allowed", clip(t.SelectAttrValue("Algorithm", "")))
+		}
+	}
+	return nil
+}
+
+func hasComment(el *etree.Element) bool {
+	for _, tok := range el.Child {
+		switch t := tok.(type) {
+		case *etree.Comment:
+			return true
+		case *etree.Element:
+			if hasComment(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// clip bounds a value from a response for an error message.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
