@@ -117,13 +117,13 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	}).Routes(mux)
 
 	login, err := idp.New(idp.Options{
-		Issuer:                e.cfg.Issuer,
-		Directory:             store,
-		Sessions:              a.sessions,
-		Secrets:               box,
-		Connectors:            idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New},
-		HTTPClient:            upstream,
-		Logger:                e.log,
+		Issuer:     e.cfg.Issuer,
+		Directory:  store,
+		Sessions:   a.sessions,
+		Secrets:    box,
+		Connectors: idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New},
+		HTTPClient: upstream,
+		Logger:     e.log,
 	})
 	if err != nil {
 		a.stop()

@@ -287,3 +287,22 @@ func ssoLocation(ed *crewjam.EntityDescriptor, binding string) string {
 	}
 	return ""
 }
+
+// signingCerts are the parseable signing certificates of IdP metadata
+// (ParseIdPMetadata has checked that at least one is usable).
+func signingCerts(ed *crewjam.EntityDescriptor) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, d := range ed.IDPSSODescriptors {
+		for _, kd := range d.KeyDescriptors {
+			if kd.Use != "" && kd.Use != "signing" {
+				continue
+			}
+			for _, xc := range kd.KeyInfo.X509Data.X509Certificates {
+				if cert, err := parseBase64Cert(xc.Data); err == nil {
+					out = append(out, cert)
+				}
+			}
+		}
+	}
+	return out
+}

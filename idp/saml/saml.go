@@ -46,6 +46,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
@@ -82,6 +83,7 @@ const maxMetadata = 1 << 20
 // settings never leak between logins.
 type Connector struct {
 	sp       crewjam.ServiceProvider
+	certs    []*x509.Certificate // the IdP's signing certificates
 	cfg      Config
 	idpID    string
 	ssoURL   string
@@ -137,7 +139,7 @@ func New(ctx context.Context, in idp.FactoryInput) (idp.Connector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: entity ID: %w", idp.ErrConfig, err)
 	}
-	c := &Connector{cfg: cfg, idpID: md.EntityID, names: namesFrom(in.Config.AttributeMapping), log: in.Logger}
+	c := &Connector{cfg: cfg, idpID: md.EntityID, certs: signingCerts(md), names: namesFrom(in.Config.AttributeMapping), log: in.Logger}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -274,11 +276,30 @@ func (c *Connector) HandlePOST(ctx context.Context, r *http.Request, expect idp.
 
 // handleResponse is HandlePOST after decoding.
 func (c *Connector) handleResponse(ctx context.Context, raw []byte, expect idp.SAMLExpect) (idp.Identity, error) {
-	if err := preflight(raw); err != nil {
+	doc, err := preflight(raw)
+	if err != nil {
 		return idp.Identity{}, fmt.Errorf("%w: %w", idp.ErrInvalidResponse, err)
 	}
-	sp := c.sp
 	v := newVerifier()
+	// The library skips the assertion's signature when the response's
+	// verifies; we require both to hold. So the response signature, when
+	// there is one, is checked here (by goxmldsig, as the library would),
+	// then removed, and the library checks the assertion's.
+	root := doc.Root()
+	if sig := directSignature(root); sig != nil {
+		withoutKeyInfoUnlessCertificate(root)
+		if err := v.VerifySignature(c.validationContext(), root); err != nil {
+			return idp.Identity{}, fmt.Errorf("%w: %w", idp.ErrInvalidResponse, err)
+		}
+		if root.SelectAttrValue("Destination", "") == "" {
+			return idp.Identity{}, fmt.Errorf("%w: a signed response must name its Destination", idp.ErrInvalidResponse)
+		}
+		root.RemoveChild(directSignature(root))
+		if raw, err = doc.WriteToBytes(); err != nil {
+			return idp.Identity{}, fmt.Errorf("%w: %w", idp.ErrInvalidResponse, err)
+		}
+	}
+	sp := c.sp
 	sp.SignatureVerifier = v
 	var ids []string
 	unsolicited := expect.RequestID == ""
@@ -303,7 +324,10 @@ func (c *Connector) handleResponse(ctx context.Context, raw []byte, expect idp.S
 		return idp.Identity{}, err
 	}
 	now := crewjam.TimeNow()
-	if err := c.checkAssertion(a, v, unsolicited, raw, now); err != nil {
+	if irt := root.SelectAttrValue("InResponseTo", ""); unsolicited && irt != "" {
+		return idp.Identity{}, fmt.Errorf("%w: an unsolicited response answers request %q that this browser did not send", idp.ErrInvalidResponse, clip(irt))
+	}
+	if err := c.checkAssertion(a, v, unsolicited, now); err != nil {
 		return idp.Identity{}, fmt.Errorf("%w: %w", idp.ErrInvalidResponse, err)
 	}
 	id, err := c.names.identity(c.idpID, a)
@@ -351,7 +375,7 @@ func parse(sp *crewjam.ServiceProvider, raw []byte, ids []string, acs url.URL) (
 }
 
 // checkAssertion adds what the library leaves out.
-func (c *Connector) checkAssertion(a *crewjam.Assertion, v *verifier, unsolicited bool, raw []byte, now time.Time) error {
+func (c *Connector) checkAssertion(a *crewjam.Assertion, v *verifier, unsolicited bool, now time.Time) error {
 	if !v.signedAssertion(a.ID) {
 		return refusef("the assertion is not signed (a signed response is not enough: our metadata asks for signed assertions)")
 	}
@@ -375,11 +399,6 @@ func (c *Connector) checkAssertion(a *crewjam.Assertion, v *verifier, unsolicite
 	if bearers == 0 {
 		return refusef("no bearer SubjectConfirmation with our ACS as Recipient and an expiry")
 	}
-	if unsolicited {
-		if irt := responseInResponseTo(raw); irt != "" {
-			return refusef("an unsolicited response answers request %q that this browser did not send", clip(irt))
-		}
-	}
 	return nil
 }
 
@@ -397,14 +416,12 @@ func (c *Connector) checkAudience(a *crewjam.Assertion) error {
 	return nil
 }
 
-// responseInResponseTo is the root's InResponseTo attribute (preflight has
-// already checked the document parses).
-func responseInResponseTo(raw []byte) string {
-	d := etree.NewDocument()
-	if d.ReadFromBytes(raw) != nil || d.Root() == nil {
-		return ""
-	}
-	return d.Root().SelectAttrValue("InResponseTo", "")
+// validationContext checks signatures against the IdP's configured
+// signing certificates only, never one carried by the message.
+func (c *Connector) validationContext() *dsig.ValidationContext {
+	ctx := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: c.certs})
+	ctx.IdAttribute = "ID"
+	return ctx
 }
 
 // rememberUntil is how long an assertion ID stays in the replay cache: past

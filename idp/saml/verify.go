@@ -79,17 +79,26 @@ func refuseDirectives(doc []byte) error {
 // unique in the document, and no comments inside an assertion (exclusive
 // canonicalization ignores comments, so a comment can split a signed value:
 // "admin@corp.com<!---->.evil.com").
-func preflight(doc []byte) error {
-	if err := refuseDirectives(doc); err != nil {
-		return err
-	}
+//
+// It returns the parsed document.
+func preflight(doc []byte) (*etree.Document, error) {
 	d := etree.NewDocument()
 	if err := d.ReadFromBytes(doc); err != nil {
-		return refusef("not well-formed XML: %v", err)
+		// A DOCTYPE declaring entities fails here (entities are never
+		// expanded); say so precisely.
+		if derr := refuseDirectives(doc); derr != nil {
+			return nil, derr
+		}
+		return nil, refusef("not well-formed XML: %v", err)
+	}
+	for _, tok := range d.Child {
+		if _, ok := tok.(*etree.Directive); ok {
+			return nil, refusef("the document carries a DOCTYPE or another <!…> directive")
+		}
 	}
 	root := d.Root()
 	if root == nil || root.Tag != "Response" || root.NamespaceURI() != nsProtocol {
-		return refusef("the document is not a samlp:Response")
+		return nil, refusef("the document is not a samlp:Response")
 	}
 	direct := 0
 	for _, ch := range root.ChildElements() {
@@ -98,7 +107,7 @@ func preflight(doc []byte) error {
 		}
 	}
 	if direct != 1 {
-		return refusef("the response carries %d assertions, exactly one is accepted", direct)
+		return nil, refusef("the response carries %d assertions, exactly one is accepted", direct)
 	}
 	ids := map[string]bool{}
 	assertions := 0
@@ -122,6 +131,8 @@ func preflight(doc []byte) error {
 				if inAssertion {
 					return refusef("the assertion contains an XML comment")
 				}
+			case *etree.Directive:
+				return refusef("the document carries a DOCTYPE or another <!…> directive")
 			case *etree.Element:
 				if err := walk(t, inAssertion); err != nil {
 					return err
@@ -131,12 +142,36 @@ func preflight(doc []byte) error {
 		return nil
 	}
 	if err := walk(root, false); err != nil {
-		return err
+		return nil, err
 	}
 	if assertions != 1 {
-		return refusef("the document carries %d assertions (some nested), exactly one is accepted", assertions)
+		return nil, refusef("the document carries %d assertions (some nested), exactly one is accepted", assertions)
+	}
+	return d, nil
+}
+
+// directSignature returns el's ds:Signature child, or nil.
+func directSignature(el *etree.Element) *etree.Element {
+	for _, ch := range el.ChildElements() {
+		if ch.Tag == "Signature" && ch.NamespaceURI() == nsDSig {
+			return ch
+		}
 	}
 	return nil
+}
+
+// withoutKeyInfoUnlessCertificate removes the KeyInfo of el's signature
+// when it names no certificate, so the configured certificates are used
+// (the library does the same for assertions).
+func withoutKeyInfoUnlessCertificate(el *etree.Element) {
+	if el.FindElement("./Signature/KeyInfo/X509Data/X509Certificate") != nil {
+		return
+	}
+	if sig := el.FindElement("./Signature"); sig != nil {
+		if ki := sig.FindElement("KeyInfo"); ki != nil {
+			sig.RemoveChild(ki)
+		}
+	}
 }
 
 // verifier is the signature check the library calls for every signed
