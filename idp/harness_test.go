@@ -23,6 +23,7 @@ import (
 	"github.com/ssobroker/ssobroker/e2e/peers"
 	"github.com/ssobroker/ssobroker/idp"
 	"github.com/ssobroker/ssobroker/idp/oidc"
+	"github.com/ssobroker/ssobroker/idp/saml"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/session/sessiontest"
 )
@@ -250,7 +251,7 @@ func newWorld(t testing.TB, dir *directory.SQLStore, sessions session.Store, cli
 	}
 	w.svc, err = idp.New(idp.Options{
 		Issuer: w.srv.URL, Directory: dir, Sessions: sessions, Secrets: box,
-		Connectors: idp.Registry{directory.ConnectionOIDC: oidc.New},
+		Connectors: idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New},
 		HTTPClient: client,
 		Logger:     slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
