@@ -39,6 +39,8 @@ func serveCommand(*flag.FlagSet) func(context.Context, *env) error {
 		})
 		checks := map[string]pinger{"directory": store}
 		mux.Handle("GET /readyz", readiness(log, checks))
+		metrics, metricsHandler := newMetrics()
+		mux.Handle("GET /metrics", metricsHandler)
 		a, err := mountApp(ctx, e, mux, store, key, checks)
 		if err != nil {
 			return err
@@ -50,7 +52,7 @@ func serveCommand(*flag.FlagSet) func(context.Context, *env) error {
 			return fmt.Errorf("listen on %s: %w", e.cfg.Addr, err)
 		}
 		srv := &http.Server{
-			Handler:           mux,
+			Handler:           metrics.wrap(mux),
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      30 * time.Second,
