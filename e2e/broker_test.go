@@ -84,6 +84,14 @@ type cluster struct {
 // replicas of one deployment do).
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
+	return startClusterOnHost(t, "127.0.0.1")
+}
+
+// startClusterOnHost is startCluster with the issuer on host (a loopback
+// name: "localhost" puts the broker on another site than IdPs on
+// 127.0.0.1, as a browser sees sites).
+func startClusterOnHost(t *testing.T, host string) *cluster {
+	t.Helper()
 	peers.RequireNode(t)
 	bin := brokerBinary(t)
 	c := &cluster{bin: bin, logDir: t.TempDir()}
@@ -102,7 +110,7 @@ func startCluster(t *testing.T) *cluster {
 	redis = sessiontest.StartRedis(t)
 	for attempt := 1; ; attempt++ {
 		portA, portB := freePort(t), freePort(t)
-		c.issuer = "http://127.0.0.1:" + strconv.Itoa(portA)
+		c.issuer = "http://" + host + ":" + strconv.Itoa(portA)
 		c.env = []string{
 			"SSOBROKER_ISSUER=" + c.issuer,
 			"SSOBROKER_DATABASE_URL=" + c.dbURL,

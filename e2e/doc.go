@@ -6,7 +6,10 @@
 // party and npm jose as the access-token verifier (see ../../shared/PEERS.md).
 //
 // The Go test plays the browser (a cookie jar, redirects followed one by one)
-// and drives the relying party (rp-driver.mjs) over JSON lines. Missing node
+// and drives the relying party (rp-driver.mjs) over JSON lines; where what a
+// real browser does matters (SameSite cookies on the IdP's cross-site POST,
+// CSP on our pages), headless Chromium plays it (browser-saml.mjs, npm
+// playwright-core driving Debian's chromium). Missing node
 // modules, PostgreSQL or redis-server fail the tests — run ./.ci/test, which
 // installs and starts them.
 //

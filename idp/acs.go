@@ -95,7 +95,7 @@ func (s *Service) samlACS(w http.ResponseWriter, r *http.Request) {
 	solicited := isToken(relay)
 	if solicited && cookieValue(r, BindingCookie) == "" && r.PostForm.Get(bounceField) == "" {
 		fields := url.Values{"SAMLResponse": {r.PostForm.Get("SAMLResponse")}, "RelayState": {relay}, bounceField: {"1"}}
-		s.autoPost(w, r, s.base+"/sso/saml/"+url.PathEscape(connID)+"/acs", "Completing your sign-in…", fields)
+		s.autoPost(w, r, s.base+"/sso/saml/"+url.PathEscape(connID)+"/acs", "Completing your sign-in…", fields, "'self'")
 		return
 	}
 	var st loginState
@@ -147,7 +147,8 @@ func (s *Service) samlACS(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, storeFailure("domain lookup", err, st.retry()))
 		return
 	}
-	s.finish(w, r, st, c, id)
+	// A post our bounce page re-sent must not end in a redirect (see finish).
+	s.finish(w, r, st, c, id, r.PostForm.Get(bounceField) != "")
 }
 
 // firstSeen is the SAML assertion replay cache: the session store (Redis
@@ -186,13 +187,11 @@ func (s *Service) vouchForEmail(ctx context.Context, c directory.Connection, id 
 }
 
 // autoPost answers with a page that posts fields to action by itself (a
-// click without scripts). Its policy allows exactly that script and forms
-// to action's origin.
-func (s *Service) autoPost(w http.ResponseWriter, r *http.Request, action, message string, fields url.Values) {
-	formAction := "'self'"
-	if u, err := url.Parse(action); err == nil && u.IsAbs() {
-		formAction = u.Scheme + "://" + u.Host
-	}
+// click without scripts). Its policy allows exactly that script, and forms
+// to formAction: "'self'" for a post to us; "*" for a post to an IdP, whose
+// answer may redirect anywhere (browsers apply form-action to those
+// redirects too), the form's target being ours to fix, not the page's.
+func (s *Service) autoPost(w http.ResponseWriter, r *http.Request, action, message string, fields url.Values, formAction string) {
 	w.Header().Set("Content-Security-Policy", templates.AutoPostPolicy(formAction))
 	s.render(w, r, http.StatusOK, "post", templates.NewAutoPost(action, message, fields))
 }

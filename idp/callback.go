@@ -40,7 +40,7 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, connectorFailure(err, retry), "org", c.OrgID, "connection", c.ID)
 		return
 	}
-	s.finish(w, r, st, c, id)
+	s.finish(w, r, st, c, id, false)
 }
 
 // takeState consumes the login state of kind named by state (the OIDC
@@ -113,7 +113,11 @@ func (s *Service) liveConnection(w http.ResponseWriter, r *http.Request, st logi
 
 // finish provisions the user in the directory and, for a member, creates
 // the browser session and ends the login. Every connector type ends here.
-func (s *Service) finish(w http.ResponseWriter, r *http.Request, st loginState, c directory.Connection, id Identity) {
+// viaForm says the request is a form our own page submitted: the login then
+// ends with a page that navigates by itself, because browsers apply that
+// page's CSP form-action ('self') to the redirects that follow a form
+// submission, and the end of a login redirects to the client's origin.
+func (s *Service) finish(w http.ResponseWriter, r *http.Request, st loginState, c directory.Connection, id Identity, viaForm bool) {
 	ctx := r.Context()
 	retry := st.retry()
 	cfg, err := ParseConnectionConfig(c.Config)
@@ -153,7 +157,7 @@ func (s *Service) finish(w http.ResponseWriter, r *http.Request, st loginState, 
 	attrs := []any{"org", c.OrgID, "connection", c.ID, "user", out.User.ID, "new_user", out.NewUser, "status", out.Status}
 	switch out.Status {
 	case directory.LoginMember:
-		s.signIn(w, r, st, c, id, out.User)
+		s.signIn(w, r, st, c, id, out.User, viaForm)
 	case directory.LoginPendingApproval:
 		s.log.InfoContext(ctx, "sign-in: waiting for approval", attrs...)
 		s.render(w, r, http.StatusOK, "message", messagePageData{Title: "Waiting for approval",
@@ -167,7 +171,7 @@ func (s *Service) finish(w http.ResponseWriter, r *http.Request, st loginState, 
 
 // signIn creates the browser session, sets its cookie and ends the login:
 // back to tokens when a client asked, else to return_to or /login/done.
-func (s *Service) signIn(w http.ResponseWriter, r *http.Request, st loginState, c directory.Connection, id Identity, u directory.User) {
+func (s *Service) signIn(w http.ResponseWriter, r *http.Request, st loginState, c directory.Connection, id Identity, u directory.User, viaForm bool) {
 	ctx := r.Context()
 	amr := id.AMR
 	if len(amr) == 0 {
@@ -196,5 +200,9 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, st loginState, 
 	}
 	s.log.InfoContext(ctx, "sign-in: session created", "org", c.OrgID, "connection", c.ID, "user", u.ID,
 		"session", sess.Handle, "amr", amr, "for_client", st.Authz != "")
+	if viaForm {
+		s.render(w, r, http.StatusOK, "redirect", redirectPageData{URL: target, Name: "your application"})
+		return
+	}
 	s.redirect(w, r, target)
 }

@@ -357,7 +357,7 @@ func (s *Service) start(w http.ResponseWriter, r *http.Request, lr loginRequest,
 	s.log.InfoContext(ctx, "sign-in: redirecting upstream", "org", org.ID, "connection", c.ID, "for_client", lr.Authz != "")
 	switch {
 	case post != nil:
-		s.autoPost(w, r, post.URL, "Taking you to "+c.Name+"…", post.Form)
+		s.autoPost(w, r, post.URL, "Taking you to "+c.Name+"…", post.Form, "*")
 	case viaForm:
 		s.render(w, r, http.StatusOK, "redirect", redirectPageData{URL: target, Name: c.Name})
 	default:

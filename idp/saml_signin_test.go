@@ -165,6 +165,18 @@ func TestSAMLSignInThroughTheService(t *testing.T) {
 				if _, ok := w.userByEmail(o.ID, email); ok {
 					t.Fatal("a refused login created a member")
 				}
+				// The browser that started the login, re-posting through the
+				// bounce page, signs in; the answer to that form is a page that
+				// navigates by itself, never a redirect (the page's form-action
+				// 'self' would block a redirect to the client's origin).
+				id, relay = w.samlStart(b, o.ID)
+				form = samltest.Form(ip.Response(t, w.samlParams(c, id, email), samltest.Options{}), relay)
+				form.Set("ssb_bounce", "1")
+				p = b.post(w.svc.CallbackURL(c), form)
+				wantStatus(t, p, http.StatusOK, "Continue to sign in")
+				if u := p.refreshURL(t); u.Path != idp.LoginDonePath || p.cookie(idp.SessionCookie) == nil {
+					t.Fatalf("bounced login ends at %s, session cookie %v", u, p.cookie(idp.SessionCookie))
+				}
 			})
 
 			t.Run("a RelayState issued for another connection is refused", func(t *testing.T) {

@@ -162,7 +162,7 @@ const AutoPostScript = "document.forms[0].submit()"
 
 // AutoPostPolicy is the Content-Security-Policy of the "post" page: the
 // common policy, plus AutoPostScript (by its SHA-256) and forms posting to
-// formAction ("'self'", or an origin such as "https://idp.example").
+// formAction ("'self'", an origin such as "https://idp.example", or "*").
 func AutoPostPolicy(formAction string) string {
 	sum := sha256.Sum256([]byte(AutoPostScript))
 	return "default-src 'none'; script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
