@@ -34,23 +34,9 @@ func TestSAMLSignInInChromium(t *testing.T) {
 	if !strings.HasPrefix(c.issuer, "http://localhost:") {
 		t.Fatalf("issuer %s", c.issuer)
 	}
-	w := &samlWorld{world: &world{cluster: c, redirectURI: rpOrigin + "/cb", logoutURI: rpOrigin + "/signed-out"}, orgs: map[string]*samlOrg{}}
-	w.rp = startRP(t, c)
-	var out struct {
-		Client struct {
-			ID string `json:"id"`
-		} `json:"client"`
-		Secret string `json:"client_secret"`
-	}
-	c.cli(t, &out, "admin", "client", "create", "--name", "app", "--redirect-uri", w.redirectURI)
-	w.app = registeredClient{ID: out.Client.ID, Secret: out.Secret}
 	// openid-client discovers the issuer at its own name, localhost.
-	w.rp.must(t, nil, "discover", map[string]any{"rp": "app@A", "issuer": c.issuer, "client_id": w.app.ID, "client_secret": w.app.Secret})
-	w.jwksA = c.issuer + "/.well-known/jwks.json"
-
-	ssp := peers.StartSimpleSAMLphp(t, peers.SAMLIdPOptions{Log: c.logFile(t, "simplesamlphp"), Users: []peers.SAMLUser{{
-		Username: "grace", Password: "grace-pw-1", Email: "grace@ssp-corp.test", GivenName: "Grace", Surname: "Hopper",
-		Groups: []string{"staff", "research-team"}}}})
+	w := newSAMLWorld(t, c)
+	ssp := w.startSimpleSAMLphp(t)
 	if u, _ := url.Parse(ssp.BaseURL); u.Hostname() != "127.0.0.1" {
 		t.Fatalf("SimpleSAMLphp at %s: the test needs it on 127.0.0.1, another site than localhost", ssp.BaseURL)
 	}

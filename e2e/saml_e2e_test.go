@@ -44,7 +44,27 @@ type samlOrg struct {
 func TestSAMLSignIn(t *testing.T) {
 	peers.RequireSimpleSAMLphp(t)
 	peers.RequirePySAML2(t)
-	c := startCluster(t)
+	w := newSAMLWorld(t, startCluster(t))
+	w.addSAMLOrg(t, w.startSimpleSAMLphp(t), "SSP Corp", "ssp-corp.test")
+	py := peers.StartPySAML2(t, peers.SAMLIdPOptions{Log: w.logFile(t, "pysaml2"), Users: []peers.SAMLUser{{
+		Username: "ada", Password: "ada-pw-2", Email: "ada@py-corp.test", GivenName: "Ada", Surname: "Lovelace",
+		Groups: []string{"ml-admins"}}}})
+	w.addSAMLOrg(t, py, "Py Corp", "py-corp.test")
+
+	for _, kind := range []string{"simplesamlphp", "pysaml2"} {
+		o := w.orgs[kind]
+		t.Run(kind+": SP-initiated login, begun on A, ACS on B, ends with our JWT carrying the mapped roles", func(t *testing.T) { w.fullLogin(t, o) })
+	}
+	t.Run("simplesamlphp: HTTP-POST binding and an encrypted assertion", func(t *testing.T) { w.postBindingEncrypted(t, w.orgs["simplesamlphp"]) })
+	t.Run("a captured SAMLResponse replayed on the other replica is refused", func(t *testing.T) { w.replayAcrossReplicas(t, w.orgs["pysaml2"]) })
+	t.Run("IdP-initiated login is refused unless the connection opts in", func(t *testing.T) { w.idpInitiated(t, w.orgs["simplesamlphp"]) })
+	t.Run("forged responses to the live ACS create no user", func(t *testing.T) { w.forged(t, w.orgs["pysaml2"]) })
+}
+
+// newSAMLWorld sets up the relying party on cluster c: a confidential
+// client registered from the CLI, discovered by openid-client ("app@A").
+func newSAMLWorld(t *testing.T, c *cluster) *samlWorld {
+	t.Helper()
 	w := &samlWorld{world: &world{cluster: c, redirectURI: rpOrigin + "/cb", logoutURI: rpOrigin + "/signed-out"}, orgs: map[string]*samlOrg{}}
 	w.rp = startRP(t, c)
 	var out struct {
@@ -56,25 +76,17 @@ func TestSAMLSignIn(t *testing.T) {
 	c.cli(t, &out, "admin", "client", "create", "--name", "app", "--redirect-uri", w.redirectURI)
 	w.app = registeredClient{ID: out.Client.ID, Secret: out.Secret}
 	w.rp.must(t, nil, "discover", map[string]any{"rp": "app@A", "issuer": c.issuer, "client_id": w.app.ID, "client_secret": w.app.Secret})
+	w.jwksA = c.issuer + "/.well-known/jwks.json"
+	return w
+}
 
-	ssp := peers.StartSimpleSAMLphp(t, peers.SAMLIdPOptions{Log: c.logFile(t, "simplesamlphp"), Users: []peers.SAMLUser{{
+// startSimpleSAMLphp starts SimpleSAMLphp with grace (groups staff and
+// research-team).
+func (w *samlWorld) startSimpleSAMLphp(t *testing.T) *peers.SAMLIdP {
+	t.Helper()
+	return peers.StartSimpleSAMLphp(t, peers.SAMLIdPOptions{Log: w.logFile(t, "simplesamlphp"), Users: []peers.SAMLUser{{
 		Username: "grace", Password: "grace-pw-1", Email: "grace@ssp-corp.test", GivenName: "Grace", Surname: "Hopper",
 		Groups: []string{"staff", "research-team"}}}})
-	py := peers.StartPySAML2(t, peers.SAMLIdPOptions{Log: c.logFile(t, "pysaml2"), Users: []peers.SAMLUser{{
-		Username: "ada", Password: "ada-pw-2", Email: "ada@py-corp.test", GivenName: "Ada", Surname: "Lovelace",
-		Groups: []string{"ml-admins"}}}})
-	w.addSAMLOrg(t, ssp, "SSP Corp", "ssp-corp.test")
-	w.addSAMLOrg(t, py, "Py Corp", "py-corp.test")
-	w.jwksA = c.issuer + "/.well-known/jwks.json"
-
-	for _, kind := range []string{"simplesamlphp", "pysaml2"} {
-		o := w.orgs[kind]
-		t.Run(kind+": SP-initiated login, begun on A, ACS on B, ends with our JWT carrying the mapped roles", func(t *testing.T) { w.fullLogin(t, o) })
-	}
-	t.Run("simplesamlphp: HTTP-POST binding and an encrypted assertion", func(t *testing.T) { w.postBindingEncrypted(t, w.orgs["simplesamlphp"]) })
-	t.Run("a captured SAMLResponse replayed on the other replica is refused", func(t *testing.T) { w.replayAcrossReplicas(t, w.orgs["pysaml2"]) })
-	t.Run("IdP-initiated login is refused unless the connection opts in", func(t *testing.T) { w.idpInitiated(t, w.orgs["simplesamlphp"]) })
-	t.Run("forged responses to the live ACS create no user", func(t *testing.T) { w.forged(t, w.orgs["pysaml2"]) })
 }
 
 // addSAMLOrg creates an org whose SAML connection is configured from the
