@@ -23,8 +23,10 @@ import (
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/access"
+	"github.com/ssobroker/ssobroker/directory/directorytest"
 	"github.com/ssobroker/ssobroker/idp"
 	"github.com/ssobroker/ssobroker/idp/saml/samltest"
+	"github.com/ssobroker/ssobroker/session"
 )
 
 // samlConn creates an enabled SAML connection of org to the test IdP, with
@@ -238,6 +240,40 @@ func TestSAMLSignInThroughTheService(t *testing.T) {
 				wantNoSession(t, p)
 				w.wantLogged("already used (replay)")
 			})
+		})
+	}
+}
+
+// Every response of the hostile catalogue, posted to the ACS as the answer
+// to this browser's own request, gets the generic page with a reference,
+// a log line with that reference and the reason, no session and no user.
+func TestEveryHostileSAMLResponseIsRefusedAtTheACS(t *testing.T) {
+	w := newWorld(t, directorytest.SQLite(t), session.NewMemory(session.Options{}), nil)
+	ip := samltest.NewIdP(t, "https://idp.example.test/saml")
+	o := w.org("Hostile "+rnd(), directory.JITAuto, "hostile-"+rnd()+".test")
+	c := w.samlConn(o.ID, ip, nil, nil)
+	domains := must[[]directory.Domain](t)(w.dir.ListDomains(bg, o.ID))
+	ref := regexp.MustCompile(`Reference for your administrator: ([0-9a-f]{12})`)
+	for _, hc := range samltest.Hostile() {
+		t.Run(hc.Name, func(t *testing.T) {
+			email := "victim-" + rnd() + "@" + domains[0].Domain
+			b := newBrowser(t)
+			id, relay := w.samlStart(b, o.ID)
+			p := b.post(w.svc.CallbackURL(c), samltest.Form(hc.Build(t, ip, w.samlParams(c, id, email)), relay))
+			wantNoSession(t, p)
+			if p.status < 400 || p.status >= 500 {
+				t.Fatalf("status %d:\n%s", p.status, p.body)
+			}
+			m := ref.FindStringSubmatch(p.body)
+			if m == nil || strings.Contains(p.body, "Signature") || strings.Contains(p.body, "saml") {
+				t.Fatalf("not the generic page:\n%s", p.body)
+			}
+			w.wantLogged("sign-in failed", "ref="+m[1], "connection="+c.ID)
+			for _, who := range []string{email, samltest.EvilNameID} {
+				if _, ok := w.userByEmail(o.ID, who); ok {
+					t.Fatalf("a member %s was created", who)
+				}
+			}
 		})
 	}
 }
