@@ -166,12 +166,17 @@ func (cc *connectorCache) drop(id string, fp [32]byte) {
 	cc.mu.Unlock()
 }
 
-// dropIdle removes entries unused for longer than maxAge.
+// idleFactor × maxAge is how long an unused entry is kept: long past its
+// refresh, so that a connector whose IdP is down at the next login is still
+// there to be used.
+const idleFactor = 24
+
+// dropIdle removes entries unused for longer than idleFactor × maxAge.
 func (cc *connectorCache) dropIdle() {
 	now := cc.now()
 	cc.mu.Lock()
 	for id, e := range cc.entries {
-		if isDone(e.ready) && now.Sub(e.lastUsed) > cc.maxAge {
+		if isDone(e.ready) && now.Sub(e.lastUsed) > idleFactor*cc.maxAge {
 			delete(cc.entries, id)
 		}
 	}

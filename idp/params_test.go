@@ -263,9 +263,17 @@ func TestConnectorCache(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	})
-	t.Run("an idle connector is dropped", func(t *testing.T) {
+	t.Run("an idle connector is kept a day, then dropped", func(t *testing.T) {
+		n := cc.len()
 		clock.Lock()
-		now = now.Add(2 * time.Hour)
+		now = now.Add(20 * time.Hour)
+		clock.Unlock()
+		cc.dropIdle()
+		if cc.len() != n {
+			t.Fatalf("%d of %d connectors kept after 20 idle hours", cc.len(), n)
+		}
+		clock.Lock()
+		now = now.Add(5 * time.Hour)
 		clock.Unlock()
 		cc.dropIdle()
 		if cc.len() != 0 {

@@ -68,8 +68,9 @@ type Options struct {
 	// (default 10 minutes).
 	LoginStateTTL time.Duration
 	// ConnectorMaxAge is how long a built connector (discovery document,
-	// client) is reused before it is built again, and how long an unused
-	// one is kept (default 1 hour).
+	// SAML metadata) is reused before it is built again in the background
+	// (default 1 hour). An unused connector is kept for 24 times as long,
+	// so that the last good one outlives an IdP outage of a quiet night.
 	ConnectorMaxAge time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -244,7 +245,7 @@ func (s *Service) openSecret(connID string, sealed []byte) ([]byte, error) {
 
 // sweepLoop drops cached connectors whose connection changed (after a
 // directory notification, at most once a second) or that were not used for
-// ConnectorMaxAge.
+// 24 × ConnectorMaxAge.
 func (s *Service) sweepLoop() {
 	defer close(s.done)
 	idle := time.NewTicker(s.opts.ConnectorMaxAge)
