@@ -16,6 +16,7 @@ import (
 	"github.com/ssobroker/ssobroker/idp/saml"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/tokens"
+	"github.com/ssobroker/ssobroker/tokens/opik"
 )
 
 // app is the wired broker: every package's handlers on one mux, and what has
@@ -115,6 +116,11 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		Logger:       e.log,
 		Issuer:       e.cfg.Issuer,
 	}).Routes(mux)
+
+	opikAuth := opik.New(opik.Config{Directory: store, Sessions: a.sessions, Tokens: a.issuer,
+		TrustUsernameHeader: e.cfg.OpikTrustUsernameHeader, Logger: e.log})
+	a.stops = append(a.stops, opikAuth.Close)
+	opikAuth.Routes(mux)
 
 	login, err := idp.New(idp.Options{
 		Issuer:     e.cfg.Issuer,

@@ -31,7 +31,12 @@ type config struct {
 	// networks; off by default, because org admins are customers who could
 	// otherwise aim the broker at its own network.
 	AllowPrivateIdP bool
-	JSON            bool
+	// OpikTrustUsernameHeader lets Opik's MCP OAuth mode authenticate users
+	// by the X-Opik-OAuth-Username header it sends to the by-username
+	// endpoints; off by default, because anyone who can reach those paths
+	// could then claim to be anyone.
+	OpikTrustUsernameHeader bool
+	JSON                    bool
 }
 
 // bindConfig registers the shared configuration flags on fs, with defaults
@@ -55,6 +60,8 @@ func bindConfig(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.StringVar(&c.LogFormat, "log-format", env("SSOBROKER_LOG_FORMAT", "text"), "text or json (SSOBROKER_LOG_FORMAT)")
 	fs.BoolVar(&c.AllowPrivateIdP, "allow-private-idp", env("SSOBROKER_ALLOW_PRIVATE_IDP", "") == "true",
 		"let connections reach IdPs on loopback and private networks (SSOBROKER_ALLOW_PRIVATE_IDP=true)")
+	fs.BoolVar(&c.OpikTrustUsernameHeader, "opik-trust-username-header", env("SSOBROKER_OPIK_TRUST_USERNAME_HEADER", "") == "true",
+		"trust X-Opik-OAuth-Username at /opik/*-by-username; expose those paths to the Opik backend only (SSOBROKER_OPIK_TRUST_USERNAME_HEADER=true)")
 	fs.BoolVar(&c.JSON, "json", false, "print machine-readable JSON")
 	return c
 }
