@@ -178,27 +178,21 @@ func ParseIdPMetadata(doc []byte, now time.Time) (*crewjam.EntityDescriptor, err
 	if len(ed.IDPSSODescriptors) != 1 {
 		return nil, fmt.Errorf("%w: IdP metadata has %d IDPSSODescriptors, expected one", idp.ErrConfig, len(ed.IDPSSODescriptors))
 	}
-	d := ed.IDPSSODescriptors[0]
 	if ssoLocation(&ed, crewjam.HTTPRedirectBinding) == "" && ssoLocation(&ed, crewjam.HTTPPostBinding) == "" {
 		return nil, fmt.Errorf("%w: the IdP has no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding", idp.ErrConfig)
 	}
 	valid := 0
 	var last error
-	for _, kd := range d.KeyDescriptors {
-		if kd.Use != "" && kd.Use != "signing" {
+	for _, data := range signingCertData(&ed) {
+		cert, err := parseBase64Cert(data)
+		if err == nil {
+			err = usableCert(cert, now)
+		}
+		if err != nil {
+			last = err
 			continue
 		}
-		for _, xc := range kd.KeyInfo.X509Data.X509Certificates {
-			cert, err := parseBase64Cert(xc.Data)
-			if err == nil {
-				err = usableCert(cert, now)
-			}
-			if err != nil {
-				last = err
-				continue
-			}
-			valid++
-		}
+		valid++
 	}
 	if valid == 0 {
 		if last != nil {
@@ -288,20 +282,30 @@ func ssoLocation(ed *crewjam.EntityDescriptor, binding string) string {
 	return ""
 }
 
-// signingCerts are the parseable signing certificates of IdP metadata
-// (ParseIdPMetadata has checked that at least one is usable).
-func signingCerts(ed *crewjam.EntityDescriptor) []*x509.Certificate {
-	var out []*x509.Certificate
+// signingCertData lists the base64 X509Certificate values of IdP metadata
+// whose KeyDescriptor is for signing (use "signing" or no use).
+func signingCertData(ed *crewjam.EntityDescriptor) []string {
+	var out []string
 	for _, d := range ed.IDPSSODescriptors {
 		for _, kd := range d.KeyDescriptors {
 			if kd.Use != "" && kd.Use != "signing" {
 				continue
 			}
 			for _, xc := range kd.KeyInfo.X509Data.X509Certificates {
-				if cert, err := parseBase64Cert(xc.Data); err == nil {
-					out = append(out, cert)
-				}
+				out = append(out, xc.Data)
 			}
+		}
+	}
+	return out
+}
+
+// signingCerts are the parseable signing certificates of IdP metadata
+// (ParseIdPMetadata has checked that at least one is usable).
+func signingCerts(ed *crewjam.EntityDescriptor) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, data := range signingCertData(ed) {
+		if cert, err := parseBase64Cert(data); err == nil {
+			out = append(out, cert)
 		}
 	}
 	return out

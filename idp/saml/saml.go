@@ -294,7 +294,7 @@ func (c *Connector) handleResponse(ctx context.Context, raw []byte, expect idp.S
 		if root.SelectAttrValue("Destination", "") == "" {
 			return idp.Identity{}, fmt.Errorf("%w: a signed response must name its Destination", idp.ErrInvalidResponse)
 		}
-		root.RemoveChild(directSignature(root))
+		root.RemoveChild(sig)
 		if raw, err = doc.WriteToBytes(); err != nil {
 			return idp.Identity{}, fmt.Errorf("%w: %w", idp.ErrInvalidResponse, err)
 		}
