@@ -54,6 +54,8 @@ type lookupCache struct {
 	revoked sync.Map // jti → bool
 	clients sync.Map // client id → Client
 	conns   sync.Map // orgID + "\x00" + connection id → Connection
+	// standing: orgID + "\x00" + userID + "\x00" + connection id → sessionStanding
+	standing sync.Map
 }
 
 // cached returns the value under key in the map pick selects from the current
