@@ -28,6 +28,7 @@ type Memory struct {
 	records      map[recordKey]*memRecord
 	families     map[string]*memFamily
 	userFamilies map[string]map[string]struct{}
+	counters     *LocalCounters
 	entries      int
 	bytes        int64
 	lastSweep    time.Time
@@ -81,6 +82,7 @@ func NewMemory(opts Options) *Memory {
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 	}
+	m.counters = NewLocalCounters(m.opts.MaxCounters)
 	go m.sweepLoop()
 	return m
 }
@@ -94,9 +96,11 @@ func (m *Memory) sweepLoop() {
 		case <-m.stop:
 			return
 		case <-t.C:
+			t := now()
 			m.mu.Lock()
-			m.sweepLocked(now())
+			m.sweepLocked(t)
 			m.mu.Unlock()
+			m.counters.Sweep(t)
 		}
 	}
 }
@@ -115,6 +119,7 @@ func (m *Memory) Close() error {
 		clear(m.records)
 		clear(m.families)
 		clear(m.userFamilies)
+		m.counters.clear()
 		m.entries, m.bytes = 0, 0
 	})
 	return nil
@@ -568,3 +573,46 @@ func (m *Memory) RevokeUserFamilies(ctx context.Context, userID string) (int, er
 	}
 	return n, nil
 }
+
+// RevokeSessionFamilies implements Store.
+func (m *Memory) RevokeSessionFamilies(ctx context.Context, userID, sessionHandle string, keepOffline bool) (int, error) {
+	if err := checkSessionFamilies(userID, sessionHandle); err != nil {
+		return 0, err
+	}
+	t := now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.usable(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	for id := range m.userFamilies[userID] {
+		f := m.families[id]
+		if !t.Before(f.f.ExpiresAt) {
+			m.removeFamily(id, f)
+			continue
+		}
+		if sessionFamily(f.f.SessionID, f.f.Scope, sessionHandle, keepOffline) {
+			m.removeFamily(id, f)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Count implements Store. It never fails for lack of room: see
+// LocalCounters and CounterEvictions.
+func (m *Memory) Count(ctx context.Context, kind Kind, key string, window time.Duration) (int64, time.Duration, error) {
+	m.mu.Lock()
+	err := m.usable(ctx)
+	m.mu.Unlock()
+	if err != nil {
+		return 0, 0, err
+	}
+	return m.counters.Count(kind, key, window, now())
+}
+
+// CounterEvictions returns how many live counters Count evicted because
+// Options.MaxCounters was reached: each is a count forgotten early. Callers
+// export it as a metric and log when it grows.
+func (m *Memory) CounterEvictions() uint64 { return m.counters.Evictions() }

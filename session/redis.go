@@ -24,6 +24,7 @@ import (
 //	P {u:USER}:s          zset   the user's session hashes, scored by absolute expiry
 //	P o:KIND:H            string single-use record (PutOnce / TakeOnce)
 //	P r:KIND:H            string replay-cache entry (Remember)
+//	P c:KIND:H            string fixed-window counter (Count), H the hash of its key
 //	P {f:FAMILY}:f        hash   refresh family (v JSON, u, cur token hash, prev, rot, ex, gen)
 //	P {f:FAMILY}:o        zset   hashes of the family's rotated tokens, by generation
 //	P {u:USER}:f          zset   the user's family ids, scored by expiry
@@ -40,6 +41,7 @@ type Redis struct {
 	indexAdd     *redis.Script
 	createFamily *redis.Script
 	rotate       *redis.Script
+	count        *redis.Script
 
 	closeOnce sync.Once
 }
@@ -91,6 +93,7 @@ func NewRedis(ctx context.Context, rawURL string, opts Options) (*Redis, error) 
 		indexAdd:     redis.NewScript(indexAddScript),
 		createFamily: redis.NewScript(createFamilyScript),
 		rotate:       redis.NewScript(rotateScript),
+		count:        redis.NewScript(countScript),
 	}
 	if err := r.Ping(ctx); err != nil {
 		_ = client.Close()
@@ -772,4 +775,66 @@ func (r *Redis) RevokeUserFamilies(ctx context.Context, userID string) (int, err
 	return r.deleteIndexed(ctx, idx, members, func(id string) []string {
 		return []string{r.familyKey(id), r.rotatedKey(id)}
 	})
+}
+
+// RevokeSessionFamilies implements Store. It reads the user's family index
+// and each family's record (one pipeline), then deletes the families of
+// the session like RevokeUserFamilies.
+func (r *Redis) RevokeSessionFamilies(ctx context.Context, userID, sessionHandle string, keepOffline bool) (int, error) {
+	if err := checkSessionFamilies(userID, sessionHandle); err != nil {
+		return 0, err
+	}
+	idx := r.userFamiliesKey(userID)
+	members, err := r.userIndex(ctx, idx, now())
+	if err != nil {
+		return 0, r.fail("revoke session families", err)
+	}
+	if len(members) == 0 {
+		return 0, nil
+	}
+	cmds := make([]*redis.StringCmd, len(members))
+	_, err = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range members {
+			cmds[i] = p.HGet(ctx, r.familyKey(id), "v")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, r.fail("revoke session families", err)
+	}
+	var ended []string
+	for i, c := range cmds {
+		v, err := c.Result()
+		if err != nil {
+			continue // gone (redis.Nil): its index entry expires with it
+		}
+		var rec familyRecord
+		if err := json.Unmarshal([]byte(v), &rec); err != nil {
+			return 0, r.fail("revoke session families", fmt.Errorf("decode family: %w", err))
+		}
+		if sessionFamily(rec.SessionID, rec.Scope, sessionHandle, keepOffline) {
+			ended = append(ended, members[i])
+		}
+	}
+	return r.deleteIndexed(ctx, idx, ended, func(id string) []string {
+		return []string{r.familyKey(id), r.rotatedKey(id)}
+	})
+}
+
+// Count implements Store: one key, INCR and PEXPIRE in one script.
+func (r *Redis) Count(ctx context.Context, kind Kind, key string, window time.Duration) (int64, time.Duration, error) {
+	if err := checkKey(kind, key); err != nil {
+		return 0, 0, err
+	}
+	if window < time.Millisecond {
+		return 0, 0, fmt.Errorf("%w: window must be at least 1ms", ErrInvalid)
+	}
+	res, err := r.count.Run(ctx, r.client, []string{r.recordKey("c", kind, key)}, window.Milliseconds()).Int64Slice()
+	if err != nil {
+		return 0, 0, r.fail("count", err)
+	}
+	if len(res) != 2 {
+		return 0, 0, r.fail("count", fmt.Errorf("unexpected reply of %d elements", len(res)))
+	}
+	return res[0], time.Duration(res[1]) * time.Millisecond, nil
 }

@@ -89,3 +89,17 @@ if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
 end
 return {0}
 `
+
+// countScript is a fixed-window counter: INCR, and the window's expiry set
+// by the count that created the key (PEXPIRE when it has none: the same as
+// PEXPIRE NX, on every Redis version).
+// KEYS[1] counter; ARGV[1] window ms. Returns {count, ms until the window ends}.
+const countScript = `
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+`

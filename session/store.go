@@ -106,6 +106,26 @@ type Store interface {
 	// membership anyway. ErrInvalid, ErrUnavailable.
 	RevokeUserFamilies(ctx context.Context, userID string) (int, error)
 
+	// RevokeSessionFamilies revokes the live families of userID that were
+	// granted in the browser session whose Handle is sessionHandle
+	// (RefreshFamily.SessionID), and returns how many it revoked. With
+	// keepOffline, families whose Scope contains "offline_access" are kept:
+	// offline access outlives the browser session (OIDC Core §11), so
+	// RP-initiated logout passes true. A family created concurrently may
+	// survive. ErrInvalid (malformed user ID, empty handle), ErrUnavailable.
+	RevokeSessionFamilies(ctx context.Context, userID, sessionHandle string, keepOffline bool) (int, error)
+
+	// Count adds one to the fixed-window counter of (kind, key) and returns
+	// its new value and the time until its window ends. The first count
+	// after a window ended starts a new window of length window at 1 (its
+	// length is set by that first call). Counters are namespaced by kind
+	// like single-use records, apart from them. On Redis one key, INCR and
+	// PEXPIRE in one script (atomic, Cluster-safe), shared by every replica;
+	// Memory keeps at most Options.MaxCounters and evicts the oldest window
+	// when full rather than refusing (see LocalCounters). ErrInvalid (bad
+	// kind, empty key, window < 1 ms), ErrUnavailable.
+	Count(ctx context.Context, kind Kind, key string, window time.Duration) (n int64, resetIn time.Duration, err error)
+
 	// Ping checks that the store answers (readiness). ErrUnavailable.
 	Ping(ctx context.Context) error
 	// Close releases the store; later calls fail with ErrUnavailable.
@@ -194,6 +214,12 @@ const (
 	KindCompletedAuthorization Kind = "completed_authz"
 	// KindJTI: replay cache of JWT ids (client assertions, logout tokens).
 	KindJTI Kind = "jti"
+	// KindFailedAuth counts failed client authentications per (source,
+	// client) with Count.
+	KindFailedAuth Kind = "failed_auth"
+	// KindFailedAuthSource counts failed client authentications per source
+	// across all clients with Count.
+	KindFailedAuthSource Kind = "failed_auth_source"
 )
 
 // Options configures both stores. The zero value is usable.
@@ -228,6 +254,10 @@ type Options struct {
 	// SweepInterval is how often the in-process store drops expired
 	// records (default 30s). Ignored by Redis (keys carry TTLs).
 	SweepInterval time.Duration
+	// MaxCounters bounds the in-process store's Count counters, apart from
+	// MaxEntries (default DefaultMaxCounters); beyond it the oldest window
+	// is evicted (Memory.CounterEvictions). Ignored by Redis.
+	MaxCounters int
 }
 
 // Defaults of Options.
@@ -270,6 +300,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = DefaultSweepInterval
+	}
+	if o.MaxCounters <= 0 {
+		o.MaxCounters = DefaultMaxCounters
 	}
 	return o
 }

@@ -60,6 +60,11 @@ func Run(t *testing.T, open Opener) {
 		{"reuse is detected across the last 1000 rotations", testRefreshKeptWindow},
 		{"revoke a family", testRevokeFamily},
 		{"revoke a user's families", testRevokeUserFamilies},
+		{"revoke a browser session's families, keeping offline access", testRevokeSessionFamilies},
+		{"count within a fixed window, per kind and key", testCount},
+		{"a counter's window ends and the next count starts at 1", testCountWindow},
+		{"20 concurrent counts each get a distinct value", testCountConcurrent},
+		{"count arguments are validated", testCountInvalid},
 		{"ping answers and a closed store is unavailable", testPingClose},
 	} {
 		wg.Add(1)
@@ -906,4 +911,157 @@ func testPingClose(t *testing.T, open Opener) {
 	wantErr(t, "take after close", err, session.ErrUnavailable)
 	_, err = s.CreateRefresh(c, newFamily("usr_closed"))
 	wantErr(t, "create refresh after close", err, session.ErrUnavailable)
+	_, _, err = s.Count(c, session.KindFailedAuth, "k", time.Minute)
+	wantErr(t, "count after close", err, session.ErrUnavailable)
+	_, err = s.RevokeSessionFamilies(c, "usr_closed", "sid", true)
+	wantErr(t, "revoke session families after close", err, session.ErrUnavailable)
+}
+
+func testRevokeSessionFamilies(t *testing.T, open Opener) {
+	s := open(t, session.Options{})
+	c := ctx(t)
+	fam := func(user, sid, scope string) string {
+		f := newFamily(user)
+		f.SessionID, f.Scope = sid, scope
+		tok, err := s.CreateRefresh(c, f)
+		must(t, "create", err)
+		return tok
+	}
+	online := fam("usr_logout", "sid-a", "openid profile")
+	online2 := fam("usr_logout", "sid-a", "openid email")
+	offline := fam("usr_logout", "sid-a", "openid offline_access")
+	otherSession := fam("usr_logout", "sid-b", "openid")
+	otherUser := fam("usr_other", "sid-a", "openid")
+	_, online2, err := s.RotateRefresh(c, online2) // a rotated family is found too
+	must(t, "rotate", err)
+
+	n, err := s.RevokeSessionFamilies(c, "usr_logout", "sid-a", true)
+	must(t, "revoke session families", err)
+	if n != 2 {
+		t.Fatalf("revoked %d families, want 2 (the session's, without offline_access)", n)
+	}
+	for _, tok := range []string{online, online2} {
+		_, err := s.GetRefresh(c, tok)
+		wantErr(t, "get a family of the ended session", err, session.ErrNotFound)
+	}
+	for name, tok := range map[string]string{"offline": offline, "other session": otherSession, "other user": otherUser} {
+		if _, err := s.GetRefresh(c, tok); err != nil {
+			t.Fatalf("%s family was revoked: %v", name, err)
+		}
+	}
+	n, err = s.RevokeSessionFamilies(c, "usr_logout", "sid-a", false)
+	must(t, "revoke including offline", err)
+	if n != 1 {
+		t.Fatalf("revoked %d, want the offline family only", n)
+	}
+	_, err = s.GetRefresh(c, offline)
+	wantErr(t, "get the offline family", err, session.ErrNotFound)
+	n, err = s.RevokeUserFamilies(c, "usr_logout")
+	must(t, "revoke user", err)
+	if n != 1 {
+		t.Fatalf("user index counted %d, want 1 (revoked families left it)", n)
+	}
+	_, err = s.RevokeSessionFamilies(c, "usr_logout", "", true)
+	wantErr(t, "empty handle", err, session.ErrInvalid)
+	_, err = s.RevokeSessionFamilies(c, "", "sid-a", true)
+	wantErr(t, "empty user", err, session.ErrInvalid)
+	n, err = s.RevokeSessionFamilies(c, "usr_nobody", "sid-a", true)
+	if err != nil || n != 0 {
+		t.Fatalf("user without families: %d %v", n, err)
+	}
+}
+
+func testCount(t *testing.T, open Opener) {
+	s := open(t, session.Options{})
+	c := ctx(t)
+	const window = time.Minute
+	for want := int64(1); want <= 3; want++ {
+		n, reset, err := s.Count(c, session.KindFailedAuth, "203.0.113.7|cli_a", window)
+		must(t, "count", err)
+		if n != want || reset <= 0 || reset > window {
+			t.Fatalf("count %d reset %v, want %d within (0, %v]", n, reset, want, window)
+		}
+	}
+	// Another key, another kind with the same key: counted apart.
+	n, _, err := s.Count(c, session.KindFailedAuth, "203.0.113.7|cli_b", window)
+	must(t, "count other key", err)
+	if n != 1 {
+		t.Fatalf("another key started at %d", n)
+	}
+	n, _, err = s.Count(c, session.KindFailedAuthSource, "203.0.113.7|cli_a", window)
+	must(t, "count other kind", err)
+	if n != 1 {
+		t.Fatalf("another kind started at %d", n)
+	}
+	// A single-use record under the same kind and key is another namespace.
+	must(t, "put once", s.PutOnce(c, session.KindFailedAuth, "203.0.113.7|cli_a", []byte("v"), time.Minute))
+	n, _, err = s.Count(c, session.KindFailedAuth, "203.0.113.7|cli_a", window)
+	must(t, "count after put once", err)
+	if n != 4 {
+		t.Fatalf("count %d after a record of the same kind and key, want 4", n)
+	}
+	v, err := s.TakeOnce(c, session.KindFailedAuth, "203.0.113.7|cli_a")
+	must(t, "take once", err)
+	if string(v) != "v" {
+		t.Fatalf("record %q", v)
+	}
+}
+
+func testCountWindow(t *testing.T, open Opener) {
+	s := open(t, session.Options{})
+	c := ctx(t)
+	const window = 400 * time.Millisecond
+	retryStalled(t, func() error {
+		key := "window-" + fmt.Sprint(time.Now().UnixNano())
+		start := time.Now()
+		n1, _, err := s.Count(c, session.KindFailedAuth, key, window)
+		must(t, "count", err)
+		n2, reset, err := s.Count(c, session.KindFailedAuth, key, time.Hour) // a later window length does not extend it
+		must(t, "count again", err)
+		if stalled(start, window) {
+			return errStalled("counting within the window")
+		}
+		if n1 != 1 || n2 != 2 || reset > window {
+			t.Fatalf("counts %d, %d, reset %v; want 1, 2 within %v", n1, n2, reset, window)
+		}
+		sleepUntil(start.Add(window + 150*time.Millisecond))
+		n, reset, err := s.Count(c, session.KindFailedAuth, key, window)
+		must(t, "count after the window", err)
+		if n != 1 || reset <= 0 || reset > window {
+			t.Fatalf("after the window: %d, reset %v; want 1 in a new window", n, reset)
+		}
+		return nil
+	})
+}
+
+func testCountConcurrent(t *testing.T, open Opener) {
+	s := open(t, session.Options{})
+	c := ctx(t)
+	got := race(20, func() int64 {
+		n, _, err := s.Count(c, session.KindFailedAuthSource, "198.51.100.0/24", time.Minute)
+		if err != nil {
+			return -1
+		}
+		return n
+	})
+	seen := map[int64]bool{}
+	for _, n := range got {
+		if n < 1 || n > 20 || seen[n] {
+			t.Fatalf("concurrent counts %v: want each of 1..20 once", got)
+		}
+		seen[n] = true
+	}
+}
+
+func testCountInvalid(t *testing.T, open Opener) {
+	s := open(t, session.Options{})
+	c := ctx(t)
+	_, _, err := s.Count(c, "Bad Kind", "k", time.Minute)
+	wantErr(t, "bad kind", err, session.ErrInvalid)
+	_, _, err = s.Count(c, session.KindFailedAuth, "", time.Minute)
+	wantErr(t, "empty key", err, session.ErrInvalid)
+	_, _, err = s.Count(c, session.KindFailedAuth, "k", 0)
+	wantErr(t, "zero window", err, session.ErrInvalid)
+	_, _, err = s.Count(c, session.KindFailedAuth, strings.Repeat("k", 5000), time.Minute)
+	wantErr(t, "oversized key", err, session.ErrInvalid)
 }
