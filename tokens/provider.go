@@ -24,7 +24,9 @@ type ProviderDirectory interface {
 	GetClient(ctx context.Context, id string) (directory.Client, error)
 	GetOrg(ctx context.Context, ref string) (directory.Organization, error)
 	GetUser(ctx context.Context, id string) (directory.User, error)
-	GetConnection(ctx context.Context, orgID, id string) (directory.Connection, error)
+	// SessionStanding is the directory's one validity check of a sign-in
+	// (docs/security.md, "Sessions and admin tokens").
+	SessionStanding(ctx context.Context, orgID, userID, connectionID string) (directory.PrincipalAccess, error)
 }
 
 // SessionStore is the part of the session store the OpenID provider uses:

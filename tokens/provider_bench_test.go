@@ -136,12 +136,13 @@ func BenchmarkAuthorizeWithSession(b *testing.B) {
 	}
 }
 
-// cachedDirectory caches clients and connections forever: an upper bound of
-// what caching them in the directory (invalidated on change, like
-// PrincipalAccess) would gain. For the benchmark only.
+// cachedDirectory caches clients forever: an upper bound of what caching
+// them in the directory (invalidated on change, like PrincipalAccess) would
+// gain. For the benchmark only. (Session standing is cached by the
+// directory itself, directory.SessionStanding.)
 type cachedDirectory struct {
 	ProviderDirectory
-	clients, conns sync.Map
+	clients sync.Map
 }
 
 func newCachedDirectory(d ProviderDirectory) ProviderDirectory {
@@ -157,17 +158,6 @@ func (c *cachedDirectory) GetClient(ctx context.Context, id string) (directory.C
 		c.clients.Store(id, cl)
 	}
 	return cl, err
-}
-
-func (c *cachedDirectory) GetConnection(ctx context.Context, orgID, id string) (directory.Connection, error) {
-	if v, ok := c.conns.Load(orgID + "/" + id); ok {
-		return v.(directory.Connection), nil
-	}
-	cn, err := c.ProviderDirectory.GetConnection(ctx, orgID, id)
-	if err == nil {
-		c.conns.Store(orgID+"/"+id, cn)
-	}
-	return cn, err
 }
 
 func reportPercentiles(b *testing.B, lat []time.Duration) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/ssobroker/ssobroker/directory"
 )
@@ -16,39 +15,38 @@ import (
 // invalid_grant; the authorization endpoint sends the user to sign in again.
 var ErrNoStanding = errors.New("tokens: the sign-in no longer grants tokens")
 
-// standing re-checks, at every issuance and every refresh, that the user is
-// still a member of the org, that the org exists and that the connection
-// they signed in through still exists and is enabled (authentik
-// GHSA-9g4j-v8w5-7x42: deactivated users kept access). It returns the
-// user's current access, an invalid_grant *Error wrapping ErrNoStanding,
-// or a 503 when the directory is unavailable.
+// standing re-checks, at every issuance and every refresh, the sign-in the
+// grant came from with the directory's one validity check,
+// directory.SessionStanding: the user is still a member of the org, the org
+// exists, and the connection they signed in through still exists, belongs
+// to the org and is enabled (authentik GHSA-9g4j-v8w5-7x42: deactivated
+// users kept access). A session opened by an operator's sign-in link
+// (directory.LinkConnection) grants no tokens to applications: ID tokens
+// and access tokens name the IdP the user signed in through, and there is
+// none. It returns the user's current access, an invalid_grant *Error
+// wrapping ErrNoStanding, or a 503 when the directory is unavailable.
 func (p *Provider) standing(ctx context.Context, orgID, userID, connectionID string) (directory.PrincipalAccess, error) {
-	if orgID == "" || userID == "" || connectionID == "" || !strings.HasPrefix(userID, "usr_") {
-		return directory.PrincipalAccess{}, lostStanding("the session names no user, organization or connection")
+	if connectionID == directory.LinkConnection {
+		return directory.PrincipalAccess{}, lostStanding("a session opened by a sign-in link grants no tokens to applications: sign in through the organization's IdP")
 	}
-	pa, err := p.issuer.store.PrincipalAccess(ctx, orgID, userID)
-	if notFound(err) {
-		return pa, lostStanding("the user is no longer a member of the organization")
-	}
-	if err != nil {
-		return pa, storeErr(err)
-	}
-	conn, err := p.dir.GetConnection(ctx, orgID, connectionID)
-	if notFound(err) {
-		return pa, lostStanding("the connection the user signed in through was deleted")
+	pa, err := p.dir.SessionStanding(ctx, orgID, userID, connectionID)
+	if errors.Is(err, directory.ErrNoStanding) {
+		return pa, noStanding(err)
 	}
 	if err != nil {
 		return pa, storeErr(err)
-	}
-	if !conn.Enabled {
-		return pa, lostStanding("the connection the user signed in through is disabled")
 	}
 	return pa, nil
 }
 
-func lostStanding(why string) *Error {
+// lostStanding is the answer to a grant whose sign-in no longer stands;
+// why (logged, never shown) says which rule failed.
+func lostStanding(why string) *Error { return noStanding(errors.New(why)) }
+
+// noStanding is lostStanding for the directory's refusal cause.
+func noStanding(cause error) *Error {
 	return &Error{Code: CodeInvalidGrant, Description: "the grant is no longer valid; sign in again", Status: http.StatusBadRequest,
-		Cause: fmt.Errorf("%w: %s", ErrNoStanding, why)}
+		Cause: fmt.Errorf("%w: %w", ErrNoStanding, cause)}
 }
 
 // userGrant is what an access token of a user states, from the current

@@ -114,7 +114,10 @@ func (s *Service) byAccessToken(ctx context.Context, token string) (principal, e
 }
 
 // bySession authenticates the sessionToken cookie, read leniently (Opik
-// forwards it as `$Version=1;sessionToken=…`).
+// forwards it as `$Version=1;sessionToken=…`), and checks that the sign-in
+// behind the session still stands: a session whose connection was disabled
+// or deleted, or whose user left the org, is refused at once, as the OpenID
+// provider refuses it.
 func (s *Service) bySession(r *http.Request, _ string) (principal, error) {
 	id, ok := session.FromRequest(r, session.CookieName)
 	if !ok || s.sessions == nil {
@@ -128,10 +131,19 @@ func (s *Service) bySession(r *http.Request, _ string) (principal, error) {
 	if err != nil {
 		return principal{}, unavailable(err)
 	}
-	if sess.UserID == "" || sess.OrgID == "" {
+	// The directory's one validity check of a sign-in: still a member, the
+	// org still there, the connection signed in through still the org's and
+	// enabled (docs/security.md, "Sessions and admin tokens"). Cached, so a
+	// warm check reaches no database.
+	pa, err := s.dir.SessionStanding(ctx, sess.OrgID, sess.UserID, sess.ConnectionID)
+	if errors.Is(err, directory.ErrNoStanding) {
+		s.log.DebugContext(ctx, "opik: session refused", "session", sess.Handle, "cause", err)
 		return principal{}, errEndedSession
 	}
-	return s.standing(ctx, sess.OrgID, sess.UserID, errEndedSession)
+	if err != nil {
+		return principal{}, storeError(err, errEndedSession)
+	}
+	return principal{access: pa}, nil
 }
 
 // byCookieOrAuthorization authenticates the session cookie when one is sent,

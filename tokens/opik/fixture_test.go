@@ -66,7 +66,9 @@ type fixture struct {
 
 	acme, globex                directory.Organization
 	acmeWS, research, globexLab directory.Workspace
-	callers                     map[string]caller
+	// conn is acme's connection every user session signed in through.
+	conn    directory.Connection
+	callers map[string]caller
 }
 
 // Service-account callers (API keys) and user callers (sessions), by the
@@ -100,6 +102,10 @@ func newFixture(t testing.TB, store *directory.SQLStore, sessions session.Store,
 		t.Fatal(err)
 	}
 	if f.globex, f.globexLab, err = store.CreateOrg(ctx, actor, directory.NewOrg{Name: "Globex", WorkspaceName: globexLabName}); err != nil {
+		t.Fatal(err)
+	}
+	if f.conn, err = store.CreateConnection(ctx, actor, directory.Connection{OrgID: f.acme.ID, Type: directory.ConnectionOIDC,
+		Name: "Acme IdP", Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
 	member := func(ws directory.Workspace, role access.WorkspaceRole) []directory.InvitationWorkspace {
@@ -161,7 +167,7 @@ func (f *fixture) serviceAccount(name, orgID string, role access.OrgRole, ws []d
 }
 
 // user creates a user of acme with role, member of ws when not nil, and a
-// browser session for it.
+// browser session for it, signed in through acme's connection.
 func (f *fixture) user(label, email string, role access.OrgRole, ws *directory.Workspace) {
 	f.t.Helper()
 	ctx := context.Background()
@@ -177,7 +183,7 @@ func (f *fixture) user(label, email string, role access.OrgRole, ws *directory.W
 			f.t.Fatal(err)
 		}
 	}
-	sess, err := f.sessions.CreateSession(ctx, session.Session{UserID: u.ID, OrgID: f.acme.ID})
+	sess, err := f.sessions.CreateSession(ctx, session.Session{UserID: u.ID, OrgID: f.acme.ID, ConnectionID: f.conn.ID})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -31,6 +31,9 @@ type Directory interface {
 	LookupAPIKey(ctx context.Context, secret string) (directory.KeyPrincipal, error)
 	TouchAPIKey(ctx context.Context, keyID string, at time.Time) error
 	PrincipalAccess(ctx context.Context, orgID, principalID string) (directory.PrincipalAccess, error)
+	// SessionStanding is the one validity check of a browser session's
+	// sign-in (member, org, connection enabled); cached like PrincipalAccess.
+	SessionStanding(ctx context.Context, orgID, userID, connectionID string) (directory.PrincipalAccess, error)
 	FindWorkspace(ctx context.Context, name string) (directory.Workspace, error)
 	ListWorkspaces(ctx context.Context, orgID string, f directory.WorkspaceFilter) ([]directory.Workspace, string, error)
 	ListMembers(ctx context.Context, orgID string, p directory.Page) ([]directory.Member, string, error)
