@@ -270,13 +270,13 @@ func (s *SQLStore) FindVerifiedDomain(ctx context.Context, domain string) (Domai
 	return d, err
 }
 
-const clientCols = `id, name, secret_hash, public, redirect_uris, grant_types, created_at`
+const clientCols = `id, name, secret_hash, public, redirect_uris, grant_types, created_at, admin_api`
 
 func scanClient(r row) (Client, error) {
 	var c Client
 	var uris, grants string
 	var created int64
-	if err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &uris, &grants, &created); err != nil {
+	if err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &uris, &grants, &created, &c.AdminAPI); err != nil {
 		return c, err
 	}
 	c.CreatedAt = fromTS(created)
@@ -326,7 +326,7 @@ func (s *SQLStore) CreateClient(ctx context.Context, actor string, in NewClient)
 		}
 	}
 	c := Client{ID: newID("cli"), Name: in.Name, Public: in.Public, RedirectURIs: in.RedirectURIs, GrantTypes: in.GrantTypes,
-		CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+		AdminAPI: in.AdminAPI, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	var secret string
 	if !in.Public {
 		secret = "ssbc_" + encodeBase62(randomBytes(32))
@@ -335,8 +335,8 @@ func (s *SQLStore) CreateClient(ctx context.Context, actor string, in NewClient)
 	uris, _ := json.Marshal(c.RedirectURIs)
 	grants, _ := json.Marshal(c.GrantTypes)
 	err := s.mutate(ctx, func(q querier) error {
-		if _, err := q.exec(ctx, `INSERT INTO clients (`+clientCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			c.ID, c.Name, c.SecretHash, c.Public, string(uris), string(grants), ts(c.CreatedAt)); err != nil {
+		if _, err := q.exec(ctx, `INSERT INTO clients (`+clientCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			c.ID, c.Name, c.SecretHash, c.Public, string(uris), string(grants), ts(c.CreatedAt), c.AdminAPI); err != nil {
 			return err
 		}
 		return audit(ctx, q, "", actor, "client.create", c.ID, nil, c)

@@ -232,6 +232,9 @@ type Client struct {
 	RedirectURIs []string  `json:"redirect_uris"`
 	GrantTypes   []string  `json:"grant_types"`
 	CreatedAt    time.Time `json:"created_at"`
+	// AdminAPI: an operator allowed the client to ask for the admin API's
+	// scope (ssobroker:admin), so its users' tokens may call /api/v1.
+	AdminAPI bool `json:"admin_api"`
 }
 
 // AuditEvent is one entry of the append-only audit log.

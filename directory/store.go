@@ -73,6 +73,9 @@ type NewClient struct {
 	RedirectURIs []string
 	Public       bool
 	GrantTypes   []string // empty: authorization_code and refresh_token
+	// AdminAPI lets the client ask for the admin API's scope
+	// (ssobroker:admin): an operator's decision, made only from the CLI.
+	AdminAPI bool
 }
 
 // AuditFilter narrows ListAudit.
