@@ -85,12 +85,31 @@ func (s *SQLStore) CreateInvitation(ctx context.Context, actor string, in NewInv
 	inv := Invitation{ID: newID("inv"), OrgID: in.OrgID, Email: email, Role: in.Role, InvitedBy: actor,
 		CreatedAt: now, ExpiresAt: now.Add(in.TTL), State: InvitationPending}
 	err = s.mutate(ctx, func(q querier) error {
-		if _, err := lockOrg(ctx, q, in.OrgID); err != nil {
+		org, err := lockOrg(ctx, q, in.OrgID)
+		if err != nil {
 			return err
 		}
 		grants, err := validateGrants(ctx, q, in.OrgID, in.Workspaces)
 		if err != nil {
 			return err
+		}
+		// The inviter grants the role and the workspaces: never beyond their
+		// own permissions (docs/security.md, "Grants and tenant inputs").
+		g, err := granterOf(ctx, q, org, actor)
+		if err != nil {
+			return err
+		}
+		if err := g.mayGrantOrgRole(in.Role); err != nil {
+			return err
+		}
+		for _, wg := range grants {
+			w, err := getWorkspace(ctx, q, in.OrgID, wg.WorkspaceID)
+			if err != nil {
+				return err
+			}
+			if err := g.mayGrantWorkspace(ctx, q, actor, w, access.WorkspaceGrant{Grantee: in.Role, Membership: access.Membership{Role: wg.Role}}); err != nil {
+				return err
+			}
 		}
 		inv.Workspaces = grants
 		var n int

@@ -73,6 +73,73 @@ func getMember(ctx context.Context, q querier, orgID, principalID string) (Membe
 	return m, err
 }
 
+// ErrGrantNotAllowed is wrapped by a grant a member may not make: a role,
+// workspace role or flag beyond their own permissions (docs/security.md,
+// "Grants and tenant inputs").
+var ErrGrantNotAllowed = errors.New("grant beyond the granter's own permissions")
+
+// GrantError is a refused grant, with a message meant for a person.
+type GrantError struct{ Message string }
+
+func (e *GrantError) Error() string { return e.Message }
+
+// Unwrap makes errors.Is(err, ErrGrantNotAllowed) true.
+func (e *GrantError) Unwrap() error { return ErrGrantNotAllowed }
+
+// granter is the standing of the actor of a grant in the org.
+type granter struct {
+	role     access.OrgRole
+	settings access.Settings
+	member   bool
+}
+
+// granterOf loads actor's org role for a grant check. An actor who is not a
+// member of the org (the operator's CLI, the system, a test) has authorised
+// the change by other means and is not checked here; a member is, whatever
+// path their request took (admin API, console).
+func granterOf(ctx context.Context, q querier, org Organization, actor string) (granter, error) {
+	g := granter{settings: org.Settings.Access()}
+	m, err := getMember(ctx, q, org.ID, actor)
+	if isNotFound(err) {
+		return g, nil
+	}
+	if err != nil {
+		return g, err
+	}
+	g.role, g.member = m.Role, true
+	return g, nil
+}
+
+// mayGrantOrgRole refuses an org role beyond the granter's own
+// (access.Covers). Whether the granter may invite at all (org.invite) or
+// change roles (org.admin) is the caller's check, as for every permission.
+func (g granter) mayGrantOrgRole(role access.OrgRole) error {
+	if !g.member || access.Covers(g.role, role, g.settings) {
+		return nil
+	}
+	return &GrantError{Message: fmt.Sprintf("a %s cannot grant the role %s: a member may grant only a role whose permissions they hold themselves", g.role, role)}
+}
+
+// mayGrantWorkspace refuses a workspace membership beyond the granter's own
+// permissions in workspace w.
+func (g granter) mayGrantWorkspace(ctx context.Context, q querier, actor string, w Workspace, grant access.WorkspaceGrant) error {
+	if !g.member || g.role == access.RoleAdmin {
+		return nil
+	}
+	var own *access.Membership
+	wm, err := getWorkspaceMember(ctx, q, w.ID, actor)
+	switch {
+	case err == nil:
+		own = &wm.Membership
+	case !isNotFound(err):
+		return err
+	}
+	if access.MayGrantWorkspace(g.role, own, grant) {
+		return nil
+	}
+	return &GrantError{Message: fmt.Sprintf("this membership of workspace %q would give a %s permissions the granter does not hold there", w.Name, grant.Grantee)}
+}
+
 // principalExists checks that a user exists, or that a service account belongs to the org.
 func principalExists(ctx context.Context, q querier, orgID, principalID string) error {
 	var n int
@@ -177,7 +244,15 @@ func (s *SQLStore) SetMemberRole(ctx context.Context, actor, orgID, principalID 
 	}
 	var after Member
 	err := s.mutate(ctx, func(q querier) error {
-		if _, err := lockOrg(ctx, q, orgID); err != nil {
+		org, err := lockOrg(ctx, q, orgID)
+		if err != nil {
+			return err
+		}
+		g, err := granterOf(ctx, q, org, actor)
+		if err != nil {
+			return err
+		}
+		if err := g.mayGrantOrgRole(role); err != nil {
 			return err
 		}
 		before, err := getMember(ctx, q, orgID, principalID)
@@ -291,18 +366,31 @@ func (s *SQLStore) PutWorkspaceMember(ctx context.Context, actor, orgID, wsID, p
 	}
 	var out WorkspaceMember
 	err := s.mutate(ctx, func(q querier) error {
-		if _, err := lockOrg(ctx, q, orgID); err != nil {
+		org, err := lockOrg(ctx, q, orgID)
+		if err != nil {
 			return err
 		}
 		w, err := getWorkspace(ctx, q, orgID, wsID)
 		if err != nil {
 			return err
 		}
-		if _, err := getMember(ctx, q, orgID, principalID); err != nil {
+		grantee, err := getMember(ctx, q, orgID, principalID)
+		if err != nil {
 			return err
 		}
 		before, err := getWorkspaceMember(ctx, q, w.ID, principalID)
 		if err != nil && !isNotFound(err) {
+			return err
+		}
+		g, err := granterOf(ctx, q, org, actor)
+		if err != nil {
+			return err
+		}
+		grant := access.WorkspaceGrant{Grantee: grantee.Role, Membership: m}
+		if before.PrincipalID != "" {
+			grant.Current = &before.Membership
+		}
+		if err := g.mayGrantWorkspace(ctx, q, actor, w, grant); err != nil {
 			return err
 		}
 		if err := putWorkspaceMember(ctx, q, w, principalID, m); err != nil {

@@ -193,8 +193,8 @@ type ConnectionConfig struct {
 	// claim or attribute names.
 	AttributeMapping map[string]string `json:"attribute_mapping,omitempty"`
 	// GroupRoles maps an upstream group to an org role. When a user is in
-	// several mapped groups the strongest role wins: admin, then
-	// platform_member, then view_only_platform_member, then opik_member.
+	// several mapped groups the strongest role wins (access.Stronger): admin,
+	// then platform_member, then view_only_platform_member, then opik_member.
 	GroupRoles map[string]access.OrgRole `json:"group_roles,omitempty"`
 	// GroupWorkspaces maps an upstream group to workspace roles by
 	// workspace name or id: {"ml-leads": {"research": "owner"}}. A user in
@@ -223,31 +223,19 @@ func (c ConnectionConfig) UsesGroups() bool {
 	return c.GroupRoles != nil || c.GroupWorkspaces != nil
 }
 
-// orgRolePrecedence orders org roles from strongest to weakest for group
-// mapping: view-only platform members have every permission of a platform
-// member but writing, more than an opik member has.
-func orgRolePrecedence() [4]access.OrgRole {
-	return [4]access.OrgRole{access.RoleAdmin, access.RolePlatformMember, access.RoleViewOnly, access.RoleOpikMember}
-}
-
 // MapGroups applies GroupRoles and GroupWorkspaces to groups. The org role
 // is "" when no group maps to one. The workspace map is nil when the
 // configuration has no GroupWorkspaces (the directory then leaves mapped
 // workspace memberships alone) and non-nil, possibly empty, otherwise.
 func (c ConnectionConfig) MapGroups(groups []string) (access.OrgRole, map[string]access.WorkspaceRole) {
-	order := orgRolePrecedence()
-	best := len(order)
+	var best access.OrgRole
 	var ws map[string]access.WorkspaceRole
 	if c.GroupWorkspaces != nil {
 		ws = map[string]access.WorkspaceRole{}
 	}
 	for _, g := range groups {
 		if r, ok := c.GroupRoles[g]; ok {
-			for i, p := range order {
-				if p == r && i < best {
-					best = i
-				}
-			}
+			best = access.Stronger(best, r)
 		}
 		for ref, role := range c.GroupWorkspaces[g] {
 			if ws[ref] != access.WorkspaceOwner {
@@ -255,8 +243,5 @@ func (c ConnectionConfig) MapGroups(groups []string) (access.OrgRole, map[string
 			}
 		}
 	}
-	if best == len(order) {
-		return "", ws
-	}
-	return order[best], ws
+	return best, ws
 }

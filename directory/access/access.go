@@ -37,32 +37,6 @@ func (r OrgRole) Valid() bool {
 	return false
 }
 
-// rank orders roles for the rule "a non-admin may invite only with a role not
-// above their own": admin > platform member > view-only member, opik member.
-func (r OrgRole) rank() int {
-	switch r {
-	case RoleAdmin:
-		return 3
-	case RolePlatformMember:
-		return 2
-	case RoleViewOnly, RoleOpikMember:
-		return 1
-	}
-	return 0
-}
-
-// CanGrant reports whether a principal with role r may invite someone with
-// role other (PERMISSIONS.md decision 6).
-func (r OrgRole) CanGrant(other OrgRole) bool {
-	if !other.Valid() || !r.Valid() {
-		return false
-	}
-	if r == RoleAdmin {
-		return true
-	}
-	return other != RoleAdmin && other.rank() <= r.rank()
-}
-
 // WorkspaceRole is a principal's role in one workspace.
 type WorkspaceRole string
 

@@ -69,6 +69,7 @@ func classify(err error) (status int, body errorDetail, hdr map[string]string, l
 	var nf *directory.NotFoundError
 	var cf *directory.ConflictError
 	var mbe *http.MaxBytesError
+	var ge *directory.GrantError
 	switch {
 	case errors.As(err, &ae):
 		hdr = map[string]string{}
@@ -81,6 +82,10 @@ func classify(err error) (status int, body errorDetail, hdr map[string]string, l
 		return ae.status, errorDetail{Code: ae.code, Message: ae.message, Field: ae.field}, hdr, ae.status >= 500
 	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge, errorDetail{Code: "too_large", Message: "the request body is larger than 64 KiB"}, nil, false
+	case errors.As(err, &ge):
+		return http.StatusForbidden, errorDetail{Code: "forbidden", Message: ge.Message}, nil, false
+	case errors.Is(err, directory.ErrGrantNotAllowed):
+		return http.StatusForbidden, errorDetail{Code: "forbidden", Message: "the grant goes beyond your own permissions"}, nil, false
 	case errors.As(err, &inv):
 		return http.StatusUnprocessableEntity, errorDetail{Code: "invalid", Message: inv.Message, Field: inv.Field}, nil, false
 	case errors.As(err, &inva):

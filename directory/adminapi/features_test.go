@@ -158,14 +158,23 @@ func TestInvitationRules(t *testing.T) {
 		if !slices.Equal(pmList, []string{mine}) || len(adminList) != 2 {
 			t.Fatalf("pm sees %v, admin %v", pmList, adminList)
 		}
-		// An opik member can grant neither platform_member nor admin.
+		// An opik member can grant neither platform_member nor admin: the
+		// 403 names what the role holds that the opik member does not.
 		r = inv(cOM, "platform_member")
 		wantStatus(t, r, 403)
-		if _, msg, _ := r.errorCode(t); !strings.HasPrefix(msg, "missing permission org.admin") {
+		if _, msg, _ := r.errorCode(t); !strings.HasPrefix(msg, "missing permission experiments.read") {
+			t.Fatalf("message %q", msg)
+		}
+		r = inv(cOM, "admin")
+		wantStatus(t, r, 403)
+		if _, msg, _ := r.errorCode(t); !strings.HasPrefix(msg, "missing permission ") || !strings.Contains(msg, "org.admin") {
 			t.Fatalf("message %q", msg)
 		}
 		wantStatus(t, inv(cOM, "opik_member"), 201)
-		wantStatus(t, inv(cVO, "opik_member"), 201)
+		// Decision 6: a view-only member grants view-only only (an opik
+		// member may log data, which a view-only member may not).
+		wantStatus(t, inv(cVO, "opik_member"), 403)
+		wantStatus(t, inv(cVO, "view_only_platform_member"), 201)
 		// Someone else's invitation: only admins revoke it.
 		other := f.newInvitation(f.ids[cVO])
 		wantStatus(t, f.as(cPM, "DELETE", f.pathA("/invitations/"+other), ""), 403)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/ssobroker/ssobroker/directory/access"
 )
 
 // The expected statuses below are read off PERMISSIONS.md by hand, for the
@@ -23,8 +25,12 @@ var (
 	ownersOfResearch   = []string{cAdmin, cWO}
 	everyMember        = []string{cAdmin, cPM, cOM, cVO, cWO, cMI, cMN, cSA}
 	adminOnly          = []string{cAdmin}
-	// platformOrAbove may grant platform_member (CanGrant: not opik or view-only members).
+	// platformOrAbove may grant platform_member (decision 6: not opik or view-only members).
 	platformOrAbove = []string{cAdmin, cPM, cWO, cMI, cMN, cSA}
+	// viewOnlyGranters may grant view_only_platform_member: decision 6 changed
+	// this row, an opik member no longer may (it would hand out
+	// experiment-management rights it does not hold).
+	viewOnlyGranters = []string{cAdmin, cPM, cVO, cWO, cMI, cMN, cSA}
 )
 
 // allowed builds the expected statuses: ok for the listed callers, 401 for
@@ -109,7 +115,7 @@ func matrixCases() []matrixCase {
 		{"list invitations", "GET", o + "/invitations", fixed("/invitations", ""), allowed(200, everyMember...)},
 		{"invite view-only", "POST", o + "/invitations", func(f *fixture, _ string) (string, string) {
 			return f.pathA("/invitations"), fmt.Sprintf(`{"email":"new-%d@acme.test","role":"view_only_platform_member"}`, f.next())
-		}, allowed(201, everyMember...)},
+		}, allowed(201, viewOnlyGranters...)},
 		{"invite platform member", "POST", o + "/invitations", func(f *fixture, _ string) (string, string) {
 			return f.pathA("/invitations"), fmt.Sprintf(`{"email":"new-%d@acme.test","role":"platform_member"}`, f.next())
 		}, allowed(201, platformOrAbove...)},
@@ -129,6 +135,10 @@ func matrixCases() []matrixCase {
 			actor := f.ids[caller]
 			if actor == "" {
 				actor = f.ids[cAdmin]
+			}
+			if caller == cOM {
+				// An opik member may invite only opik members (decision 6).
+				return f.pathA("/invitations/" + f.newInvitationWithRole(actor, access.RoleOpikMember)), ""
 			}
 			return f.pathA("/invitations/" + f.newInvitation(actor)), ""
 		}, allowed(204, everyMember...)},

@@ -51,6 +51,12 @@ func (a *API) patchMember(w http.ResponseWriter, r *http.Request, c *caller) err
 	if b.Role == nil {
 		return invalidField("role", "role is required")
 	}
+	if !b.Role.Valid() {
+		return invalidField("role", "role must be one of admin, platform_member, opik_member, view_only_platform_member")
+	}
+	if !access.MayGrantOrgRole(c.access.Member.Role, c.access.Org.Settings.Access(), *b.Role) {
+		return errGrantBeyond(c.access.Member.Role, c.access.Org.Settings.Access(), *b.Role)
+	}
 	v, err := ifMatch(r)
 	if err != nil {
 		return err
@@ -154,8 +160,9 @@ type invitationBody struct {
 }
 
 // createInvitation invites an email into the org (org.invite). A non-admin
-// may invite only with a role their own role can grant (decision 6), and into
-// workspaces where they could add the invitee themselves (decision 4).
+// may invite only with a role whose permissions they hold themselves
+// (access.MayGrantOrgRole), and into workspaces where they could add the
+// invitee themselves (access.MayGrantWorkspace).
 func (a *API) createInvitation(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := c.require(access.OrgInvite, nil); err != nil {
 		return err
@@ -171,8 +178,9 @@ func (a *API) createInvitation(w http.ResponseWriter, r *http.Request, c *caller
 	if !role.Valid() {
 		return invalidField("role", "role must be one of admin, platform_member, opik_member, view_only_platform_member")
 	}
-	if !c.access.Member.Role.CanGrant(role) {
-		return forbidden("missing permission org.admin: your role cannot invite with role " + string(role))
+	settings := c.access.Org.Settings.Access()
+	if !access.MayGrantOrgRole(c.access.Member.Role, settings, role) {
+		return errGrantBeyond(c.access.Member.Role, settings, role)
 	}
 	in := directory.NewInvitation{OrgID: c.orgID(), Email: strings.TrimSpace(b.Email), Role: role}
 	if b.ExpiresIn != nil {
@@ -195,6 +203,9 @@ func (a *API) createInvitation(w http.ResponseWriter, r *http.Request, c *caller
 			perm = access.WorkspaceConfigure
 		}
 		if err := c.require(perm, &ws); err != nil {
+			return err
+		}
+		if err := c.mayGrantWorkspace(&ws, access.WorkspaceGrant{Grantee: role, Membership: access.Membership{Role: g.Role}}); err != nil {
 			return err
 		}
 		in.Workspaces = append(in.Workspaces, directory.InvitationWorkspace{WorkspaceID: ws.ID, Role: g.Role})
@@ -272,4 +283,15 @@ func (a *API) denyJoinRequest(w http.ResponseWriter, r *http.Request, c *caller)
 	}
 	writeNoContent(w)
 	return nil
+}
+
+// errGrantBeyond is the 403 of an org role the caller may not grant: it names
+// the permissions the role holds that the caller does not.
+func errGrantBeyond(granter access.OrgRole, s access.Settings, grant access.OrgRole) error {
+	missing := access.Beyond(granter, grant, s)
+	if missing == 0 {
+		missing = access.Set(access.OrgInvite)
+	}
+	return forbidden("missing permission " + strings.Join(missing.Names(), ", ") + ": a " + string(granter) +
+		" cannot grant the role " + string(grant) + ", which holds permissions they do not; ask an admin")
 }

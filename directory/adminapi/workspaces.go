@@ -199,10 +199,12 @@ type membershipBody struct {
 }
 
 // putWorkspaceMember adds an org member to a workspace or changes its role
-// and flags; idempotent. PERMISSIONS.md decision 4: adding someone as a plain
-// member (both flags false) needs workspace.invite; making someone owner,
-// setting a flag, or changing an existing owner or flagged member needs what
-// only owners and admins hold, workspace.configure.
+// and flags; idempotent. Adding someone as a plain member (both flags false)
+// needs workspace.invite; making someone owner, setting a flag, or changing
+// an existing owner or flagged member needs what only owners and admins hold,
+// workspace.configure; and a non-admin never adds a permission they do not
+// hold in the workspace themselves (access.MayGrantWorkspace,
+// docs/security.md "Grants and tenant inputs").
 func (a *API) putWorkspaceMember(w http.ResponseWriter, r *http.Request, c *caller) error {
 	ws, err := a.workspace(r, c, r.PathValue("ws"))
 	if err != nil {
@@ -227,6 +229,13 @@ func (a *API) putWorkspaceMember(w http.ResponseWriter, r *http.Request, c *call
 		perm = access.WorkspaceInvite
 	}
 	if err := c.require(perm, &ws); err != nil {
+		return err
+	}
+	grantee, err := a.store.GetMember(r.Context(), c.orgID(), principal)
+	if err != nil {
+		return err
+	}
+	if err := c.mayGrantWorkspace(&ws, access.WorkspaceGrant{Grantee: grantee.Role, Current: current, Membership: m}); err != nil {
 		return err
 	}
 	out, err := a.store.PutWorkspaceMember(r.Context(), c.subject, c.orgID(), ws.ID, principal, m)
@@ -271,4 +280,27 @@ func (a *API) deleteWorkspaceMember(w http.ResponseWriter, r *http.Request, c *c
 	}
 	writeNoContent(w)
 	return nil
+}
+
+// mayGrantWorkspace applies access.MayGrantWorkspace to the caller in ws and
+// answers 403 with the reason when the grant goes beyond what the caller
+// holds there.
+func (c *caller) mayGrantWorkspace(ws *directory.Workspace, g access.WorkspaceGrant) error {
+	var own *access.Membership
+	for i := range c.access.Workspaces {
+		if c.access.Workspaces[i].WorkspaceID == ws.ID {
+			own = &c.access.Workspaces[i].Membership
+			break
+		}
+	}
+	if access.MayGrantWorkspace(c.access.Member.Role, own, g) {
+		return nil
+	}
+	mine := access.WorkspacePermissions(c.access.Member.Role, own)
+	missing := (access.WorkspacePermissions(g.Grantee, &g.Membership) &^ access.WorkspacePermissions(g.Grantee, g.Current)) &^ mine
+	if missing == 0 {
+		missing = access.Set(access.WorkspaceConfigure)
+	}
+	return forbidden("missing permission " + strings.Join(missing.Names(), ", ") + " in workspace " + quote(ws.Name) +
+		": a member may not give a " + string(g.Grantee) + " permissions they do not hold there themselves; ask an owner or an admin")
 }
