@@ -8,6 +8,16 @@
 // (html/layout.html) wraps them. Page names are file names without ".html".
 // Data is whatever the page reads; the layout reads nothing but the page's
 // "title". Adding a page is adding a file: Load parses every file of html/.
+//
+// The admin console's pages live in html/console/: their layout is
+// html/console/_layout.html, files whose names start with "_" are partials
+// every console page may call, and a page's name is "console/" followed by
+// its file name without ".html".
+//
+// No page carries inline style or script: stylesheets and the console's
+// script are embedded files under static/, served by StaticHandler at
+// StaticPath and named in pages by the "asset" function, which adds a
+// content hash so that a new release is never served a stale file.
 package templates
 
 import (
@@ -15,32 +25,42 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
 	"io"
 	"io/fs"
+	"mime"
 	"net/http"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
-//go:embed html/*.html
+//go:embed html/*.html html/console/*.html static/*
 var files embed.FS
 
-// ContentSecurityPolicy is sent with every page: nothing loads from
-// anywhere, styles are inline, forms post only to us, nobody frames us.
+// StaticPath is where StaticHandler serves the embedded static files.
+const StaticPath = "/static/"
+
+// ContentSecurityPolicy is sent with every page: scripts and styles load
+// only from our own static files (never inline), images only from us,
+// forms post only to us, nobody frames us.
 //
 // form-action 'self' also applies to the redirects that follow a form
 // submission (Chrome enforces it there), so a form whose answer leads to
 // another origin must answer with a page that navigates on its own (see the
 // "redirect" page), not with a redirect.
-const ContentSecurityPolicy = "default-src 'none'; style-src 'self' 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // layoutName is the file that wraps every page.
 const layoutName = "layout"
+
+// consolePrefix starts the name of every console page.
+const consolePrefix = "console/"
 
 // ErrUnknownPage is returned by Render and Execute for a name with no page.
 var ErrUnknownPage = errors.New("templates: unknown page")
@@ -50,6 +70,9 @@ type Set struct {
 	pages map[string]*template.Template
 }
 
+// assets maps a static file's name to its URL with a content hash.
+type assets map[string]string
+
 // Load parses the embedded pages. It fails only if a page does not parse,
 // which tests catch before a release.
 func Load() (*Set, error) {
@@ -57,38 +80,158 @@ func Load() (*Set, error) {
 }
 
 func parse(fsys fs.FS) (*Set, error) {
-	layout, err := template.New(layoutName).Funcs(funcs()).ParseFS(fsys, "html/"+layoutName+".html")
+	urls, err := assetURLs(fsys)
 	if err != nil {
-		return nil, fmt.Errorf("templates: layout: %w", err)
-	}
-	names, err := fs.Glob(fsys, "html/*.html")
-	if err != nil {
-		return nil, fmt.Errorf("templates: %w", err)
+		return nil, err
 	}
 	s := &Set{pages: map[string]*template.Template{}}
-	for _, file := range names {
-		name := strings.TrimSuffix(path.Base(file), ".html")
-		if name == layoutName {
-			continue
-		}
-		t, err := layout.Clone()
-		if err != nil {
-			return nil, fmt.Errorf("templates: %s: %w", name, err)
-		}
-		if _, err := t.ParseFS(fsys, file); err != nil {
-			return nil, fmt.Errorf("templates: %s: %w", name, err)
-		}
-		s.pages[name] = t
+	if err := s.addPages(fsys, urls, "html/", ""); err != nil {
+		return nil, err
+	}
+	if err := s.addPages(fsys, urls, "html/console/", consolePrefix); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
+// addPages parses every page of dir with dir's layout (and, in the console
+// directory, its "_" partials), naming each page prefix + file name.
+func (s *Set) addPages(fsys fs.FS, urls assets, dir, prefix string) error {
+	layoutFile := dir + layoutName + ".html"
+	if prefix != "" {
+		layoutFile = dir + "_" + layoutName + ".html"
+	}
+	layout, err := template.New(layoutName).Funcs(funcs(urls)).ParseFS(fsys, layoutFile)
+	if err != nil {
+		return fmt.Errorf("templates: %slayout: %w", prefix, err)
+	}
+	names, err := fs.Glob(fsys, dir+"*.html")
+	if err != nil {
+		return fmt.Errorf("templates: %w", err)
+	}
+	var pages []string
+	for _, file := range names {
+		base := path.Base(file)
+		switch {
+		case file == layoutFile || base == layoutName+".html":
+		case strings.HasPrefix(base, "_"):
+			if _, err := layout.ParseFS(fsys, file); err != nil {
+				return fmt.Errorf("templates: %s%s: %w", prefix, base, err)
+			}
+		default:
+			pages = append(pages, file)
+		}
+	}
+	for _, file := range pages {
+		name := prefix + strings.TrimSuffix(path.Base(file), ".html")
+		t, err := layout.Clone()
+		if err != nil {
+			return fmt.Errorf("templates: %s: %w", name, err)
+		}
+		if _, err := t.ParseFS(fsys, file); err != nil {
+			return fmt.Errorf("templates: %s: %w", name, err)
+		}
+		s.pages[name] = t
+	}
+	return nil
+}
+
+// assetURLs names each static file by StaticPath + name + "?v=" + the first
+// 12 hex digits of its SHA-256.
+func assetURLs(fsys fs.FS) (assets, error) {
+	names, err := fs.Glob(fsys, "static/*")
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	out := assets{}
+	for _, file := range names {
+		b, err := fs.ReadFile(fsys, file)
+		if err != nil {
+			return nil, fmt.Errorf("templates: %w", err)
+		}
+		sum := sha256.Sum256(b)
+		out[path.Base(file)] = StaticPath + path.Base(file) + "?v=" + hex.EncodeToString(sum[:6])
+	}
+	return out, nil
+}
+
 // funcs are the helpers every page may call.
-func funcs() template.FuncMap {
+func funcs(urls assets) template.FuncMap {
 	return template.FuncMap{
 		// join joins strings with sep, for lists such as AMR values.
 		"join": strings.Join,
+		// asset returns the URL of static file name; an unknown name fails
+		// the page (a test renders every page).
+		"asset": func(name string) (string, error) {
+			u, ok := urls[name]
+			if !ok {
+				return "", fmt.Errorf("templates: no static file %q", name)
+			}
+			return u, nil
+		},
+		// datetime formats a time for tables: UTC, to the minute; the zero
+		// time is "—".
+		"datetime": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return t.UTC().Format("2006-01-02 15:04 UTC")
+		},
+		// dict makes a map of key, value pairs, to pass several values to
+		// a partial template.
+		"dict": func(kv ...any) (map[string]any, error) {
+			if len(kv)%2 != 0 {
+				return nil, errors.New("templates: dict needs key, value pairs")
+			}
+			m := make(map[string]any, len(kv)/2)
+			for i := 0; i < len(kv); i += 2 {
+				k, ok := kv[i].(string)
+				if !ok {
+					return nil, errors.New("templates: dict keys are strings")
+				}
+				m[k] = kv[i+1]
+			}
+			return m, nil
+		},
+		// date formats a time as its UTC date.
+		"date": func(t time.Time) string {
+			if t.IsZero() {
+				return "—"
+			}
+			return t.UTC().Format("2006-01-02")
+		},
 	}
+}
+
+// StaticHandler serves the embedded static files (stylesheets, the
+// console's script) under StaticPath. URLs carry a content hash (see
+// "asset"), so a file may be cached for a day.
+func StaticHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, StaticPath)
+		if name == "" || strings.ContainsAny(name, "/\\") || strings.HasPrefix(name, ".") {
+			http.NotFound(w, r)
+			return
+		}
+		b, err := fs.ReadFile(files, "static/"+name)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		ct := mime.TypeByExtension(path.Ext(name))
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		h.Set("Content-Type", ct)
+		h.Set("Cache-Control", "public, max-age=86400")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Length", strconv.Itoa(len(b)))
+		if r.Method == http.MethodHead {
+			return
+		}
+		_, _ = w.Write(b)
+	})
 }
 
 // Names lists the pages, sorted.
@@ -166,7 +309,7 @@ const AutoPostScript = "document.forms[0].submit()"
 func AutoPostPolicy(formAction string) string {
 	sum := sha256.Sum256([]byte(AutoPostScript))
 	return "default-src 'none'; script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
-		"'; style-src 'self' 'unsafe-inline'; form-action " + formAction + "; frame-ancestors 'none'; base-uri 'none'"
+		"'; style-src 'self'; form-action " + formAction + "; frame-ancestors 'none'; base-uri 'none'"
 }
 
 // Field is one hidden input of the "post" page.

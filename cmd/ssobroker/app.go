@@ -12,6 +12,7 @@ import (
 	"github.com/ssobroker/ssobroker/directory/adminapi"
 	"github.com/ssobroker/ssobroker/directory/secretbox"
 	"github.com/ssobroker/ssobroker/idp"
+	"github.com/ssobroker/ssobroker/idp/console"
 	"github.com/ssobroker/ssobroker/idp/oidc"
 	"github.com/ssobroker/ssobroker/idp/saml"
 	"github.com/ssobroker/ssobroker/session"
@@ -137,6 +138,14 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	}
 	a.stops = append(a.stops, login.Close)
 	login.Routes(mux)
+
+	// The admin console and /account (idp/console); it also serves /static/.
+	web, err := console.New(console.Config{Issuer: e.cfg.Issuer, Store: store, Sessions: a.sessions, Key: key, Logger: e.log})
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	web.Routes(mux)
 	return a, nil
 }
 

@@ -1,0 +1,141 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ssobroker/ssobroker/directory"
+)
+
+type billingData struct {
+	Org                                            directory.Organization
+	Members, Admins, ServiceAccounts, PendingCount int
+	// Upgradable: the seeds' Upgrade button shows on every plan but enterprise.
+	Upgradable bool
+}
+
+// billingPage is the Billing tab: the plan and the counts of the seeds'
+// overview. Payments and invoices belong to a billing system; the page says so.
+func (c *Console) billingPage(w http.ResponseWriter, r *http.Request, a *actor) {
+	ctx := r.Context()
+	d := billingData{Org: a.pa.Org, Upgradable: a.pa.Org.Plan != directory.PlanEnterprise}
+	var err error
+	if d.Admins, err = c.store.CountAdmins(ctx, a.orgID()); err != nil {
+		c.storeError(w, r, a, err)
+		return
+	}
+	// The directory has no member count yet: walk the pages (500 a query),
+	// as the admin API's billing overview does.
+	err = eachPage(func(p directory.Page) ([]directory.Member, string, error) {
+		return c.store.ListMembers(ctx, a.orgID(), p)
+	}, func(m directory.Member) {
+		if m.Type == directory.PrincipalServiceAccount {
+			d.ServiceAccounts++
+		} else {
+			d.Members++
+		}
+	})
+	if err == nil {
+		err = eachPage(func(p directory.Page) ([]directory.JoinRequest, string, error) {
+			return c.store.ListJoinRequests(ctx, a.orgID(), p)
+		}, func(j directory.JoinRequest) {
+			if j.State == directory.JoinPending {
+				d.PendingCount++
+			}
+		})
+	}
+	if err != nil {
+		c.storeError(w, r, a, err)
+		return
+	}
+	c.render(w, r, http.StatusOK, "console/billing", c.view(r, a, "billing", "Billing", d))
+}
+
+// eachPage calls fn for every item of a paginated store list.
+func eachPage[T any](list func(directory.Page) ([]T, string, error), fn func(T)) error {
+	p := directory.Page{Limit: 500}
+	for {
+		items, next, err := list(p)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			fn(it)
+		}
+		if next == "" || len(items) == 0 {
+			return nil
+		}
+		p.After = next
+	}
+}
+
+type auditData struct {
+	Events               []directory.AuditEvent
+	Pager                pager
+	Actor, Action, Since string
+	Error                string
+}
+
+// auditPage is the Audit tab: newest first, filtered by actor, action and
+// a start date, paginated.
+func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, a *actor) {
+	q := r.URL.Query()
+	d := auditData{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")), Since: strings.TrimSpace(q.Get("since"))}
+	status := http.StatusOK
+	if len(d.Actor) > 200 || len(d.Action) > 200 {
+		d.Actor, d.Action, d.Error, status = "", "", "Actor and action must be at most 200 characters.", http.StatusUnprocessableEntity
+	}
+	p := readPage(r)
+	f := directory.AuditFilter{Actor: d.Actor, Action: d.Action, Page: p}
+	if d.Since != "" {
+		t, err := time.Parse("2006-01-02", d.Since)
+		if err != nil {
+			d.Error, status, d.Since = "The start date must be a date such as 2025-01-31.", http.StatusUnprocessableEntity, ""
+		} else {
+			f.Since = t
+		}
+	}
+	events, next, err := c.store.ListAudit(r.Context(), a.orgID(), f)
+	if err != nil {
+		c.storeError(w, r, a, err)
+		return
+	}
+	d.Events = events
+	d.Pager = pagerFor(c.adminPath(a, "audit"), keepQuery(url.Values{"actor": {d.Actor}, "action": {d.Action}, "since": {d.Since}}, "actor", "action", "since"), p.After, next)
+	c.render(w, r, status, "console/audit", c.view(r, a, "audit", "Audit log", d))
+}
+
+type connectionsData struct {
+	Connections []directory.Connection
+	APIPath     string
+}
+
+// connectionsPage lists the org's connections read-only; editing them is
+// the admin API's for now.
+func (c *Console) connectionsPage(w http.ResponseWriter, r *http.Request, a *actor) {
+	conns, err := c.store.ListConnections(r.Context(), a.orgID())
+	if err != nil {
+		c.storeError(w, r, a, err)
+		return
+	}
+	d := connectionsData{Connections: conns, APIPath: "/api/v1/orgs/" + a.orgID() + "/connections"}
+	c.render(w, r, http.StatusOK, "console/connections", c.view(r, a, "connections", "Connections", d))
+}
+
+type domainsData struct {
+	Domains []directory.Domain
+	APIPath string
+}
+
+// domainsPage lists the org's email domains read-only.
+func (c *Console) domainsPage(w http.ResponseWriter, r *http.Request, a *actor) {
+	ds, err := c.store.ListDomains(r.Context(), a.orgID())
+	if err != nil {
+		c.storeError(w, r, a, err)
+		return
+	}
+	d := domainsData{Domains: ds, APIPath: "/api/v1/orgs/" + a.orgID() + "/domains"}
+	c.render(w, r, http.StatusOK, "console/domains", c.view(r, a, "domains", "Domains", d))
+}

@@ -1,0 +1,420 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/ssobroker/ssobroker/directory"
+	"github.com/ssobroker/ssobroker/directory/access"
+	"github.com/ssobroker/ssobroker/session"
+)
+
+type memberRow struct {
+	directory.Member
+	Workspaces []directory.WorkspaceMember
+	Me         bool
+}
+
+type createdInvitation struct {
+	Invitation directory.Invitation
+	AcceptURL  string
+	// Mail is "sent", "not_configured" or "failed".
+	Mail string
+}
+
+type usersData struct {
+	Members     []memberRow
+	MembersPage pager
+	Invitations []directory.Invitation
+	InvPage     pager
+	Requests    []directory.JoinRequest
+	ReqPage     pager
+	Roles       []access.OrgRole
+	Refused     *refusedForm
+	Created     *createdInvitation
+	MailEnabled bool
+	// Invite form values (kept when refused).
+	Email, Role, Workspaces, WorkspaceRole string
+}
+
+// usersPage is the Users tab: members (with role and workspaces),
+// invitations and join requests, each paginated on its own cursor.
+func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, a *actor, status int, refused *refusedForm, created *createdInvitation) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	if r.Method != http.MethodGet {
+		q = url.Values{}
+	}
+	cursor := func(name string) string {
+		v := q.Get(name)
+		if len(v) > 200 {
+			return ""
+		}
+		return v
+	}
+	d := usersData{Roles: access.OrgRoles(), Refused: refused, Created: created, MailEnabled: c.mailer != nil,
+		Role: string(a.pa.Org.Settings.DefaultOrgRole), WorkspaceRole: string(access.WorkspaceMember)}
+	if refused != nil && refused.Form == "invite" {
+		d.Email, d.Role, d.Workspaces, d.WorkspaceRole = refused.Values["email"], refused.Values["role"], refused.Values["workspaces"], refused.Values["workspace_role"]
+	}
+	path := c.adminPath(a, "users")
+	members, next, err := c.store.ListMembers(ctx, a.orgID(), directory.Page{After: cursor("after"), Limit: pageSize})
+	if err != nil {
+		c.storeError(w, r, a, err)
+		return
+	}
+	for _, m := range members {
+		row := memberRow{Member: m, Me: m.PrincipalID == a.userID()}
+		if row.Workspaces, err = c.store.PrincipalWorkspaces(ctx, a.orgID(), m.PrincipalID); err != nil {
+			c.storeError(w, r, a, err)
+			return
+		}
+		d.Members = append(d.Members, row)
+	}
+	d.MembersPage = pagerFor(path, keepQuery(q, "inv_after", "req_after"), cursor("after"), next)
+	invs, invNext, err := c.store.ListInvitations(ctx, a.orgID(), directory.Page{After: cursor("inv_after"), Limit: pageSize})
+	if err != nil {
+		c.storeError(w, r, a, err)
+		return
+	}
+	d.Invitations = invs
+	d.InvPage = renamePager(pagerFor(path, keepQuery(q, "after", "req_after"), cursor("inv_after"), invNext), "inv_after")
+	reqs, reqNext, err := c.store.ListJoinRequests(ctx, a.orgID(), directory.Page{After: cursor("req_after"), Limit: pageSize})
+	if err != nil {
+		c.storeError(w, r, a, err)
+		return
+	}
+	d.Requests = reqs
+	d.ReqPage = renamePager(pagerFor(path, keepQuery(q, "after", "inv_after"), cursor("req_after"), reqNext), "req_after")
+	c.render(w, r, status, "console/users", c.view(r, a, "users", "Users", d))
+}
+
+// keepQuery returns the named parameters of q.
+func keepQuery(q url.Values, names ...string) url.Values {
+	out := url.Values{}
+	for _, n := range names {
+		if v := q.Get(n); v != "" {
+			out.Set(n, v)
+		}
+	}
+	return out
+}
+
+// renamePager makes a pager built for ?after= use another cursor parameter.
+func renamePager(p pager, param string) pager {
+	fix := func(u string) string {
+		if u == "" {
+			return u
+		}
+		path, raw, _ := strings.Cut(u, "?")
+		q, _ := url.ParseQuery(raw)
+		if v := q.Get("after"); v != "" {
+			q.Del("after")
+			q.Set(param, v)
+		}
+		if len(q) == 0 {
+			return path
+		}
+		return path + "?" + q.Encode()
+	}
+	p.Next, p.First = fix(p.Next), fix(p.First)
+	return p
+}
+
+// createInvitation is POST /admin/{org}/invitations: invite an email with a
+// role and workspaces; the accept link is shown once, and mailed when mail
+// is configured.
+func (c *Console) createInvitation(w http.ResponseWriter, r *http.Request, a *actor) {
+	ctx := r.Context()
+	f := r.PostForm
+	refused := &refusedForm{Form: "invite", Values: keep(r, "email", "role", "workspaces", "workspace_role")}
+	refuse := func(status int, msg string) {
+		refused.Message = msg
+		c.usersPage(w, r, a, status, refused, nil)
+	}
+	role := access.OrgRole(f.Get("role"))
+	if !role.Valid() {
+		refuse(http.StatusUnprocessableEntity, "Choose the role the invitation grants.")
+		return
+	}
+	if !access.MayGrantOrgRole(a.pa.Member.Role, a.pa.Org.Settings.Access(), role) {
+		refuse(http.StatusForbidden, "Your role cannot invite with role "+string(role)+".")
+		return
+	}
+	wsRole := access.WorkspaceRole(f.Get("workspace_role"))
+	if wsRole == "" {
+		wsRole = access.WorkspaceMember
+	}
+	if !wsRole.Valid() {
+		refuse(http.StatusUnprocessableEntity, `The workspace role must be "owner" or "member".`)
+		return
+	}
+	in := directory.NewInvitation{OrgID: a.orgID(), Email: strings.TrimSpace(f.Get("email")), Role: role}
+	names := strings.FieldsFunc(f.Get("workspaces"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
+	if len(names) > 50 {
+		refuse(http.StatusUnprocessableEntity, "Name at most 50 workspaces.")
+		return
+	}
+	for _, n := range names {
+		ws, err := c.store.GetWorkspace(ctx, a.orgID(), n)
+		if err != nil {
+			status, msg, ok := refusal(err)
+			if !ok {
+				c.storeError(w, r, a, err)
+				return
+			}
+			refuse(status, upperFirst(msg)+".")
+			return
+		}
+		if !access.MayGrantWorkspace(a.pa.Member.Role, a.membership(ws.ID), access.WorkspaceGrant{Grantee: role, Membership: access.Membership{Role: wsRole}}) {
+			refuse(http.StatusForbidden, "You cannot grant this membership of workspace "+ws.Name+".")
+			return
+		}
+		in.Workspaces = append(in.Workspaces, directory.InvitationWorkspace{WorkspaceID: ws.ID, Role: wsRole})
+	}
+	inv, err := c.store.CreateInvitation(ctx, a.userID(), in)
+	if err != nil {
+		status, msg, ok := refusal(err)
+		if !ok {
+			c.storeError(w, r, a, err)
+			return
+		}
+		refuse(status, upperFirst(msg)+".")
+		return
+	}
+	created := &createdInvitation{Invitation: inv, AcceptURL: c.acceptURL(inv), Mail: c.mailInvitation(r, a, inv)}
+	a.flash = &flash{Kind: "ok", Message: "Invitation for " + inv.Email + " created."}
+	c.usersPage(w, r, a, http.StatusCreated, nil, created)
+}
+
+func (c *Console) acceptURL(inv directory.Invitation) string {
+	return c.issuer + "/invite/" + url.PathEscape(inv.ID)
+}
+
+// mailInvitation sends the invitation when mail is configured; a failure
+// never loses the invitation.
+func (c *Console) mailInvitation(r *http.Request, a *actor, inv directory.Invitation) string {
+	if c.mailer == nil {
+		return "not_configured"
+	}
+	inviter := a.pa.Member.Name
+	if inviter == "" {
+		inviter = a.pa.Member.Email
+	}
+	if err := c.mailer.SendInvitation(r.Context(), inv, a.pa.Org.Name, inviter, c.acceptURL(inv)); err != nil {
+		c.log.WarnContext(r.Context(), "console: sending an invitation failed", "invitation", inv.ID, "err", err)
+		return "failed"
+	}
+	return "sent"
+}
+
+// invitationPost is POST /admin/{org}/invitations/{id}/{revoke|resend}.
+func (c *Console) invitationPost(w http.ResponseWriter, r *http.Request, a *actor) {
+	ctx := r.Context()
+	back := c.adminPath(a, "users")
+	inv, err := c.store.GetInvitation(ctx, a.orgID(), r.PathValue("id"))
+	if err != nil {
+		c.refused(w, r, back, err)
+		return
+	}
+	switch r.PathValue("action") {
+	case "revoke":
+		if err := c.store.RevokeInvitation(ctx, a.userID(), a.orgID(), inv.ID); err != nil {
+			c.refused(w, r, back, err)
+			return
+		}
+		c.done(w, r, back, "Invitation for "+inv.Email+" revoked.")
+	case "resend":
+		if inv.State != directory.InvitationPending {
+			c.setFlash(w, "error", "The invitation for "+inv.Email+" is "+string(inv.State)+": only a pending invitation can be sent again.")
+			c.redirect(w, r, back)
+			return
+		}
+		switch c.mailInvitation(r, a, inv) {
+		case "sent":
+			c.done(w, r, back, "Invitation for "+inv.Email+" sent again.")
+		case "failed":
+			c.setFlash(w, "error", "Sending the invitation for "+inv.Email+" failed; it is still pending. Send this link yourself: "+c.acceptURL(inv))
+			c.redirect(w, r, back)
+		default:
+			c.setFlash(w, "error", "Mail is not configured. Send this link to "+inv.Email+" yourself: "+c.acceptURL(inv))
+			c.redirect(w, r, back)
+		}
+	default:
+		c.message(w, r, a, http.StatusNotFound, "Not found", "There is no such action.")
+	}
+}
+
+// requestPost is POST /admin/{org}/requests/{id}/{approve|deny}.
+func (c *Console) requestPost(w http.ResponseWriter, r *http.Request, a *actor) {
+	ctx := r.Context()
+	back := c.adminPath(a, "users")
+	id := r.PathValue("id")
+	switch r.PathValue("action") {
+	case "approve":
+		m, err := c.store.ApproveJoinRequest(ctx, a.userID(), a.orgID(), id)
+		if err != nil {
+			c.refused(w, r, back, err)
+			return
+		}
+		c.done(w, r, back, "Join request approved: "+display(m)+" is now a member ("+string(m.Role)+").")
+	case "deny":
+		if err := c.store.DenyJoinRequest(ctx, a.userID(), a.orgID(), id); err != nil {
+			c.refused(w, r, back, err)
+			return
+		}
+		c.done(w, r, back, "Join request denied.")
+	default:
+		c.message(w, r, a, http.StatusNotFound, "Not found", "There is no such action.")
+	}
+}
+
+func display(m directory.Member) string {
+	if m.Email != "" {
+		return m.Email
+	}
+	if m.Name != "" {
+		return m.Name
+	}
+	return m.PrincipalID
+}
+
+type memberData struct {
+	Member     directory.Member
+	Me         bool
+	Workspaces []directory.WorkspaceMember
+	Sessions   []session.Session
+	Roles      []access.OrgRole
+	Refused    *refusedForm
+	Role       string
+	// Add-to-workspace form values.
+	WSName, WSRole string
+}
+
+// memberPage is GET /admin/{org}/users/{principal}: role, workspaces, active
+// sessions.
+func (c *Console) memberPage(w http.ResponseWriter, r *http.Request, a *actor) {
+	c.memberView(w, r, a, http.StatusOK, nil)
+}
+
+func (c *Console) memberView(w http.ResponseWriter, r *http.Request, a *actor, status int, refused *refusedForm) {
+	ctx := r.Context()
+	m, err := c.store.GetMember(ctx, a.orgID(), r.PathValue("principal"))
+	if err != nil {
+		c.storeError(w, r, a, err)
+		return
+	}
+	d := memberData{Member: m, Me: m.PrincipalID == a.userID(), Roles: access.OrgRoles(), Refused: refused, Role: string(m.Role),
+		WSRole: string(access.WorkspaceMember)}
+	if refused != nil {
+		switch refused.Form {
+		case "role":
+			d.Role = refused.Values["role"]
+		case "member":
+			d.WSName, d.WSRole = refused.Values["workspace"], refused.Values["role"]
+		}
+	}
+	if d.Workspaces, err = c.store.PrincipalWorkspaces(ctx, a.orgID(), m.PrincipalID); err != nil {
+		c.storeError(w, r, a, err)
+		return
+	}
+	if m.Type == directory.PrincipalUser {
+		all, err := c.sessions.ListUserSessions(ctx, m.PrincipalID)
+		if err != nil {
+			c.storeError(w, r, a, err)
+			return
+		}
+		for _, s := range all {
+			if s.OrgID == a.orgID() {
+				d.Sessions = append(d.Sessions, s)
+			}
+		}
+	}
+	c.render(w, r, status, "console/member", c.view(r, a, "users", display(m), d))
+}
+
+// memberPost is POST /admin/{org}/users/{principal}/{role|remove|signout|workspace}.
+func (c *Console) memberPost(w http.ResponseWriter, r *http.Request, a *actor) {
+	ctx := r.Context()
+	principal := r.PathValue("principal")
+	page := c.adminPath(a, "users", principal)
+	switch r.PathValue("action") {
+	case "role":
+		role := access.OrgRole(r.PostForm.Get("role"))
+		refused := &refusedForm{Form: "role", Values: keep(r, "role")}
+		if !role.Valid() {
+			refused.Message = "Choose one of the four roles."
+			c.memberView(w, r, a, http.StatusUnprocessableEntity, refused)
+			return
+		}
+		if !access.MayGrantOrgRole(a.pa.Member.Role, a.pa.Org.Settings.Access(), role) {
+			refused.Message = "Your role cannot grant role " + string(role) + "."
+			c.memberView(w, r, a, http.StatusForbidden, refused)
+			return
+		}
+		m, err := c.store.SetMemberRole(ctx, a.userID(), a.orgID(), principal, role, 0)
+		if err != nil {
+			c.refuseForm(w, r, a, err, refused, c.memberView)
+			return
+		}
+		c.done(w, r, page, display(m)+" is now "+string(m.Role)+".")
+	case "remove":
+		m, err := c.store.GetMember(ctx, a.orgID(), principal)
+		if err != nil {
+			c.refused(w, r, c.adminPath(a, "users"), err)
+			return
+		}
+		if err := c.store.RemoveMember(ctx, a.userID(), a.orgID(), principal); err != nil {
+			c.refused(w, r, c.adminPath(a, "users"), err)
+			return
+		}
+		if err := c.revokeSessions(r, principal); err != nil {
+			c.setFlash(w, "error", display(m)+" was removed, but ending their sessions failed: use \"Sign out everywhere\" on their page or DELETE /api/v1/orgs/{org}/members/{user}/sessions.")
+			c.redirect(w, r, c.adminPath(a, "users"))
+			return
+		}
+		c.done(w, r, c.adminPath(a, "users"), display(m)+" was removed from the organization and signed out.")
+	case "signout":
+		m, err := c.store.GetMember(ctx, a.orgID(), principal)
+		if err != nil {
+			c.refused(w, r, c.adminPath(a, "users"), err)
+			return
+		}
+		if err := c.revokeSessions(r, principal); err != nil {
+			c.storeError(w, r, a, err)
+			return
+		}
+		c.done(w, r, page, display(m)+" was signed out everywhere: their sessions and refresh tokens are ended.")
+	case "workspace":
+		ws, err := c.store.GetWorkspace(ctx, a.orgID(), strings.TrimSpace(r.PostForm.Get("workspace")))
+		if err != nil {
+			status, msg, ok := refusal(err)
+			if !ok {
+				c.storeError(w, r, a, err)
+				return
+			}
+			c.memberView(w, r, a, status, &refusedForm{Form: "member", Message: upperFirst(msg) + ".", Values: keep(r, "workspace", "role", "can_invite", "can_make_public")})
+			return
+		}
+		c.putWorkspaceMember(w, r, a, ws, principal, page, func(status int, f *refusedForm) {
+			f.Values = keep(r, "workspace", "role", "can_invite", "can_make_public")
+			c.memberView(w, r, a, status, f)
+		})
+	default:
+		c.message(w, r, a, http.StatusNotFound, "Not found", "There is no such action.")
+	}
+}
+
+// revokeSessions ends a user's browser sessions and refresh-token families
+// (the admin API's SessionRevoker does the same).
+func (c *Console) revokeSessions(r *http.Request, principal string) error {
+	if directory.PrincipalTypeOf(principal) != directory.PrincipalUser {
+		return nil
+	}
+	if _, err := c.sessions.RevokeUserSessions(r.Context(), principal); err != nil {
+		return err
+	}
+	_, err := c.sessions.RevokeUserFamilies(r.Context(), principal)
+	return err
+}
