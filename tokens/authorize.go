@@ -254,6 +254,9 @@ func parseProtocol(client directory.Client, req *pendingAuthorization, q url.Val
 	if err != nil {
 		return err
 	}
+	if err := checkAdminScope(client, scope); err != nil {
+		return err
+	}
 	req.Scope = scope
 	req.Challenge, err = pkceChallenge(client, q.Get("code_challenge"), q.Get("code_challenge_method"))
 	return err
@@ -315,14 +318,15 @@ func (p *Provider) org(ctx context.Context, ref string) (directory.Organization,
 	return org, nil
 }
 
-// authorizeScope checks the scope values (only those of OpenID Connect are
-// known; anything else is invalid_scope) and returns them space-separated
+// authorizeScope checks the scope values (only those of OpenID Connect and
+// ScopeAdmin are known; anything else is invalid_scope; parseProtocol then
+// checks the client may ask for ScopeAdmin) and returns them space-separated
 // without repeats. offline_access is dropped for clients that may not use
 // refresh tokens (OIDC Core §11: the request is then ignored).
 func authorizeScope(raw string, refreshAllowed bool) (string, error) {
 	var out []string
 	for s := range strings.FieldsSeq(raw) {
-		if !slices.Contains(oidcScopes[:], s) {
+		if !slices.Contains(oidcScopes[:], s) && s != ScopeAdmin {
 			return "", oauthErr(http.StatusBadRequest, CodeInvalidScope, "unknown scope value")
 		}
 		if (s == ScopeOfflineAccess && !refreshAllowed) || slices.Contains(out, s) {

@@ -21,6 +21,9 @@ type WorkspaceRef = verify.WorkspaceRef
 // the hot path builds no intermediate claim values.
 type grant struct {
 	sub, clientID, aud, scope, name string
+	// aud2, when set, is a second audience: the admin API's resource
+	// identifier, for a user's token carrying ScopeAdmin.
+	aud2 string
 	// sid, email, idp and amr describe a user's sign-in (empty for service
 	// accounts): the session handle, the user's email, the connection and
 	// the authentication methods.
@@ -67,7 +70,11 @@ func (g *grant) listed(yield func(int) bool) {
 // uses appendPayload, which writes the same JSON).
 func (g *grant) claims(iss string, iat, exp int64, jti string) AccessClaims {
 	pa := g.access
-	c := AccessClaims{Issuer: iss, Subject: g.sub, Audience: verify.Audience{g.aud}, ExpiresAt: exp, IssuedAt: iat,
+	aud := verify.Audience{g.aud}
+	if g.aud2 != "" {
+		aud = append(aud, g.aud2)
+	}
+	c := AccessClaims{Issuer: iss, Subject: g.sub, Audience: aud, ExpiresAt: exp, IssuedAt: iat,
 		JWTID: jti, ClientID: g.clientID, Scope: g.scope, SessionID: g.sid, Email: g.email, Name: g.name, IdP: g.idp, AMR: g.amr,
 		PrincipalType:       principalType(g.sub),
 		Org:                 verify.Org{ID: pa.Org.ID, Name: pa.Org.Name, Role: pa.Member.Role, OnlyAdminsCanInvite: pa.Org.Settings.OnlyAdminsCanInvite},
@@ -96,7 +103,15 @@ func (g *grant) appendPayload(b []byte, iss string, iat, exp int64, jti []byte) 
 	b = append(b, `,"sub":`...)
 	b = appendString(b, g.sub)
 	b = append(b, `,"aud":`...)
-	b = appendString(b, g.aud)
+	if g.aud2 != "" {
+		b = append(b, '[')
+		b = appendString(b, g.aud)
+		b = append(b, ',')
+		b = appendString(b, g.aud2)
+		b = append(b, ']')
+	} else {
+		b = appendString(b, g.aud)
+	}
 	b = append(b, `,"exp":`...)
 	b = strconv.AppendInt(b, exp, 10)
 	b = append(b, `,"iat":`...)

@@ -80,7 +80,12 @@ func allowGrant(client directory.Client, grantType string) error {
 // §5.1 response to dst, with refresh when it is not empty.
 func (p *Provider) tokenResponse(ctx context.Context, dst []byte, pa *directory.PrincipalAccess, clientID, scope string,
 	sig signIn, nonce string, jti [22]byte, refresh string) ([]byte, error) {
+	scope, serr := p.grantableScope(ctx, clientID, scope)
+	if serr != nil {
+		return dst, serr
+	}
 	g := userGrant(pa, clientID, scope, sig)
+	g.aud2 = p.adminAudience(scope)
 	if err := p.issuer.resolveWorkspaces(ctx, &g, sig.Workspace); err != nil {
 		return dst, err
 	}

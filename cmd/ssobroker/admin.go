@@ -206,6 +206,7 @@ func serviceAccountCreateCommand(fs *flag.FlagSet) func(context.Context, *env) e
 func clientCreateCommand(fs *flag.FlagSet) func(context.Context, *env) error {
 	name := fs.String("name", "", "client name")
 	public := fs.Bool("public", false, "public client (no secret; PKCE S256 required)")
+	adminAPI := fs.Bool("admin-api", false, "let the client ask for scope ssobroker:admin: its users' tokens may then call the admin API (/api/v1)")
 	var redirects stringList
 	fs.Var(&redirects, "redirect-uri", "exact redirect URI, repeatable")
 	return func(ctx context.Context, e *env) error {
@@ -220,11 +221,14 @@ func clientCreateCommand(fs *flag.FlagSet) func(context.Context, *env) error {
 			return err
 		}
 		defer s.Close()
-		c, secret, err := s.CreateClient(ctx, cliActor, directory.NewClient{Name: *name, RedirectURIs: redirects, Public: *public})
+		c, secret, err := s.CreateClient(ctx, cliActor, directory.NewClient{Name: *name, RedirectURIs: redirects, Public: *public, AdminAPI: *adminAPI})
 		if err != nil {
 			return err
 		}
 		human := fmt.Sprintf("client %s (%q)\n", c.ID, c.Name)
+		if c.AdminAPI {
+			human += "admin API: allowed (ask for scope \"openid ssobroker:admin\")\n"
+		}
 		if secret != "" {
 			human += "client secret (shown once; store it now): " + secret + "\n"
 		}

@@ -149,7 +149,9 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	return a, nil
 }
 
-// bearerVerifier lets the admin API accept the broker's own access tokens.
+// bearerVerifier lets the admin API accept the broker's own access tokens;
+// it says whether a token was issued for the admin API (scope
+// ssobroker:admin), which a user's token needs there.
 type bearerVerifier struct{ issuer *tokens.Issuer }
 
 func (b bearerVerifier) VerifyAccessToken(ctx context.Context, token string) (adminapi.TokenPrincipal, error) {
@@ -160,7 +162,7 @@ func (b bearerVerifier) VerifyAccessToken(ctx context.Context, token string) (ad
 		}
 		return adminapi.TokenPrincipal{}, fmt.Errorf("%w: %v", adminapi.ErrVerifierUnavailable, err)
 	}
-	tp := adminapi.TokenPrincipal{Subject: c.Subject, OrgID: c.Org.ID}
+	tp := adminapi.TokenPrincipal{Subject: c.Subject, OrgID: c.Org.ID, AdminAPI: b.issuer.IssuedForAdminAPI(c)}
 	if c.Narrowed != nil {
 		tp.Workspace = c.Narrowed.ID
 	}

@@ -25,7 +25,7 @@ Usage:
   ssobroker admin bootstrap --org NAME --email EMAIL
   ssobroker admin org list|create --name NAME
   ssobroker admin service-account create --org ORG --name N [--role ROLE] [--workspace WS[:owner|member]]...
-  ssobroker admin client create --name N --redirect-uri U [--redirect-uri U2] [--public]
+  ssobroker admin client create --name N --redirect-uri U [--redirect-uri U2] [--public] [--admin-api]
   ssobroker keys rotate|list
   ssobroker version
 

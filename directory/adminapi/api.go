@@ -34,6 +34,11 @@ type TokenPrincipal struct {
 	// Workspace, when not empty, is the workspace (name or id) the token was
 	// narrowed to; such a token acts in that workspace only.
 	Workspace string
+	// AdminAPI reports that the token was issued for the admin API (scope
+	// ssobroker:admin, aud naming {issuer}/api/v1). A user's token without
+	// it is refused with 403 insufficient_scope; a service account's token
+	// needs none.
+	AdminAPI bool
 }
 
 // BearerVerifier checks an access token (a JWT of ours) and says whose it is.

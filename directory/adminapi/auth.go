@@ -14,8 +14,17 @@ const (
 	challenge = `Bearer realm="ssobroker"`
 	// challengeInvalid is WWW-Authenticate for refused credentials.
 	challengeInvalid = `Bearer realm="ssobroker", error="invalid_token"`
-	apiKeyPrefix     = "ssb_"
+	// challengeScope is WWW-Authenticate for a user's token that was not
+	// issued for the admin API (RFC 6750 §3.1).
+	challengeScope = `Bearer realm="ssobroker", error="insufficient_scope", scope="` + AdminScope + `"`
+	apiKeyPrefix   = "ssb_"
 )
+
+// AdminScope is the scope a user's access token must carry (with the admin
+// API named in its aud) to call the admin API; only clients an operator
+// registered with --admin-api may ask for it (docs/security.md, "Sessions
+// and admin tokens"). It is the tokens package's ScopeAdmin.
+const AdminScope = "ssobroker:admin"
 
 // caller is an authenticated principal acting in one organization.
 type caller struct {
@@ -35,6 +44,15 @@ func (c *caller) orgID() string { return c.access.Org.ID }
 func errNoCredentials() error {
 	return &apiError{status: http.StatusUnauthorized, code: "unauthorized",
 		message: "authentication required: send an access token or API key in the Authorization header", wwwAuthenticate: challenge}
+}
+
+// errInsufficientScope refuses a user's access token issued for another
+// application: it carries none of its user's admin power.
+func errInsufficientScope() error {
+	return &apiError{status: http.StatusForbidden, code: "insufficient_scope",
+		message: "this access token was not issued for the admin API: sign in through a client allowed the " + AdminScope +
+			" scope (ssobroker admin client create --admin-api) and ask for scope " + AdminScope + ", or use an API key",
+		wwwAuthenticate: challengeScope}
 }
 
 func errInvalidCredentials(cause error) error {
@@ -89,6 +107,11 @@ func (a *API) authenticate(r *http.Request) (*caller, error) {
 		}
 		if tp.Subject == "" || tp.OrgID == "" {
 			return nil, errInvalidCredentials(errors.New("token names no subject or organization"))
+		}
+		// A user's token is admin power only when issued for the admin
+		// API; a service account's token is the org's own automation.
+		if directory.PrincipalTypeOf(tp.Subject) == directory.PrincipalUser && !tp.AdminAPI {
+			return nil, errInsufficientScope()
 		}
 		c.subject, c.narrowed, orgID = tp.Subject, tp.Workspace, tp.OrgID
 	}

@@ -49,7 +49,17 @@ type testVerifier struct {
 	down   bool
 }
 
+// issue returns a token for p as an admin-API caller holds it: a user's
+// token issued for the admin API (scope ssobroker:admin, AdminAPI set), as
+// every user caller of these tests represents one. issueExactly returns a
+// token for p as given (a user's token of another application: AdminAPI
+// false).
 func (v *testVerifier) issue(p TokenPrincipal) string {
+	p.AdminAPI = true
+	return v.issueExactly(p)
+}
+
+func (v *testVerifier) issueExactly(p TokenPrincipal) string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	tok := "eyJ.test." + hex.EncodeToString(b)
