@@ -100,7 +100,7 @@ func validateOrgName(name string) error {
 	if strings.HasPrefix(name, "org_") {
 		return invalid("name", `organization name must not start with "org_" (ids do)`)
 	}
-	return nil
+	return checkOrgNameText(name)
 }
 
 // normalizeEmail validates an address and returns it with a lowercased key.

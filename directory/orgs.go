@@ -53,6 +53,7 @@ func lockOrg(ctx context.Context, q querier, orgID string) (Organization, error)
 
 // CreateOrg creates an organization and its first, default workspace.
 func (s *SQLStore) CreateOrg(ctx context.Context, actor string, in NewOrg) (Organization, Workspace, error) {
+	in.Name = normalizeOrgName(in.Name)
 	if err := validateOrgName(in.Name); err != nil {
 		return Organization{}, Workspace{}, err
 	}
@@ -190,9 +191,11 @@ func (s *SQLStore) ListOrgs(ctx context.Context, p Page) ([]Organization, string
 // UpdateOrg renames an organization or changes its settings.
 func (s *SQLStore) UpdateOrg(ctx context.Context, actor, orgID string, u OrgUpdate) (Organization, error) {
 	if u.Name != nil {
-		if err := validateOrgName(*u.Name); err != nil {
+		name := normalizeOrgName(*u.Name)
+		if err := validateOrgName(name); err != nil {
 			return Organization{}, err
 		}
+		u.Name = &name
 	}
 	if u.JITMode != nil && !u.JITMode.Valid() {
 		return Organization{}, invalid("jit_mode", "jit_mode %q is not one of auto, approval, invite_only", *u.JITMode)
