@@ -126,7 +126,10 @@ func (c *Console) invitationPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := invitationData{Invitation: inv, OrgName: org.Name, State: string(inv.State)}
 	if m, err := c.store.GetMember(ctx, inv.OrgID, inv.InvitedBy); err == nil {
-		d.Inviter = display(m)
+		d.Inviter = m.Name
+		if d.Inviter == "" {
+			d.Inviter = display(m)
+		}
 	}
 	status := http.StatusOK
 	switch inv.State {
