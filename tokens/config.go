@@ -34,8 +34,6 @@ const (
 	DefaultReloadInterval      = 10 * time.Second
 	DefaultRotationCheck       = time.Minute
 	DefaultMaxTokenWorkspaces  = 30
-	DefaultFailedAuthBurst     = 10
-	DefaultFailedAuthRefill    = time.Second
 	DefaultDiscoveryMaxAge     = time.Hour
 	maxAccessTokenTTL          = 24 * time.Hour
 	defaultFailedAuthClientCap = 100_000
@@ -157,10 +155,20 @@ type IssuerConfig struct {
 	// MaxTokenWorkspaces caps the workspaces listed in a token (see
 	// Issuer.Mint); zero means DefaultMaxTokenWorkspaces.
 	MaxTokenWorkspaces int
-	// FailedAuthBurst and FailedAuthRefill shape the per-client token bucket
-	// of failed authentications: Burst failures at once, then one per Refill.
-	FailedAuthBurst  int
-	FailedAuthRefill time.Duration
+	// FailedAuthLimit is how many failed client authentications from one
+	// source (session.Sources) for one client are answered normally per
+	// FailedAuthWindow; further failures get 429 with Retry-After. A correct
+	// secret is never refused. Zero means DefaultFailedAuthLimit.
+	FailedAuthLimit int
+	// FailedAuthSourceLimit is the same limit for one source across all
+	// clients; zero means DefaultFailedAuthSourceLimit.
+	FailedAuthSourceLimit int
+	// FailedAuthWindow is the fixed window of both limits; zero means
+	// DefaultFailedAuthWindow.
+	FailedAuthWindow time.Duration
+	// FailureCounter keeps the failure counts; the session store, so that
+	// replicas sharing Redis share them. Nil counts in this process only.
+	FailureCounter FailureCounter
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Log receives request outcomes (never secrets or tokens); nil discards them.
@@ -175,11 +183,14 @@ func (c IssuerConfig) withDefaults() IssuerConfig {
 	if c.MaxTokenWorkspaces == 0 {
 		c.MaxTokenWorkspaces = DefaultMaxTokenWorkspaces
 	}
-	if c.FailedAuthBurst == 0 {
-		c.FailedAuthBurst = DefaultFailedAuthBurst
+	if c.FailedAuthLimit == 0 {
+		c.FailedAuthLimit = DefaultFailedAuthLimit
 	}
-	if c.FailedAuthRefill == 0 {
-		c.FailedAuthRefill = DefaultFailedAuthRefill
+	if c.FailedAuthSourceLimit == 0 {
+		c.FailedAuthSourceLimit = DefaultFailedAuthSourceLimit
+	}
+	if c.FailedAuthWindow == 0 {
+		c.FailedAuthWindow = DefaultFailedAuthWindow
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -207,8 +218,8 @@ func (c IssuerConfig) validate() error {
 	if c.MaxTokenWorkspaces < 1 {
 		errs = append(errs, errors.New("the workspace cap of a token must be at least 1"))
 	}
-	if c.FailedAuthBurst < 1 || c.FailedAuthRefill < 0 {
-		errs = append(errs, errors.New("the failed-authentication limit needs a positive burst and refill period"))
+	if c.FailedAuthLimit < 1 || c.FailedAuthSourceLimit < 1 || c.FailedAuthWindow < time.Second {
+		errs = append(errs, errors.New("the failed-authentication limits must be positive, their window at least a second"))
 	}
 	for _, s := range c.ServiceAccountScopes {
 		if !validScopeToken(s) {

@@ -179,6 +179,10 @@ func BuildDiscovery(issuer string, f Features, scopes []string) Discovery {
 	if f.Revocation {
 		d.RevocationEndpoint = issuer + PathRevoke
 		d.RevocationEndpointAuthMethodsSupported = secretAuth
+		if f.AuthorizationCode || f.RefreshToken {
+			// Registered public clients revoke with client_id alone (RFC 7009 §2.1).
+			d.RevocationEndpointAuthMethodsSupported = []string{AuthClientSecretBasic, AuthClientSecretPost, AuthNone}
+		}
 	}
 	return d
 }

@@ -20,8 +20,9 @@ import (
 // client_secret_post, its secret's SHA-256 compared in constant time with
 // the stored hash; a public client by client_id alone (token_endpoint_auth
 // "none"; its code is bound by PKCE). A public client sending a secret, or
-// a confidential one sending none, is invalid_client. Failures count
-// against the client in the Issuer's failure limiter.
+// a confidential one sending none, is invalid_client. Failures are marked
+// for the Issuer's failure limiter (failedAuth); a correct secret is never
+// refused.
 func (p *Provider) authenticateClient(ctx context.Context, f *form) (directory.Client, error) {
 	id, secret := f.clientID, ""
 	if f.hasCredentials() {
@@ -36,15 +37,9 @@ func (p *Provider) authenticateClient(ctx context.Context, f *form) (directory.C
 	if id == "" {
 		return directory.Client{}, errInvalidClient(errors.New("no client credentials"))
 	}
-	lim := p.issuer.limiter
-	if wait := lim.blocked(id, secret); wait > 0 {
-		return directory.Client{}, &Error{Code: CodeTemporarilyUnavailable, Status: http.StatusTooManyRequests, RetryAfter: wait,
-			Description: "too many failed authentication attempts for this client; retry later"}
-	}
 	client, err := p.client(ctx, id)
 	if notFound(err) {
-		lim.failed(id)
-		return client, errInvalidClient(errors.New("unknown client"))
+		return client, failedAuth(id, errInvalidClient(errors.New("unknown client")))
 	}
 	if err != nil {
 		return client, storeErr(err)
@@ -57,13 +52,10 @@ func (p *Provider) authenticateClient(ctx context.Context, f *form) (directory.C
 	case client.Public:
 		return client, nil
 	case secret == "":
-		lim.failed(id)
-		return client, errInvalidClient(errors.New("a confidential client sent no secret"))
+		return client, failedAuth(id, errInvalidClient(errors.New("a confidential client sent no secret")))
 	case len(client.SecretHash) == 0 || subtle.ConstantTimeCompare(directory.HashSecret(secret), client.SecretHash) != 1:
-		lim.failed(id)
-		return client, errInvalidClient(errors.New("wrong client secret"))
+		return client, failedAuth(id, errInvalidClient(errors.New("wrong client secret")))
 	}
-	lim.succeeded(id, secret)
 	return client, nil
 }
 

@@ -83,31 +83,27 @@ func (i *Issuer) Introspect(ctx context.Context, caller Credentials, token strin
 	return Introspection{Active: true, Claims: c, payload: payload}, nil
 }
 
-// Revoke revokes an access token (RFC 7009) for the client authenticated by
-// caller. A token that is not an active token of this issuer is ignored
-// (nil), as the RFC requires; a token issued to another client is refused
-// with unauthorized_client and stays valid. Other errors are *Error values as
-// for Introspect.
-func (i *Issuer) Revoke(ctx context.Context, caller Credentials, token string) error {
-	kp, err := i.authenticate(ctx, caller.ID, caller.Secret)
-	if err != nil {
-		return err
-	}
-	if token == "" {
-		return errInvalidRequest("the token parameter is required")
-	}
+// revokeAccessToken revokes token for the client callerID when it is an
+// access token this issuer issued to that client: its jti goes to the
+// revocation list (Store.RevokeToken, until the token expires), so
+// introspection, userinfo and VerifyAccessToken refuse it at once. ok is
+// false, with a nil error, when token is not a valid unexpired access token
+// of ours (RFC 7009 §2.2: nothing to do, answered 200). An access token
+// issued to another client is refused with unauthorized_client (RFC 7009
+// §2.1) and stays valid.
+func (i *Issuer) revokeAccessToken(ctx context.Context, callerID, token string) (ok bool, err error) {
 	_, c, ok, err := i.verifyAccessToken(ctx, token)
 	if err != nil || !ok {
-		return err
+		return false, err
 	}
-	if c.ClientID != kp.Account.ID {
-		return oauthErr(http.StatusBadRequest, CodeUnauthorizedClient, "the token was not issued to this client")
+	if c.ClientID != callerID {
+		return true, oauthErr(http.StatusBadRequest, CodeUnauthorizedClient, "the token was not issued to this client")
 	}
 	if err := i.store.RevokeToken(ctx, c.JWTID, unixTime(c.ExpiresAt)); err != nil {
-		return errUnavailable(err)
+		return true, errUnavailable(err)
 	}
-	i.cfg.Log.Info("access token revoked", "jti", c.JWTID, "client_id", kp.Account.ID)
-	return nil
+	i.cfg.Log.InfoContext(ctx, "access token revoked", "jti", c.JWTID, "client_id", callerID, "sub", c.Subject)
+	return true, nil
 }
 
 // joseHeader is the part of a JWS header we look at.

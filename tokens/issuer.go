@@ -55,13 +55,17 @@ func NewIssuer(keys *Keyring, store IssuerStore, cfg IssuerConfig) (*Issuer, err
 			cfg.AccessTokenTTL, keys.cfg.MaxTokenTTL)
 	}
 	i := &Issuer{cfg: cfg, keys: keys, store: store, scopes: map[string]bool{},
-		limiter: newFailureLimiter(cfg.FailedAuthBurst, cfg.FailedAuthRefill, cfg.Now)}
+		limiter: newFailureLimiter(cfg.FailureCounter, cfg.FailedAuthLimit, cfg.FailedAuthSourceLimit, cfg.FailedAuthWindow, defaultFailedAuthClientCap, cfg.Now, cfg.Log)}
 	for _, s := range cfg.ServiceAccountScopes {
 		i.scopes[s] = true
 	}
 	i.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	return i, nil
 }
+
+// LimiterStats returns the failed-authentication limiter's counters (for
+// metrics).
+func (i *Issuer) LimiterStats() LimiterStats { return i.limiter.Stats() }
 
 // IssuerURL returns the issuer identifier, the "iss" of every token.
 func (i *Issuer) IssuerURL() string { return i.cfg.Issuer }
@@ -139,31 +143,25 @@ func (i *Issuer) clientCredentials(ctx context.Context, req ClientCredentialsReq
 	return i.mint(&g, dst)
 }
 
-// authenticate checks a service account's client credentials.
+// authenticate checks a service account's client credentials. Failures
+// are marked for the failure limiter (failedAuth), which Server counts;
+// a correct secret is never refused.
 func (i *Issuer) authenticate(ctx context.Context, clientID, secret string) (directory.KeyPrincipal, error) {
-	if wait := i.limiter.blocked(clientID, secret); wait > 0 {
-		return directory.KeyPrincipal{}, &Error{Code: CodeTemporarilyUnavailable, Status: http.StatusTooManyRequests, RetryAfter: wait,
-			Description: "too many failed authentication attempts for this client; retry later"}
-	}
 	if !strings.HasPrefix(clientID, "sa_") {
-		i.limiter.failed(clientID)
-		return directory.KeyPrincipal{}, errInvalidClient(errors.New("client_id is not a service account"))
+		return directory.KeyPrincipal{}, failedAuth(clientID, errInvalidClient(errors.New("client_id is not a service account")))
 	}
 	kp, err := i.store.LookupAPIKey(ctx, secret)
 	if err != nil {
 		if errors.Is(err, directory.ErrNotFound) {
-			i.limiter.failed(clientID)
 			// Not the store's error: it quotes the start of the presented secret.
-			return kp, errInvalidClient(errors.New("unknown, malformed or revoked API key"))
+			return kp, failedAuth(clientID, errInvalidClient(errors.New("unknown, malformed or revoked API key")))
 		}
 		return kp, errUnavailable(err)
 	}
 	// The key was found by its hash; it must also belong to this account.
 	if subtle.ConstantTimeCompare([]byte(kp.Account.ID), []byte(clientID)) != 1 {
-		i.limiter.failed(clientID)
-		return directory.KeyPrincipal{}, errInvalidClient(errors.New("API key belongs to another service account"))
+		return directory.KeyPrincipal{}, failedAuth(clientID, errInvalidClient(errors.New("API key belongs to another service account")))
 	}
-	i.limiter.succeeded(clientID, secret)
 	if err := i.store.TouchAPIKey(ctx, kp.Key.ID, i.cfg.Now()); err != nil {
 		i.cfg.Log.Warn("recording API key use failed", "key", kp.Key.ID, "err", err)
 	}

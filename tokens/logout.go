@@ -3,9 +3,11 @@ package tokens
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/ssobroker/ssobroker/session"
 )
@@ -13,6 +15,21 @@ import (
 // LogoutCookie holds the double-submit token of the logout confirmation
 // form (Path=/oauth2/logout).
 const LogoutCookie = "ssb_logout"
+
+// LogoutHintGrace is how long past its exp an id_token_hint is still
+// accepted (OIDC RP-Initiated Logout §2: the OP should accept an ID token of
+// a current or recent session). Older hints are refused with an error page.
+const LogoutHintGrace = time.Hour
+
+// sessionFamilyRevoker is what logout needs of the session store besides
+// SessionStore: ending the refresh families of a browser session.
+type sessionFamilyRevoker interface {
+	RevokeSessionFamilies(ctx context.Context, userID, sessionHandle string, keepOffline bool) (int, error)
+}
+
+var _ sessionFamilyRevoker = session.Store(nil)
+
+var errNoFamilyRevoker = errors.New("tokens: the session store cannot revoke a session's refresh families")
 
 // logoutRequest is a parsed RP-initiated logout request.
 type logoutRequest struct {
@@ -32,7 +49,7 @@ type logoutRequest struct {
 
 // LogoutHandler serves GET and POST /oauth2/logout (OpenID Connect
 // RP-Initiated Logout 1.0). Parameters: id_token_hint (an ID token of ours,
-// signature checked, expiry not), client_id, post_logout_redirect_uri
+// signature checked, exp past by at most LogoutHintGrace), client_id, post_logout_redirect_uri
 // (exact match with one of the client's registered redirect URIs; the
 // client is client_id or the hint's audience, which must agree) and state.
 //
@@ -42,6 +59,13 @@ type logoutRequest struct {
 // confirmation (so a link on another site cannot sign the user out). Then
 // the browser goes to the post-logout redirect URI with state, or, without
 // a valid one, sees a "signed out" page: never an unregistered URI.
+//
+// Ending the session also ends the refresh-token families granted in it
+// (RefreshFamily.SessionID is its Handle), except those granted with
+// offline_access: offline access is meant to outlive the browser session
+// (OIDC Core §11). They are ended before the session is deleted: if that
+// fails the user sees the unavailable page, still signed in, and may retry.
+// A family whose code is redeemed while the logout runs may survive.
 func (p *Provider) LogoutHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -69,11 +93,21 @@ func (p *Provider) LogoutHandler() http.Handler {
 			return
 		}
 		if sess.Handle != "" {
+			// Families first: if that fails the session is still there to
+			// sign out of on a retry.
+			ended, err := p.endSessionFamilies(ctx, sess)
+			if err != nil {
+				p.log.ErrorContext(ctx, "sign-out failed: the session's refresh tokens could not be revoked", "session", sess.Handle,
+					"user", sess.UserID, "err", err)
+				p.page(w, r, unavailablePage(err))
+				return
+			}
 			if err := p.sessions.DeleteSession(ctx, id); err != nil {
 				p.page(w, r, unavailablePage(err))
 				return
 			}
-			p.log.InfoContext(ctx, "signed out (RP-initiated)", "session", sess.Handle, "user", sess.UserID, "client_id", req.clientID)
+			p.log.InfoContext(ctx, "signed out (RP-initiated)", "session", sess.Handle, "user", sess.UserID, "client_id", req.clientID,
+				"refresh_families_ended", ended)
 		}
 		if hasCookie {
 			p.clearCookie(w, session.CookieName, "/")
@@ -114,6 +148,10 @@ func (p *Provider) parseLogout(ctx context.Context, w http.ResponseWriter, r *ht
 		if !ok {
 			return req, badRequestPage("The sign-out request carries an ID token that was not issued here (id_token_hint).")
 		}
+		if p.now().Unix() > c.ExpiresAt+int64(LogoutHintGrace/time.Second) {
+			return req, badRequestPage("The sign-out request carries an ID token that expired too long ago (id_token_hint). " +
+				"Sign out from the application again, or close the browser.")
+		}
 		if req.clientID != "" && req.clientID != c.Audience {
 			return req, badRequestPage("The sign-out request's client_id does not match its id_token_hint.")
 		}
@@ -139,6 +177,16 @@ func (p *Provider) parseLogout(ctx context.Context, w http.ResponseWriter, r *ht
 		return req, unavailablePage(err)
 	}
 	return req, nil
+}
+
+// endSessionFamilies revokes the refresh families granted in sess, keeping
+// those with offline_access, and returns how many it ended.
+func (p *Provider) endSessionFamilies(ctx context.Context, sess session.Session) (int, error) {
+	rv, ok := p.sessions.(sessionFamilyRevoker)
+	if !ok {
+		return 0, errNoFamilyRevoker
+	}
+	return rv.RevokeSessionFamilies(ctx, sess.UserID, sess.Handle, true)
 }
 
 // confirmLogout asks the user to confirm, with a double-submit CSRF token.

@@ -432,7 +432,7 @@ func TestClientSecretGuessingIsThrottledPerClient(t *testing.T) {
 		t.Fatalf("%d %v", r.status, r.body)
 	}
 	var last tokenResponse
-	for range DefaultFailedAuthBurst + 1 {
+	for range DefaultFailedAuthLimit + 1 {
 		last = e.token(form, e.confidential.ID, "ssbc_guess")
 	}
 	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
@@ -442,7 +442,7 @@ func TestClientSecretGuessingIsThrottledPerClient(t *testing.T) {
 		t.Fatalf("the real client is locked out: %d %v", r.status, r.body)
 	}
 	// A public client has no secret to guess: sending secrets never locks it out.
-	for range DefaultFailedAuthBurst + 1 {
+	for range DefaultFailedAuthLimit + 1 {
 		e.token(form, e.public.ID, "whatever")
 	}
 	pub := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rf_x." + randomToken()}, "client_id": {e.public.ID}}

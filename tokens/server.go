@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ssobroker/ssobroker/session"
 )
 
 // Header values shared by every response; net/http never modifies them.
@@ -28,6 +30,7 @@ type Server struct {
 	provider  *Provider // nil without the OpenID Connect features
 	discovery staticDoc
 	features  Features
+	sources   session.Sources
 	log       *slog.Logger
 	bufs      sync.Pool
 }
@@ -39,6 +42,13 @@ type ServerOption func(*Server)
 // RefreshToken, UserInfo, EndSession) with p.
 func WithProvider(p *Provider) ServerOption {
 	return func(s *Server) { s.provider = p }
+}
+
+// WithSources sets how a request's network source is found, the key of the
+// failed-authentication limits (session.NewSources with the trusted
+// proxies). Without it the source is the connection's peer address.
+func WithSources(src session.Sources) ServerOption {
+	return func(s *Server) { s.sources = src }
 }
 
 // NewServer returns the HTTP face of keys and issuer with the given
@@ -250,17 +260,14 @@ func (s *Server) IntrospectionHandler() http.Handler {
 	})
 }
 
-// RevocationHandler serves POST /oauth2/revoke (RFC 7009): 200 with an empty
-// body for a revoked or an unknown token, errors as at the token endpoint.
+// RevocationHandler serves POST /oauth2/revoke (RFC 7009) for every client
+// type (see Server.revoke): 200 with an empty body for a revoked or an
+// unknown token, errors as at the token endpoint.
 func (s *Server) RevocationHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, err := parseForm(r, nil)
-		var creds Credentials
 		if err == nil {
-			creds, err = f.credentials()
-		}
-		if err == nil {
-			err = s.issuer.Revoke(r.Context(), creds, f.token)
+			err = s.revoke(r.Context(), &f)
 		}
 		if err != nil {
 			s.fail(w, r, f, err)
@@ -316,6 +323,14 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 // fail writes err as an RFC 6749 §5.2 error response; this is the one place
 // where errors of this package become HTTP.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, f form, err error) {
+	var af *authFailure
+	if errors.As(err, &af) {
+		// A failed client authentication: counted per (source, client) and
+		// per source; past the limits it is answered 429 (see failureLimiter).
+		if wait := s.issuer.limiter.failed(r.Context(), s.sources.Of(r), af.clientID); wait > 0 {
+			err = errThrottled(wait, af)
+		}
+	}
 	oe := asOAuth(err)
 	switch {
 	case oe.Status >= 500:

@@ -241,7 +241,7 @@ func TestDeletedServiceAccountGetsNoToken(t *testing.T) {
 }
 
 func TestRepeatedFailuresAreThrottledPerClient(t *testing.T) {
-	e := newEnv(t, directorytest.SQLite(t), withIssuerConfig(func(c *IssuerConfig) { c.FailedAuthBurst = 3; c.FailedAuthRefill = 10 * time.Second }))
+	e := newEnv(t, directorytest.SQLite(t), withIssuerConfig(func(c *IssuerConfig) { c.FailedAuthLimit = 3; c.FailedAuthWindow = 10 * time.Second }))
 	victim, victimSecret := e.newServiceAccount(e.org.ID, "victim", access.RolePlatformMember)
 	bad := url.Values{"grant_type": {"client_credentials"}}
 	ok := func(id, secret string) (int, map[string]any) {
