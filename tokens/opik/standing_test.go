@@ -1,8 +1,11 @@
 package opik_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/ssobroker/ssobroker/directory"
@@ -116,4 +119,41 @@ func TestSessionMustNameItsOrgsConnection(t *testing.T) {
 		}
 		wantSessionRefused(t, f, s.ID, "a session naming a service account")
 	})
+}
+
+// BenchmarkAuthSession is POST /opik/auth-session warm: the session read
+// from the session store and its sign-in checked by the directory's cached
+// SessionStanding (no database call once warm). The sqlite+memory figure is
+// the handler's own cost; postgres+redis adds a Redis round trip.
+func BenchmarkAuthSession(b *testing.B) {
+	for _, bk := range backends {
+		b.Run(bk.name, func(b *testing.B) {
+			f := newFixture(b, bk.open(b), bk.sessions(b), false)
+			body := []byte(authBody(researchName, "trace_span_thread_log"))
+			rd := bytes.NewReader(body)
+			req := httptest.NewRequest(http.MethodPost, opik.PathAuthSession, rd)
+			req.Header.Set("Cookie", "$Version=1;sessionToken="+f.callers[userPlatform].cookie)
+			req.Header.Set("Content-Type", "application/json")
+			w := &discardWriter{h: http.Header{}}
+			serve := func() {
+				rd.Reset(body)
+				req.Body = io.NopCloser(rd)
+				clear(w.h)
+				w.code = 0
+				f.mux.ServeHTTP(w, req)
+			}
+			serve()
+			if w.code != http.StatusOK {
+				b.Fatalf("status %d", w.code)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				serve()
+			}
+			if w.code != http.StatusOK {
+				b.Fatalf("status %d", w.code)
+			}
+		})
+	}
 }
