@@ -113,8 +113,9 @@
 // errors go to the redirect URI with error, error_description, state and iss
 // (RFC 9207). Rules: response_type=code only (response_mode query);
 // request and request_uri refused; scope values openid, profile, email,
-// offline_access, anything else invalid_scope (offline_access is dropped for
-// clients without the refresh_token grant); PKCE S256 required for public
+// offline_access and ssobroker:admin (ScopeAdmin, only for clients
+// registered with AdminAPI), anything else invalid_scope (offline_access is
+// dropped for clients without the refresh_token grant); PKCE S256 required for public
 // clients, accepted for confidential ones, plain refused; state, nonce,
 // login_hint bounded in size; prompt none|login|consent|select_account
 // (select_account and max_age=0 force a sign-in like login); max_age;
@@ -155,9 +156,11 @@
 // is not registered for is unauthorized_client.
 //
 // Standing: at every code, every redemption and every refresh the user must
-// still be a member of the org (Store.PrincipalAccess, which also fails for
-// a deleted org) and the connection they signed in through must exist and be
-// enabled (authentik GHSA-9g4j-v8w5-7x42). A refresh that fails this revokes
+// still be a member of the org, the org must exist and the connection they
+// signed in through must exist, be the org's and be enabled
+// (directory.SessionStanding, the one check every session surface makes;
+// authentik GHSA-9g4j-v8w5-7x42). A session opened by an operator's sign-in
+// link (directory.LinkConnection) gets no codes: tokens name the IdP. A refresh that fails this revokes
 // its family; an authorization with a session that fails it sends the user
 // to sign in again. Roles, workspaces, name and email are read at every
 // issuance.
@@ -175,7 +178,9 @@
 // client still holds. A rotated token presented again revokes the family
 // (the session store does it); every failure is invalid_grant.
 //
-// Access tokens of users carry sub usr_…, aud and client_id the client,
+// Access tokens of users carry sub usr_…, aud and client_id the client
+// (aud also {issuer}/api/v1 with ScopeAdmin, which a refresh drops once the
+// client is no longer allowed it: docs/security.md),
 // scope, sid (the session Handle), email and name (always: the platform's
 // services read them), idp (connection id), amr, org, workspaces and
 // default_workspace, encoded like service-account tokens.
