@@ -107,7 +107,7 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	srv.Routes(mux)
 
 	upstream := idp.NewUpstreamClient(e.cfg.AllowPrivateIdP)
-	adminapi.New(adminapi.Config{
+	admin, err := adminapi.New(adminapi.Config{
 		Store:        store,
 		Tokens:       bearerVerifier{a.issuer},
 		Sessions:     sessionRevoker{a.sessions},
@@ -116,10 +116,19 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		JWTIssuers:   store,
 		Logger:       e.log,
 		Issuer:       e.cfg.Issuer,
-	}).Routes(mux)
+	})
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	admin.Routes(mux)
 
-	opikAuth := opik.New(opik.Config{Directory: store, Sessions: a.sessions, Tokens: a.issuer,
+	opikAuth, err := opik.New(opik.Config{Directory: store, Sessions: a.sessions, Tokens: a.issuer,
 		TrustUsernameHeader: e.cfg.OpikTrustUsernameHeader, Logger: e.log})
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
 	a.stops = append(a.stops, opikAuth.Close)
 	opikAuth.Routes(mux)
 

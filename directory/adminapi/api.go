@@ -73,8 +73,8 @@ type SecretSealer interface {
 	Seal(plaintext, associatedData []byte) ([]byte, error)
 }
 
-// Config is what New needs. Store, Tokens and Sealer are required for the API
-// to be complete; Resolver, Sessions, JWTIssuers and Logger are optional.
+// Config is what New needs. Store is required (New fails without it); the
+// others are optional, and each says what the API does without it.
 type Config struct {
 	// Store is the directory.
 	Store Store
@@ -123,8 +123,13 @@ type API struct {
 	openapi    []byte
 }
 
-// New returns the API for cfg.
-func New(cfg Config) *API {
+// New returns the API for cfg. It fails when cfg.Store is nil: a missing
+// dependency is reported at construction (docs/architecture.md,
+// "Construction and failures").
+func New(cfg Config) (*API, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("adminapi: Config.Store is required")
+	}
 	a := &API{
 		store: cfg.Store, tokens: cfg.Tokens, resolver: cfg.Resolver, sessions: cfg.Sessions,
 		sealer: cfg.Sealer, fetcher: cfg.SAMLMetadata, jwtIssuers: cfg.JWTIssuers, log: cfg.Logger, issuer: cfg.Issuer, now: cfg.Now,
@@ -139,7 +144,7 @@ func New(cfg Config) *API {
 		a.now = time.Now
 	}
 	a.openapi = openAPIDocument(a.issuer)
-	return a
+	return a, nil
 }
 
 // Routes registers every admin API route on mux, with Go 1.22 method patterns.

@@ -188,7 +188,7 @@ func TestMemberSessions(t *testing.T) {
 		}
 		wantStatus(t, f.as(cAdmin, "DELETE", f.pathA("/members/usr_nobody/sessions"), ""), 404)
 		// Without a SessionRevoker (before the sign-in issue) the answer is still 204.
-		api := New(Config{Store: f.store, Tokens: f.verifier})
+		api := newAPI(t, Config{Store: f.store, Tokens: f.verifier})
 		mux := http.NewServeMux()
 		api.Routes(mux)
 		f.mux = mux

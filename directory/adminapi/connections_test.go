@@ -196,7 +196,7 @@ func TestOIDCClientSecretIsSealedAndNeverShown(t *testing.T) {
 		wantStatus(t, f.as(cAdmin, "PATCH", f.pathA("/connections/"+id), `{"type":"saml"}`), 422)
 
 		// Without a sealer, secrets are refused rather than stored in clear.
-		api := New(Config{Store: f.store, Tokens: f.verifier})
+		api := newAPI(t, Config{Store: f.store, Tokens: f.verifier})
 		f.mux = http.NewServeMux()
 		api.Routes(f.mux)
 		r = f.as(cAdmin, "POST", f.pathA("/connections"), `{"type":"oidc","name":"Clear","oidc":{"issuer":"https://a.test","client_id":"c","client_secret":"s3cret"}}`)
@@ -290,7 +290,7 @@ func TestSAMLMetadataURLIsFetchedAndCheckedWhenConfigured(t *testing.T) {
 		good := testCert(t, ecKey(t), now.Add(-time.Hour), now.Add(24*time.Hour))
 		expired := testCert(t, ecKey(t), now.Add(-48*time.Hour), now.Add(-24*time.Hour))
 		noKeys := strings.Replace(idpMetadata(good, "https://idp.test/sso"), `use="signing"`, `use="encryption"`, 1)
-		f.api = New(Config{Store: f.store, Tokens: f.verifier, Sealer: f.sealer, Issuer: "https://sso.example.test",
+		f.api = newAPI(t, Config{Store: f.store, Tokens: f.verifier, Sealer: f.sealer, Issuer: "https://sso.example.test",
 			SAMLMetadata: fakeFetcher{
 				"https://idp.test/good":    idpMetadata(good, "https://idp.test/sso"),
 				"https://idp.test/expired": idpMetadata(expired, "https://idp.test/sso"),

@@ -82,7 +82,7 @@ func (timeoutResolver) LookupTXT(_ context.Context, name string) ([]string, erro
 
 func TestDomainVerificationWhenDNSTimesOut(t *testing.T) {
 	backends(t, func(t *testing.T, f *fixture) {
-		api := New(Config{Store: f.store, Tokens: f.verifier, Resolver: timeoutResolver{}})
+		api := newAPI(t, Config{Store: f.store, Tokens: f.verifier, Resolver: timeoutResolver{}})
 		f.mux = http.NewServeMux()
 		api.Routes(f.mux)
 		d := f.newDomain()

@@ -232,7 +232,7 @@ func newFixture(t testing.TB, open func(testing.TB) *directory.SQLStore) *fixtur
 	f := &fixture{t: t, ctx: context.Background(), store: open(t), verifier: &testVerifier{tokens: map[string]TokenPrincipal{}},
 		sealer: newTestSealer(t), sessions: &recordingSessions{}, dns: startDNS(t),
 		ids: map[string]string{}, creds: map[string]string{}}
-	f.api = New(Config{Store: f.store, Tokens: f.verifier, Resolver: f.dns.resolver(), Sessions: f.sessions,
+	f.api = newAPI(t, Config{Store: f.store, Tokens: f.verifier, Resolver: f.dns.resolver(), Sessions: f.sessions,
 		Sealer: f.sealer, JWTIssuers: f.store, Logger: slog.New(slog.DiscardHandler), Issuer: "https://sso.example.test"})
 	f.mux = http.NewServeMux()
 	f.api.Routes(f.mux)

@@ -194,7 +194,7 @@ func TestErrorMapping(t *testing.T) {
 		{errors.New("pq: relation does not exist"), 500, "internal"},
 	} {
 		rec := httptest.NewRecorder()
-		a := New(Config{})
+		a := newAPI(t, Config{Store: noStore{}})
 		a.writeError(rec, httptest.NewRequest("GET", "/api/v1/me", nil), c.err)
 		r := response{rec}
 		wantStatus(t, r, c.status)
@@ -206,7 +206,7 @@ func TestErrorMapping(t *testing.T) {
 		}
 	}
 	if rec := httptest.NewRecorder(); true {
-		New(Config{}).writeError(rec, httptest.NewRequest("GET", "/", nil), &http.MaxBytesError{Limit: 1})
+		newAPI(t, Config{Store: noStore{}}).writeError(rec, httptest.NewRequest("GET", "/", nil), &http.MaxBytesError{Limit: 1})
 		if rec.Code != 413 {
 			t.Errorf("MaxBytesError: %d", rec.Code)
 		}

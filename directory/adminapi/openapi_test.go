@@ -17,7 +17,7 @@ import (
 func servedDocument(t *testing.T) map[string]any {
 	t.Helper()
 	mux := http.NewServeMux()
-	New(Config{Issuer: "https://sso.example.test/"}).Routes(mux)
+	newAPI(t, Config{Store: noStore{}, Issuer: "https://sso.example.test/"}).Routes(mux)
 	rec := httptest.NewRecorder()
 	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/openapi.json", nil))
 	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") {
@@ -37,7 +37,7 @@ var braceRE = regexp.MustCompile(`\{[a-z]+\}`)
 // that does not exist, fails here.
 func TestOpenAPIDocumentMatchesRoutes(t *testing.T) {
 	mux := http.NewServeMux()
-	New(Config{}).Routes(mux)
+	newAPI(t, Config{Store: noStore{}}).Routes(mux)
 	routes := map[string]bool{}
 	for _, rt := range routeTable() {
 		key := rt.method + " " + rt.pattern

@@ -139,7 +139,9 @@ func newFixture(t testing.TB, store *directory.SQLStore, sessions session.Store,
 	if f.issuer, err = tokens.NewIssuer(keys, store, tokens.IssuerConfig{Issuer: "https://sso.example.test"}); err != nil {
 		t.Fatal(err)
 	}
-	f.svc = opik.New(opik.Config{Directory: store, Sessions: sessions, Tokens: f.issuer, TrustUsernameHeader: trust})
+	if f.svc, err = opik.New(opik.Config{Directory: store, Sessions: sessions, Tokens: f.issuer, TrustUsernameHeader: trust}); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(f.svc.Close)
 	f.mux = http.NewServeMux()
 	f.svc.Routes(f.mux)

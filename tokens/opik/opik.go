@@ -14,6 +14,7 @@ package opik
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -86,11 +87,12 @@ type Service struct {
 	unsub    func()
 }
 
-// New returns the Opik endpoints on cfg. It panics when cfg.Directory is
-// nil, a wiring mistake.
-func New(cfg Config) *Service {
+// New returns the Opik endpoints on cfg. It fails when cfg.Directory is
+// nil: a missing dependency is reported at construction, never by a panic
+// (docs/architecture.md, "Construction and failures").
+func New(cfg Config) (*Service, error) {
 	if cfg.Directory == nil {
-		panic("opik: Config.Directory is required")
+		return nil, errors.New("opik: Config.Directory is required")
 	}
 	s := &Service{dir: cfg.Directory, sessions: cfg.Sessions, tokens: cfg.Tokens,
 		trust: cfg.TrustUsernameHeader, log: cfg.Logger, now: cfg.Now}
@@ -106,7 +108,7 @@ func New(cfg Config) *Service {
 		s.log.Warn("opik: X-Opik-OAuth-Username is trusted (SSOBROKER_OPIK_TRUST_USERNAME_HEADER): " +
 			"/opik/auth-by-username and /opik/workspace-permissions-by-username must be reachable only from the Opik backend")
 	}
-	return s
+	return s, nil
 }
 
 // Close stops following directory changes.
