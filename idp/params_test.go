@@ -100,7 +100,7 @@ func TestUpstreamAddressPolicy(t *testing.T) {
 		{"10.1.2.3:443", false, true},
 		{"192.168.1.1:443", false, true},
 		{"100.64.0.1:443", false, true},
-		{"0.0.0.0:80", false, true},
+		{"0.0.0.0:80", false, false}, // unspecified: never a configured IdP (upstream_test.go has the full table)
 		{"169.254.169.254:80", false, false},
 		{"[fe80::1]:80", false, false},
 		{"[::ffff:169.254.169.254]:80", false, false},

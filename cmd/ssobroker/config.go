@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ssobroker/ssobroker/idp"
 )
 
 // config is everything the broker reads from its environment and flags.
@@ -31,6 +33,10 @@ type config struct {
 	// networks; off by default, because org admins are customers who could
 	// otherwise aim the broker at its own network.
 	AllowPrivateIdP bool
+	// IdPAllowCIDRs are prefixes connections may reach even without
+	// AllowPrivateIdP, or in special-purpose ranges (comma-separated CIDRs;
+	// see idp.UpstreamPolicy). Cloud metadata addresses stay refused.
+	IdPAllowCIDRs string
 	// OpikTrustUsernameHeader lets Opik's MCP OAuth mode authenticate users
 	// by the X-Opik-OAuth-Username header it sends to the by-username
 	// endpoints; off by default, because anyone who can reach those paths
@@ -60,6 +66,8 @@ func bindConfig(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.StringVar(&c.LogFormat, "log-format", env("SSOBROKER_LOG_FORMAT", "text"), "text or json (SSOBROKER_LOG_FORMAT)")
 	fs.BoolVar(&c.AllowPrivateIdP, "allow-private-idp", env("SSOBROKER_ALLOW_PRIVATE_IDP", "") == "true",
 		"let connections reach IdPs on loopback and private networks (SSOBROKER_ALLOW_PRIVATE_IDP=true)")
+	fs.StringVar(&c.IdPAllowCIDRs, "idp-allow-cidrs", env("SSOBROKER_IDP_ALLOW_CIDRS", ""),
+		"comma-separated CIDRs connections may reach besides public addresses, e.g. 10.20.0.0/16; never cloud metadata (SSOBROKER_IDP_ALLOW_CIDRS)")
 	fs.BoolVar(&c.OpikTrustUsernameHeader, "opik-trust-username-header", env("SSOBROKER_OPIK_TRUST_USERNAME_HEADER", "") == "true",
 		"trust X-Opik-OAuth-Username at /opik/*-by-username; expose those paths to the Opik backend only (SSOBROKER_OPIK_TRUST_USERNAME_HEADER=true)")
 	fs.BoolVar(&c.JSON, "json", false, "print machine-readable JSON")
@@ -104,7 +112,16 @@ func (c *config) validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("SSOBROKER_LOG_FORMAT %q must be text or json", c.LogFormat))
 	}
+	if _, err := c.upstreamPolicy(); err != nil {
+		errs = append(errs, fmt.Errorf("SSOBROKER_IDP_ALLOW_CIDRS: %v", err))
+	}
 	return errors.Join(errs...)
+}
+
+// upstreamPolicy is the address policy of the client that calls org IdPs.
+func (c *config) upstreamPolicy() (idp.UpstreamPolicy, error) {
+	cidrs, err := idp.ParseAllowCIDRs(c.IdPAllowCIDRs)
+	return idp.UpstreamPolicy{AllowPrivate: c.AllowPrivateIdP, AllowCIDRs: cidrs}, err
 }
 
 func validateIssuer(raw string) error {

@@ -29,6 +29,20 @@ type MetadataFetcher interface {
 	FetchSAMLMetadata(ctx context.Context, url string) ([]byte, error)
 }
 
+// publicMessager is an error that says what went wrong in words an org
+// admin may see (the idp package's fetch errors).
+type publicMessager interface{ PublicMessage() string }
+
+// publicFetchMessage is what an org admin is told about a failed fetch of
+// their IdP: the class of failure, never an address, port or library error.
+func publicFetchMessage(err error) string {
+	var pm publicMessager
+	if errors.As(err, &pm) {
+		return pm.PublicMessage()
+	}
+	return "not reachable"
+}
+
 // validateSAML checks that exactly one way of describing the IdP is used and
 // that it is sound: metadata XML is parsed here, a metadata URL is fetched
 // (when the API has a fetcher) and its document checked the same way, so an
@@ -60,7 +74,9 @@ func (a *API) validateSAML(ctx context.Context, s *SAMLSettings) error {
 		}
 		doc, err := a.fetcher.FetchSAMLMetadata(ctx, s.MetadataURL)
 		if err != nil {
-			return invalidField("saml.metadata_url", "the metadata could not be fetched: "+err.Error())
+			// The detail (addresses, ports) is for the operator's log only.
+			a.log.WarnContext(ctx, "fetching SAML metadata for a connection failed", "url", s.MetadataURL, "err", err)
+			return invalidField("saml.metadata_url", "the metadata could not be fetched: "+publicFetchMessage(err))
 		}
 		return validateIdPMetadata("saml.metadata_url", string(doc), now)
 	}

@@ -43,6 +43,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
@@ -158,7 +159,7 @@ func New(ctx context.Context, in idp.FactoryInput) (idp.Connector, error) {
 		if errors.As(err, &mismatch) {
 			return nil, fmt.Errorf("%w: discovery: %w", idp.ErrConfig, err)
 		}
-		return nil, fmt.Errorf("%w: discovery of %s: %w", idp.ErrUpstreamUnavailable, cfg.Issuer, err)
+		return nil, fmt.Errorf("%w: discovery of %s: %w", idp.ErrUpstreamUnavailable, cfg.Issuer, discoveryError(err))
 	}
 	var meta struct {
 		IssParam bool     `json:"authorization_response_iss_parameter_supported"`
@@ -380,6 +381,19 @@ func clip(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// discoveryError classifies a failed discovery for the org admin
+// (idp.FetchError). go-oidc reports an unexpected status as "404 Not Found:
+// body"; the body stays out of the message.
+func discoveryError(err error) error {
+	msg := err.Error()
+	if len(msg) > 4 && msg[3] == ' ' {
+		if code, e := strconv.Atoi(msg[:3]); e == nil && code >= 100 && code <= 599 {
+			return idp.FetchStatusError(code, "discovery answered "+clip(strings.SplitN(msg, ":", 2)[0]))
+		}
+	}
+	return idp.ClassifyFetch(err)
 }
 
 // scrub drops response bodies from library errors (they may echo tokens or

@@ -186,7 +186,9 @@ func pickBinding(want string, md *crewjam.EntityDescriptor) (binding, location s
 }
 
 // FetchMetadata gets IdP metadata from u with client (at most 1 MiB). It
-// fails with an error wrapping idp.ErrUpstreamUnavailable.
+// fails with an error wrapping idp.ErrUpstreamUnavailable, or idp.ErrConfig
+// for an unusable URL or a document too large; a fetch failure also holds an
+// *idp.FetchError whose PublicMessage is what an org admin may see.
 func FetchMetadata(ctx context.Context, client *http.Client, u string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -195,18 +197,19 @@ func FetchMetadata(ctx context.Context, client *http.Client, u string) ([]byte, 
 	req.Header.Set("Accept", "application/samlmetadata+xml, application/xml, text/xml")
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: fetching IdP metadata: %w", idp.ErrUpstreamUnavailable, err)
+		return nil, fmt.Errorf("%w: fetching IdP metadata: %w", idp.ErrUpstreamUnavailable, idp.ClassifyFetch(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%w: fetching IdP metadata: %s answered %s", idp.ErrUpstreamUnavailable, u, resp.Status)
+		return nil, fmt.Errorf("%w: fetching IdP metadata: %w", idp.ErrUpstreamUnavailable,
+			idp.FetchStatusError(resp.StatusCode, u+" answered "+resp.Status))
 	}
 	doc, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadata+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading IdP metadata: %w", idp.ErrUpstreamUnavailable, err)
+		return nil, fmt.Errorf("%w: reading IdP metadata: %w", idp.ErrUpstreamUnavailable, idp.ClassifyFetch(err))
 	}
 	if len(doc) > maxMetadata {
-		return nil, fmt.Errorf("%w: IdP metadata larger than 1 MiB", idp.ErrConfig)
+		return nil, fmt.Errorf("%w: %w", idp.ErrConfig, &idp.FetchError{Class: idp.FailureTooLarge, Err: errors.New("IdP metadata larger than 1 MiB")})
 	}
 	return doc, nil
 }
