@@ -83,25 +83,24 @@ func ParseKey(s string) ([]byte, error) {
 }
 
 // GenerateKey returns a new random key, base64-encoded (standard encoding,
-// padded) as SSOBROKER_SECRET_KEY expects. It fails only when the system's
-// random source does.
+// padded) as SSOBROKER_SECRET_KEY expects. The error is always nil:
+// crypto/rand.Read cannot fail (docs/architecture.md, "Construction and
+// failures"); it stays so that callers need not change.
 func GenerateKey() (string, error) {
 	k := make([]byte, KeySize)
-	if _, err := rand.Read(k); err != nil {
-		return "", fmt.Errorf("secretbox: random key: %w", err)
-	}
+	_, _ = rand.Read(k)
 	return base64.StdEncoding.EncodeToString(k), nil
 }
 
 // Seal encrypts plaintext and binds it to associatedData, which is not
-// stored and must be given again to Open. It fails only when the system's
-// random source does.
+// stored and must be given again to Open. The error is always nil:
+// crypto/rand.Read cannot fail (docs/architecture.md, "Construction and
+// failures"); it stays because sealers are used through interfaces whose
+// other implementations may fail.
 func (b *Box) Seal(plaintext, associatedData []byte) ([]byte, error) {
 	out := make([]byte, 1+nonceSize, 1+nonceSize+len(plaintext)+b.aead.Overhead())
 	out[0] = Version1
-	if _, err := rand.Read(out[1 : 1+nonceSize]); err != nil {
-		return nil, fmt.Errorf("secretbox: nonce: %w", err)
-	}
+	_, _ = rand.Read(out[1 : 1+nonceSize])
 	return b.aead.Seal(out, out[1:1+nonceSize], plaintext, associatedData), nil
 }
 
