@@ -87,7 +87,15 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	}()
 	a.stops = append(a.stops, func() { cancel(); <-done; a.keys.Close() })
 
-	if a.issuer, err = tokens.NewIssuer(a.keys, store, tokens.IssuerConfig{Issuer: e.cfg.Issuer, Log: e.log}); err != nil {
+	sources, err := e.cfg.sources()
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	// Failed client authentications are counted in the session store:
+	// shared by the replicas when it is Redis.
+	if a.issuer, err = tokens.NewIssuer(a.keys, store, tokens.IssuerConfig{Issuer: e.cfg.Issuer, Log: e.log,
+		FailureCounter: a.sessions}); err != nil {
 		a.stop()
 		return nil, err
 	}
@@ -99,14 +107,19 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	srv, err := tokens.NewServer(a.keys, a.issuer, tokens.Features{
 		ClientCredentials: true, Introspection: true, Revocation: true,
 		AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true,
-	}, tokens.WithProvider(provider))
+	}, tokens.WithProvider(provider), tokens.WithSources(sources))
 	if err != nil {
 		a.stop()
 		return nil, err
 	}
 	srv.Routes(mux)
 
-	upstream := idp.NewUpstreamClient(e.cfg.AllowPrivateIdP)
+	policy, err := e.cfg.upstreamPolicy()
+	if err != nil { // validate() refused it already; this is the same check
+		a.stop()
+		return nil, err
+	}
+	upstream := idp.NewUpstreamClientWithPolicy(policy)
 	admin, err := adminapi.New(adminapi.Config{
 		Store:        store,
 		Tokens:       bearerVerifier{a.issuer},

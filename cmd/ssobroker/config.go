@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ssobroker/ssobroker/idp"
+	"github.com/ssobroker/ssobroker/session"
 )
 
 // config is everything the broker reads from its environment and flags.
@@ -42,7 +43,11 @@ type config struct {
 	// endpoints; off by default, because anyone who can reach those paths
 	// could then claim to be anyone.
 	OpikTrustUsernameHeader bool
-	JSON                    bool
+	// TrustedProxies are the reverse proxies (comma-separated CIDRs or
+	// addresses) whose X-Forwarded-For is believed when finding a request's
+	// source for the per-source limits (session.NewSources).
+	TrustedProxies string
+	JSON           bool
 }
 
 // bindConfig registers the shared configuration flags on fs, with defaults
@@ -70,6 +75,8 @@ func bindConfig(fs *flag.FlagSet, getenv func(string) string) *config {
 		"comma-separated CIDRs connections may reach besides public addresses, e.g. 10.20.0.0/16; never cloud metadata (SSOBROKER_IDP_ALLOW_CIDRS)")
 	fs.BoolVar(&c.OpikTrustUsernameHeader, "opik-trust-username-header", env("SSOBROKER_OPIK_TRUST_USERNAME_HEADER", "") == "true",
 		"trust X-Opik-OAuth-Username at /opik/*-by-username; expose those paths to the Opik backend only (SSOBROKER_OPIK_TRUST_USERNAME_HEADER=true)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("SSOBROKER_TRUSTED_PROXIES", ""),
+		"comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client, for per-source limits; empty: the peer address (SSOBROKER_TRUSTED_PROXIES)")
 	fs.BoolVar(&c.JSON, "json", false, "print machine-readable JSON")
 	return c
 }
@@ -98,6 +105,9 @@ func (c *config) validate() error {
 			}
 		}
 	}
+	if _, err := c.sources(); err != nil {
+		errs = append(errs, fmt.Errorf("SSOBROKER_TRUSTED_PROXIES: %v", err))
+	}
 	if c.SecretKey != "" {
 		if _, err := decodeSecretKey(c.SecretKey); err != nil {
 			errs = append(errs, fmt.Errorf("SSOBROKER_SECRET_KEY: %v", err))
@@ -122,6 +132,12 @@ func (c *config) validate() error {
 func (c *config) upstreamPolicy() (idp.UpstreamPolicy, error) {
 	cidrs, err := idp.ParseAllowCIDRs(c.IdPAllowCIDRs)
 	return idp.UpstreamPolicy{AllowPrivate: c.AllowPrivateIdP, AllowCIDRs: cidrs}, err
+}
+
+// sources returns how to find a request's network source, trusting
+// X-Forwarded-For from TrustedProxies.
+func (c *config) sources() (session.Sources, error) {
+	return session.NewSources(strings.Split(c.TrustedProxies, ","))
 }
 
 func validateIssuer(raw string) error {
