@@ -86,18 +86,27 @@
 // invalid_grant, invalid_scope, unsupported_grant_type 400, 503 when the
 // store is down.
 //
-// Failed authentications are limited per client_id by an in-memory token
-// bucket (10 failures, then one per second): past it, requests for that
-// client_id get 429 temporarily_unavailable with Retry-After before any
-// lookup. client_id is not secret, so to keep an attacker from locking a
-// client out, a secret that succeeded for the client since its failures
-// began still passes. The bucket is per replica.
+// A correct secret is never refused. The secret is checked first; only a
+// failed authentication reaches the failure limiter, which counts it per
+// (source, client) and per source (session.Sources: the peer, or the
+// client behind trusted proxies) in fixed windows of the session store
+// (IssuerConfig.FailureCounter, shared by replicas on Redis): past 10
+// failures of the pair or 100 of the source in a minute, further failures
+// get 429 temporarily_unavailable with Retry-After instead of 401. An
+// attacker's failures thus never lock a client out, nor spend the budget
+// of the client's own address. When the store cannot count, the replica
+// counts locally and logs it (Issuer.LimiterStats). The same holds at
+// introspection and revocation. See docs/security.md ("Abuse resistance").
 //
-// Introspection and revocation authenticate the same way. A service account
-// may introspect only its own org's tokens (others are active:false) and
-// revoke only tokens issued to itself (others: 400 unauthorized_client);
-// unknown or invalid tokens are 200, as RFC 7009 requires. Revoked jtis
-// (Store.RevokeToken) and deleted keys make introspection answer
+// Introspection authenticates service accounts the same way; they may
+// introspect only their own org's tokens (others are active:false).
+// Revocation (RFC 7009) serves every client type: service accounts,
+// confidential registered clients by secret, public ones by client_id. A
+// client revokes its own access tokens (the jti goes to Store.RevokeToken)
+// and refresh tokens (the family ends); another client's access token is
+// 400 unauthorized_client and stays valid, another client's refresh token
+// has leaked and its family ends; unknown or invalid tokens are 200, as RFC
+// 7009 requires. Revoked jtis and deleted keys make introspection answer
 // active:false at once; services that verify tokens offline see revocation
 // only when the token expires.
 //
@@ -152,8 +161,9 @@
 // in constant time with directory.HashSecret's), public ones by client_id
 // alone (auth method "none"; PKCE binds their codes). A public client
 // sending a secret, or a confidential one sending none, is invalid_client;
-// failures count in the per-client failure limiter. A grant type the client
-// is not registered for is unauthorized_client.
+// failures count in the failure limiter (a public client sending a secret
+// is refused without counting). A grant type the client is not registered
+// for is unauthorized_client.
 //
 // Standing: at every code, every redemption and every refresh the user must
 // still be a member of the org, the org must exist and the connection they
@@ -167,8 +177,10 @@
 //
 // Refresh tokens are issued when the scope has offline_access and the
 // client may use the refresh_token grant (as Dex, Hydra, Okta and Auth0 do;
-// OIDC Core §11); they are not tied to the browser session, so logout does
-// not end them (member removal does). A family lives RefreshTokenTTL (30
+// OIDC Core §11). Logout ends the families granted in the browser session
+// except offline_access ones, which by definition outlive it (so, today,
+// none: every family has offline_access); a client ends those with
+// /oauth2/revoke, and member removal ends all. A family lives RefreshTokenTTL (30
 // days) from the sign-in; rotation does not extend it. The refresh grant
 // reads the family, checks it belongs to the client (a token presented by
 // another client has leaked: its family is revoked), that the scope asked for
@@ -220,11 +232,14 @@
 // they take no cookies.
 //
 // /oauth2/logout (GET or POST; RP-Initiated Logout 1.0): id_token_hint is
-// checked against our published keys (expired accepted, another issuer or
-// typ refused with a page); post_logout_redirect_uri must equal one of the
+// checked against our published keys (expired by at most LogoutHintGrace,
+// an hour, accepted; older, another issuer or typ refused with a page);
+// post_logout_redirect_uri must equal one of the
 // client's registered redirect URIs (the client is client_id or the hint's
 // aud; the two must agree). A request whose hint names the signed-in user
-// deletes the session and clears its cookie at once; any other request with
+// deletes the session — after ending its refresh families that lack
+// offline_access (Store.RevokeSessionFamilies) — and clears its cookie at
+// once; any other request with
 // a session is confirmed on a page first (a POST with a double-submit token,
 // LogoutCookie), so a link elsewhere cannot sign a user out. Then the
 // browser goes to the redirect URI with state, or sees "signed out" — an
