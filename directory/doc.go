@@ -23,8 +23,9 @@
 // LISTEN/NOTIFY or SQLite's polled change counter, and a cache whose
 // notifications are down is bypassed rather than trusted.
 //
-// The package imports no other package of ours but its own subpackages:
-// access (roles and the permission function), secretbox (sealing secrets at
-// rest), adminapi (the admin REST API) and directorytest (stores for tests).
-// See docs/architecture.md and docs/permissions.md.
+// Its subpackages are access (roles and the permission function), secretbox
+// (sealing secrets at rest), adminapi (the admin REST API) and directorytest
+// (stores for tests); none of them imports a package of ours outside
+// directory/ (docs/architecture.md, "Import rules"). Who may do what is
+// docs/permissions.md.
 package directory
