@@ -76,7 +76,11 @@ func TestAdminAPINeedsAnAdminToken(t *testing.T) {
 				t.Fatal(err)
 			}
 			api := http.NewServeMux()
-			adminapi.New(adminapi.Config{Store: e.store, Tokens: adminBearer{e.issuer}}).Routes(api)
+			admin, err := adminapi.New(adminapi.Config{Store: e.store, Tokens: adminBearer{e.issuer}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			admin.Routes(api)
 			call := func(auth string) *httptest.ResponseRecorder {
 				req := httptest.NewRequest(http.MethodGet, "/api/v1/orgs/"+e.org.ID, nil)
 				req.Header.Set("Authorization", auth)
