@@ -201,8 +201,13 @@ func TestFailureLimitsSharedThroughRedis(t *testing.T) {
 	r1 := sessiontest.OpenRedis(t, sessiontest.RedisURL(), session.Options{KeyPrefix: prefix})
 	r2 := sessiontest.OpenRedis(t, sessiontest.RedisURL(), session.Options{KeyPrefix: prefix})
 	e1 := newEnv(t, store, withIssuerConfig(func(c *IssuerConfig) { c.FailureCounter = r1 }))
-	e2 := newEnv(t, store, withIssuerConfig(func(c *IssuerConfig) { c.FailureCounter = r2 }))
-	bases := []string{proxied(t, e1.keys, e1.issuer, nil), proxied(t, e2.keys, e2.issuer, nil)}
+	// The second replica: its own issuer, limiter and server, its own Redis
+	// client (one keyring serves both: the keys are not what is tested).
+	issuer2, err := NewIssuer(e1.keys, store, IssuerConfig{Issuer: e1.issuer.cfg.Issuer, Now: e1.clock.Now, FailureCounter: r2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bases := []string{proxied(t, e1.keys, e1.issuer, nil), proxied(t, e1.keys, issuer2, nil)}
 	cc := url.Values{"grant_type": {"client_credentials"}}
 	for i := range DefaultFailedAuthLimit {
 		if a := postFrom(t, bases[i%2], PathToken, attackerIP, cc, e1.sa.ID, "ssb_wrong"); a.status != http.StatusUnauthorized {
