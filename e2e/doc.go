@@ -3,7 +3,7 @@
 // Redis behind one issuer, configured only through the product's surfaces
 // (the `ssobroker admin` CLI and the admin API), between independent peers —
 // npm oidc-provider as the corporate IdP, npm openid-client as the relying
-// party and npm jose as the access-token verifier (see ../../shared/PEERS.md).
+// party and npm jose as the access-token verifier (docs/testing.md).
 //
 // The Go test plays the browser (a cookie jar, redirects followed one by one)
 // and drives the relying party (rp-driver.mjs) over JSON lines; where what a

@@ -81,7 +81,7 @@ type CallbackExpect struct {
 // the connection's ACS URL. The service keeps the request ID server-side
 // (session.KindSAMLRequest keyed by RelayState, taken once) and hands it
 // back in SAMLExpect, so the connector never trusts a cookie or the response
-// for it (SECURITY.md).
+// for it (docs/security.md).
 type SAMLConnector interface {
 	// AuthnRequest builds a request for relayState (URL-safe) and returns
 	// how to deliver it and its ID.

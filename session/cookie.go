@@ -7,7 +7,7 @@ import (
 )
 
 // CookieName is the session cookie's name. Opik's backend forwards the
-// browser's cookie named sessionToken to /opik/auth-session (API.md), so the
+// browser's cookie named sessionToken to /opik/auth-session (README.md, "Opik compatibility"), so the
 // broker uses that name.
 const CookieName = "sessionToken"
 

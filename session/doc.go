@@ -73,7 +73,7 @@
 // revoke it. The hashes of the last 1000 rotated tokens are kept for this
 // detection; an older one is reported as ErrNotFound.
 //
-// Concurrent rotations of one token: by default (strict, SECURITY.md) one
+// Concurrent rotations of one token: by default (strict, docs/security.md) one
 // wins, the next is reuse, and the family, including the winner's new
 // token, is revoked. With Options.RefreshReuseInterval > 0, a token rotated
 // less than that interval ago gets ErrRefreshConcurrent instead and the

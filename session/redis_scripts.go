@@ -56,7 +56,7 @@ const (
 )
 
 // rotateScript is the atomic conditional update behind refresh rotation
-// (SECURITY.md, Hydra #3604): only a caller presenting the current token
+// (docs/security.md, Hydra #3604): only a caller presenting the current token
 // moves the family on; a caller presenting a rotated one revokes it.
 // KEYS[1] family, KEYS[2] rotated hashes (sorted set by generation);
 // ARGV[1] presented hash, ARGV[2] new hash, ARGV[3] now ms, ARGV[4] reuse

@@ -238,7 +238,7 @@ type Options struct {
 	// RefreshReuseInterval, when > 0, lets the token rotated last be
 	// presented again for this long after its rotation without revoking the
 	// family: that request gets ErrRefreshConcurrent. Default 0: strict,
-	// any reuse revokes the family (SECURITY.md).
+	// any reuse revokes the family (docs/security.md).
 	RefreshReuseInterval time.Duration
 	// MaxValueBytes bounds one record: a PutOnce value, a session's strings
 	// and Data, a family's strings and Claims (default 64 KiB).

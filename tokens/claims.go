@@ -9,8 +9,8 @@ import (
 )
 
 // AccessClaims are the claims of an ssobroker access token: RFC 9068's
-// registered claims plus the org and workspace claims of API.md, exactly as
-// services decode them with tokens/verify.
+// registered claims plus the org and workspace claims of README.md ("Access
+// tokens"), exactly as services decode them with tokens/verify.
 type AccessClaims = verify.Claims
 
 // WorkspaceRef names the workspace a narrowed token is restricted to.

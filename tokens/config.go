@@ -147,7 +147,7 @@ type IssuerConfig struct {
 	// AccessTokenTTL is the lifetime of access tokens; zero means 10 minutes.
 	AccessTokenTTL time.Duration
 	// Audience is the "aud" of client-credentials tokens. Empty means the
-	// client's own id, as for user tokens (API.md: "aud" = "client_id").
+	// client's own id, as for user tokens (README.md, "Access tokens": aud is the client id).
 	Audience string
 	// ServiceAccountScopes lists the scope values a service account may ask
 	// for; any other value is invalid_scope. Empty: no scope may be asked for.

@@ -49,7 +49,7 @@ const (
 	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
 	DefaultCodeTTL         = time.Minute
 	DefaultPendingTTL      = 10 * time.Minute
-	// MaxCodeTTL bounds authorization codes (SECURITY.md: ≤ 60 s).
+	// MaxCodeTTL bounds authorization codes (docs/security.md: ≤ 60 s).
 	MaxCodeTTL = time.Minute
 )
 

@@ -45,7 +45,7 @@ func TestCodeFlowWithPKCEIssuesAccessIDAndRefreshTokens(t *testing.T) {
 			t.Errorf("Cache-Control %q", r.header.Get("Cache-Control"))
 		}
 
-		// The access token: RFC 9068 with the user claims of API.md.
+		// The access token: RFC 9068 with the user claims of README.md ("Access tokens").
 		at := r.str("access_token")
 		if h := headerOf(t, at); h["typ"] != "at+jwt" || h["alg"] != "ES256" {
 			t.Errorf("access token header %v", h)

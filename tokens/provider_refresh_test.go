@@ -35,7 +35,7 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 }
 
 func TestConcurrentRefreshesOfOneTokenLeaveNoSurvivor(t *testing.T) {
-	// Strict rotation (SECURITY.md; Hydra #3604): at most one of many
+	// Strict rotation (docs/security.md; Hydra #3604): at most one of many
 	// concurrent refreshes of one token succeeds, and the reuse revokes
 	// the family, the winner's new token included.
 	forEachStack(t, false, func(t *testing.T, e *oidcEnv) {

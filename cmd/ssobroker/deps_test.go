@@ -9,7 +9,7 @@ import (
 )
 
 // securityFloors are the lowest versions of security-critical modules we
-// accept (SECURITY.md): govulncheck needs a database this machine cannot
+// accept (docs/security.md, "Dependencies"): govulncheck needs a database this machine cannot
 // reach, so the floors are written down and checked here.
 var securityFloors = map[string]string{
 	"github.com/russellhaering/goxmldsig": "v1.6.0", // signature bypass advisories below

@@ -65,7 +65,7 @@ type Settings struct {
 // single integer and evaluation allocates nothing.
 type Permission uint32
 
-// The fifteen permissions of API.md and PERMISSIONS.md.
+// The fifteen permissions (docs/permissions.md).
 const (
 	WorkspaceRead Permission = 1 << iota
 	WorkspaceWrite

@@ -8,8 +8,9 @@ import (
 	"github.com/ssobroker/ssobroker/directory/access"
 )
 
-// Everything expected below is transcribed by hand from
-// /work/shared/PERMISSIONS.md and API.md: role and permission names are string
+// Everything expected below is transcribed by hand from the product's
+// permission table (docs/permissions.md generates its tables from the code;
+// these are not generated): role and permission names are string
 // literals, never the package's constants, so a typo or a wrong group in
 // access.go cannot make its own test pass.
 
@@ -30,8 +31,8 @@ const (
 	nonMemberCol = 7 // any non-admin, not a member
 )
 
-// workspaceTable is the "Workspace-scoped permissions" table of
-// PERMISSIONS.md, row for row, column for column.
+// workspaceTable is the product's "Workspace-scoped permissions" table
+// (docs/permissions.md), row for row, column for column.
 var workspaceTable = []struct {
 	perm  string
 	marks [8]string
@@ -67,7 +68,7 @@ var orgTable = []struct {
 		"admin": "✓", "platform_member": "–", "view_only_platform_member": "–", "opik_member": "–"}},
 }
 
-// allNames are the fifteen permission names of API.md in the order of the
+// allNames are the fifteen permission names of the API in the order of the
 // two tables: workspace-scoped first, then org-scoped.
 var allNames = []string{
 	"workspace.read", "workspace.write", "experiments.read", "experiments.write",
@@ -462,7 +463,7 @@ func TestSetNames(t *testing.T) {
 }
 
 func TestOrgRoles(t *testing.T) {
-	t.Run("OrgRoles lists exactly the four roles of API.md, each valid", func(t *testing.T) {
+	t.Run("OrgRoles lists exactly the four roles of the API, each valid", func(t *testing.T) {
 		var got []string
 		for _, r := range access.OrgRoles() {
 			if !r.Valid() {

@@ -2,8 +2,8 @@
 // console, scripts and automation use to manage an organization — its
 // settings, workspaces, members, invitations, join requests, service accounts
 // and keys, upstream connections, email domains, trusted JWT issuers and audit
-// log. API.md is the contract; openapi.json (served at
-// GET /api/v1/openapi.json) describes every route.
+// log. openapi.json (served at GET /api/v1/openapi.json) describes every
+// route; README.md ("Admin API") says how to use it.
 //
 // Every request is authenticated (an access token through BearerVerifier, or
 // an API key looked up in the directory), confined to the one organization its

@@ -50,7 +50,7 @@ type SAMLSettings struct {
 	EntityID     string   `json:"entity_id,omitempty"`
 	SSOURL       string   `json:"sso_url,omitempty"`
 	Certificates []string `json:"certificates,omitempty"`
-	// AllowIDPInitiated accepts unsolicited responses (SECURITY.md: off
+	// AllowIDPInitiated accepts unsolicited responses (docs/security.md: off
 	// unless opted in); IDPInitiatedTarget, a relative path on the broker,
 	// is then where such a login lands.
 	AllowIDPInitiated  bool   `json:"allow_idp_initiated"`

@@ -9,7 +9,8 @@ import (
 	"github.com/ssobroker/ssobroker/directory/access"
 )
 
-// The expected statuses below are read off PERMISSIONS.md by hand, for the
+// The expected statuses below are read off the product's permission table
+// (docs/permissions.md) by hand, for the
 // fixture's callers:
 //   - admin has every permission;
 //   - platform, opik and view-only members belong to the default workspace
@@ -252,7 +253,7 @@ func TestEveryRouteForEveryCaller(t *testing.T) {
 	})
 }
 
-// The 403 of an org.admin route names org.admin exactly, as API.md shows.
+// The 403 of an org.admin route names org.admin exactly, as README.md ("Admin API") shows.
 func TestForbiddenNamesThePermission(t *testing.T) {
 	backends(t, func(t *testing.T, f *fixture) {
 		r := f.as(cPM, "GET", f.pathA("/billing"), "")

@@ -15,7 +15,7 @@ import (
 // op is one operation of the document.
 type op struct {
 	id, summary string
-	// perm says who may call it, in PERMISSIONS.md's words (x-permission).
+	// perm says who may call it, in docs/permissions.md's words (x-permission).
 	perm string
 	// query names parameters of queryParams.
 	query []string

@@ -243,7 +243,7 @@ type mdEndpoint struct {
 	Location string `xml:"Location,attr"`
 }
 
-// validateIdPMetadata checks IdP metadata: no DOCTYPE (SECURITY.md), one
+// validateIdPMetadata checks IdP metadata: no DOCTYPE (docs/security.md), one
 // entity with an IDPSSODescriptor, an SSO endpoint, and signing
 // certificates that parse and are valid now.
 func validateIdPMetadata(field, doc string, now time.Time) error {

@@ -8,7 +8,7 @@ import (
 	"github.com/ssobroker/ssobroker/directory/access"
 )
 
-// Everything about service accounts needs org.admin (PERMISSIONS.md, org table).
+// Everything about service accounts needs org.admin (docs/permissions.md, org table).
 
 func (a *API) listServiceAccounts(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := c.require(access.OrgAdmin, nil); err != nil {

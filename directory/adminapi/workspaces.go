@@ -20,7 +20,7 @@ func (a *API) workspace(r *http.Request, c *caller, ref string) (directory.Works
 
 // listWorkspaces lists the workspaces the caller may read: every workspace of
 // the org for those who can read one without being a member (admins), the
-// caller's own for everyone else (PERMISSIONS.md decision 5). ?q= keeps names
+// caller's own for everyone else (docs/permissions.md decision 5). ?q= keeps names
 // containing q, case-insensitively.
 func (a *API) listWorkspaces(w http.ResponseWriter, r *http.Request, c *caller) error {
 	p, err := page(r)

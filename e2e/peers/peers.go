@@ -1,5 +1,5 @@
 // Package peers starts the independent protocol peers of ssobroker's tests
-// (PEERS.md) as child processes: node scripts of the npm project in e2e/ —
+// (docs/testing.md) as child processes: node scripts of the npm project in e2e/ —
 // oidc-provider as the corporate IdP (e2e/upstream-idp.mjs), and any other
 // script that speaks JSON lines on stdout.
 //

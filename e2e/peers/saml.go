@@ -3,7 +3,7 @@
 package peers
 
 // SAML 2.0 identity providers we did not write, as child processes on
-// loopback (PEERS.md, SAML): SimpleSAMLphp 1.19 served by `php -S`, and a
+// loopback (docs/testing.md): SimpleSAMLphp 1.19 served by `php -S`, and a
 // pysaml2 7.0 IdP (e2e/saml/pysaml2_idp.py) on the stdlib http.server. Both
 // sign the Response and the Assertion with RSA-SHA256 (SHA-256 digests) with a
 // key generated per run, send an emailAddress NameID holding the user's email

@@ -42,6 +42,11 @@ type Config struct {
 	// NameIDFormat is asked for in the AuthnRequest: "unspecified"
 	// (default), "persistent", "email" or "transient".
 	NameIDFormat string `json:"name_id_format,omitempty"`
+	// WantAssertionsSigned demands the assertion's own signature (and says
+	// so in our SP metadata). By default a response signed as a whole with
+	// an unsigned assertion inside is accepted too (docs/security.md, "SAML
+	// signature forms").
+	WantAssertionsSigned bool `json:"want_assertions_signed,omitempty"`
 
 	// The SP's key pair, made by the admin API when the connection is
 	// created: the certificate (PEM) and the PKCS #8 private key sealed with

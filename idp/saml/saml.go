@@ -12,6 +12,7 @@
 //	    "entity_id": "…", "sso_url": "…", "certificates": ["-----BEGIN CERTIFICATE-----…"],
 //	    "allow_idp_initiated": false, "idp_initiated_target": "/login/done",
 //	    "sign_requests": true, "request_binding": "redirect", "name_id_format": "unspecified",
+//	    "want_assertions_signed": false,
 //	    "sp_certificate": "-----BEGIN CERTIFICATE-----…", "sp_key_sealed": "<base64>"
 //	  },
 //	  "attribute_mapping": {"subject": "…", "email": "…", "email_verified": "…", "name": "…",
@@ -32,8 +33,12 @@
 //   - every signature has exactly one Reference to its parent's ID, only
 //     SHA-256-or-stronger signature and digest methods, and verifies with a
 //     configured certificate (never one from the message);
-//   - the assertion itself is signed (our metadata says WantAssertionsSigned),
-//     whether or not the response is too;
+//   - the assertion is signed itself, or the response around it is signed
+//     as a whole (SAML profiles §4.1.3.5; Entra ID's "Sign SAML response"),
+//     and then the assertion is read from the element goxmldsig verified and
+//     from nothing else; a connection with want_assertions_signed demands
+//     the assertion's own signature (and our metadata says
+//     WantAssertionsSigned); docs/security.md, "SAML signature forms";
 //   - it names our entity ID in every AudienceRestriction, and there is one;
 //   - it has a bearer SubjectConfirmation with our ACS as Recipient, an
 //     expiry, and the InResponseTo of the request this browser sent (or, for
@@ -164,7 +169,7 @@ func New(ctx context.Context, in idp.FactoryInput) (idp.Connector, error) {
 	if cfg.signRequests() {
 		c.sp.SignatureMethod = dsig.RSASHA256SignatureMethod
 	}
-	if c.metadata, err = signedMetadata(&c.sp); err != nil {
+	if c.metadata, err = signedMetadata(&c.sp, cfg.WantAssertionsSigned); err != nil {
 		return nil, fmt.Errorf("%w: SP metadata: %w", idp.ErrConfig, err)
 	}
 	return c, nil
@@ -284,22 +289,45 @@ func (c *Connector) handleResponse(ctx context.Context, raw []byte, expect idp.S
 		return idp.Identity{}, fmt.Errorf("%w: %w", idp.ErrInvalidResponse, err)
 	}
 	v := newVerifier()
-	// The library skips the assertion's signature when the response's
-	// verifies; we require both to hold. So the response signature, when
-	// there is one, is checked here (by goxmldsig, as the library would),
-	// then removed, and the library checks the assertion's.
+	// The signature forms (docs/security.md, "SAML signature forms"). The
+	// library skips the assertion's signature when the response's verifies.
+	// So the response signature, when there is one, is checked here (by
+	// goxmldsig, as the library would). Then:
+	//   - when the assertion carries its own signature, or the connection
+	//     wants signed assertions, the response signature is removed and
+	//     the library must check the assertion's;
+	//   - otherwise (a response signed as a whole, its assertion unsigned)
+	//     the library reads the response as goxmldsig verified it, its
+	//     signature put back so the library asks our verifier about it
+	//     again: the assertion comes from the signed element and nothing
+	//     else.
 	root := doc.Root()
+	if c.cfg.WantAssertionsSigned && plainAssertion(root) && !assertionSelfSigned(root) {
+		return idp.Identity{}, fmt.Errorf("%w: %w", idp.ErrInvalidResponse, errUnsignedAssertion)
+	}
 	if sig := directSignature(root); sig != nil {
 		withoutKeyInfoUnlessCertificate(root)
-		if err := v.VerifySignature(c.validationContext(), root); err != nil {
+		signed, err := v.verifyResponse(c.validationContext(), root)
+		if err != nil {
 			return idp.Identity{}, fmt.Errorf("%w: %w", idp.ErrInvalidResponse, err)
 		}
-		if root.SelectAttrValue("Destination", "") == "" {
+		if signed.SelectAttrValue("Destination", "") == "" {
 			return idp.Identity{}, fmt.Errorf("%w: a signed response must name its Destination", idp.ErrInvalidResponse)
 		}
-		root.RemoveChild(sig)
-		if raw, err = doc.WriteToBytes(); err != nil {
-			return idp.Identity{}, fmt.Errorf("%w: %w", idp.ErrInvalidResponse, err)
+		if c.cfg.WantAssertionsSigned || assertionSelfSigned(root) {
+			root.RemoveChild(sig)
+			if raw, err = doc.WriteToBytes(); err != nil {
+				return idp.Identity{}, fmt.Errorf("%w: %w", idp.ErrInvalidResponse, err)
+			}
+		} else {
+			if raw, err = asSigned(signed, sig); err != nil {
+				return idp.Identity{}, fmt.Errorf("%w: the signed response cannot be written: %w", idp.ErrInvalidResponse, err)
+			}
+			// The signed element passes the same shape checks.
+			if doc, err = preflight(raw); err != nil {
+				return idp.Identity{}, fmt.Errorf("%w: the signed response: %w", idp.ErrInvalidResponse, err)
+			}
+			root = doc.Root()
 		}
 	}
 	sp := c.sp
@@ -379,8 +407,12 @@ func parse(sp *crewjam.ServiceProvider, raw []byte, ids []string, acs url.URL) (
 
 // checkAssertion adds what the library leaves out.
 func (c *Connector) checkAssertion(a *crewjam.Assertion, v *verifier, unsolicited bool, now time.Time) error {
-	if !v.signedAssertion(a.ID) {
-		return refusef("the assertion is not signed (a signed response is not enough: our metadata asks for signed assertions)")
+	switch {
+	case v.signedAssertion(a.ID):
+	case c.cfg.WantAssertionsSigned:
+		return errUnsignedAssertion
+	case !v.responseVouched():
+		return refusef("neither the assertion nor the response around it is signed")
 	}
 	if a.IssueInstant.After(now.Add(crewjam.MaxClockSkew)) {
 		return refusef("the assertion was issued in the future (%s)", a.IssueInstant.UTC().Format(time.RFC3339))
@@ -403,6 +435,32 @@ func (c *Connector) checkAssertion(a *crewjam.Assertion, v *verifier, unsolicite
 		return refusef("no bearer SubjectConfirmation with our ACS as Recipient and an expiry")
 	}
 	return nil
+}
+
+// errUnsignedAssertion refuses an assertion without its own signature on a
+// connection that wants signed assertions.
+var errUnsignedAssertion = refusef("the assertion is not signed (a signed response is not enough: this connection wants signed assertions)")
+
+// plainAssertion reports whether the response's assertion is a plain one
+// (not encrypted).
+func plainAssertion(root *etree.Element) bool {
+	for _, ch := range root.ChildElements() {
+		if ch.Tag == "Assertion" && ch.NamespaceURI() == nsAssertion {
+			return true
+		}
+	}
+	return false
+}
+
+// assertionSelfSigned reports whether the response's plain assertion has a
+// signature of its own (an encrypted one cannot be seen into here).
+func assertionSelfSigned(root *etree.Element) bool {
+	for _, ch := range root.ChildElements() {
+		if ch.Tag == "Assertion" && ch.NamespaceURI() == nsAssertion && directSignature(ch) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // checkAudience requires at least one AudienceRestriction, each naming our
@@ -439,14 +497,17 @@ func rememberUntil(a *crewjam.Assertion, now time.Time) time.Time {
 }
 
 // signedMetadata is our SP metadata: the library's, with only the HTTP-POST
-// ACS (no artifact binding), an ID, and an enveloped RSA-SHA256 signature
-// by the SP key.
-func signedMetadata(sp *crewjam.ServiceProvider) ([]byte, error) {
+// ACS (no artifact binding), WantAssertionsSigned only when the connection
+// wants it, an ID, and an enveloped RSA-SHA256 signature by the SP key.
+func signedMetadata(sp *crewjam.ServiceProvider, wantAssertionsSigned bool) ([]byte, error) {
 	ed := sp.Metadata()
 	sum := sha256.Sum256([]byte(sp.EntityID))
 	ed.ID = "_" + hex.EncodeToString(sum[:16])
 	for i := range ed.SPSSODescriptors {
 		d := &ed.SPSSODescriptors[i]
+		if !wantAssertionsSigned {
+			d.WantAssertionsSigned = nil
+		}
 		d.AssertionConsumerServices = slices.DeleteFunc(d.AssertionConsumerServices, func(e crewjam.IndexedEndpoint) bool {
 			return e.Binding != crewjam.HTTPPostBinding
 		})

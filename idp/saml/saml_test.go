@@ -183,8 +183,9 @@ func TestValidResponsesAreAccepted(t *testing.T) {
 }
 
 func TestAResponseSignedOnlyAtTheTopIsRefused(t *testing.T) {
-	// Our metadata says WantAssertionsSigned: the assertion itself must carry the signature.
-	r := newRig(t)
+	// The connection wants signed assertions (and its metadata says so): the
+	// assertion itself must carry the signature (forms_test.go has the rest).
+	r := newRig(t, wantAssertionsSigned(true))
 	if _, err := r.post(r.idp.Response(t, r.params(), samltest.Options{Sign: samltest.SignResponse}), r.expect()); !errors.Is(err, idp.ErrInvalidResponse) {
 		t.Fatalf("accepted or wrong error: %v", err)
 	}
@@ -378,7 +379,7 @@ func TestSPMetadataIsSignedAndOffersOnlyThePOSTBinding(t *testing.T) {
 		t.Fatalf("entityID %q", root.SelectAttrValue("entityID", ""))
 	}
 	sp := root.FindElement("./SPSSODescriptor")
-	if sp == nil || sp.SelectAttrValue("WantAssertionsSigned", "") != "true" || sp.SelectAttrValue("AuthnRequestsSigned", "") != "true" {
+	if sp == nil || sp.SelectAttrValue("AuthnRequestsSigned", "") != "true" {
 		t.Fatalf("SPSSODescriptor: %s", md)
 	}
 	acs := sp.FindElements("./AssertionConsumerService")

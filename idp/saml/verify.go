@@ -19,7 +19,7 @@ const (
 	nsDSig      = "http://www.w3.org/2000/09/xmldsig#"
 )
 
-// Algorithms we accept in a signature (SECURITY.md: never SHA-1).
+// Algorithms we accept in a signature (docs/security.md: never SHA-1).
 func allowedSignatureMethods() map[string]bool {
 	return map[string]bool{
 		dsig.RSASHA256SignatureMethod:   true,

@@ -247,8 +247,8 @@ func (w *syncWriter) Write(p []byte) (int, error) {
 	return w.w.Write(p)
 }
 
-// StartCluster starts a Redis Cluster of three masters on loopback (the
-// PEERS.md recipe: redis-cli --cluster create, then wait for
+// StartCluster starts a Redis Cluster of three masters on loopback
+// (redis-cli --cluster create, then wait for
 // cluster_state:ok on every node), stops it when t ends, and returns a URL
 // listing the three nodes, comma-separated. Needs redis-server and
 // redis-cli; fails the test when missing.

@@ -92,8 +92,8 @@ func TestWorkspacePermissionsByUsername(t *testing.T) {
 	}
 }
 
-// Every Opik permission of API.md's table is mapped, onto the permission the
-// table names; anything else is refused.
+// Every Opik permission of the table in README.md ("Opik compatibility") is
+// mapped, onto the permission the table names; anything else is refused.
 func TestTheOpikPermissionTable(t *testing.T) {
 	read := []string{"project_data_view", "dashboard_view", "experiment_view", "dataset_view", "annotation_queue_view", "optimization_run_view"}
 	write := []string{"trace_span_thread_log", "trace_span_thread_annotate", "trace_tag", "comment_write", "trace_delete", "project_create",
@@ -112,7 +112,7 @@ func TestTheOpikPermissionTable(t *testing.T) {
 		}
 	}
 	if len(opik.PermissionNames()) != n {
-		t.Errorf("the table has %d permissions, API.md %d", len(opik.PermissionNames()), n)
+		t.Errorf("the table has %d permissions, this test %d", len(opik.PermissionNames()), n)
 	}
 	if p, ok := opik.Permission("TRACE_SPAN_THREAD_LOG"); !ok || p != access.WorkspaceWrite {
 		t.Errorf("the enum-constant spelling is not folded")

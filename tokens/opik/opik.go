@@ -1,5 +1,5 @@
 // Package opik answers the open-source Opik backend's remote-auth calls
-// (API.md, "Opik compatibility"). With AUTH_ENABLED=true and
+// (README.md, "Opik compatibility"). With AUTH_ENABLED=true and
 // REACT_SERVICE_URL pointing at ssobroker, Opik asks these endpoints, on every
 // request it serves, who is calling and whether they may act in a workspace.
 //

@@ -6,7 +6,7 @@ import (
 	"github.com/ssobroker/ssobroker/directory/access"
 )
 
-// opikPermissions is the table of API.md ("Opik compatibility"): each Opik
+// opikPermissions is the table of README.md ("Opik compatibility"): each Opik
 // workspace permission and the permission of ours that grants it, in the
 // order /opik/workspace-permissions lists them. A name that is not here is
 // refused, so a permission a newer Opik invents is denied until it is mapped.

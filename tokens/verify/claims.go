@@ -13,8 +13,8 @@ import (
 // token. User tokens carry no principal_type.
 const PrincipalServiceAccount = "service_account"
 
-// Claims are the claims of an ssobroker access token (API.md, "Access-token
-// claims"; RFC 9068). The minting side marshals this same struct, so it is
+// Claims are the claims of an ssobroker access token (README.md, "Access
+// tokens"; RFC 9068). The minting side marshals this same struct, so it is
 // plain data: encoding/json round-trips it exactly. Times are NumericDate
 // seconds since the Unix epoch.
 type Claims struct {
@@ -101,7 +101,7 @@ type Workspace struct {
 }
 
 // defaultWorkspaceName is the reserved name meaning "the caller's default
-// workspace" (API.md), matched in any case.
+// workspace" (README.md), matched in any case.
 const defaultWorkspaceName = "default"
 
 // Workspace returns the membership entry of the workspace called name. The
@@ -167,7 +167,7 @@ func (c *Claims) IsServiceAccount() bool {
 
 // Audience is the aud claim. RFC 7519 allows a single string or an array of
 // strings; both unmarshal into an Audience, and an Audience of one marshals
-// as a plain string (as API.md shows it).
+// as a plain string (as README.md shows it).
 type Audience []string
 
 // Contains reports whether aud lists s.

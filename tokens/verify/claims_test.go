@@ -9,7 +9,7 @@ import (
 	"github.com/ssobroker/ssobroker/directory/access"
 )
 
-// apiExample is the claims example of API.md, with the service-account and
+// apiExample is the claims example of README.md ("Access tokens"), with the service-account and
 // settings fields added.
 const apiExample = `{
   "iss": "https://sso.example.com", "sub": "usr_1", "aud": "cli_1", "client_id": "cli_1",

@@ -119,7 +119,7 @@ func quotable(s string) string {
 	}, s)
 }
 
-// errorBody is {"error":{"code","message"}}, the error shape of API.md.
+// errorBody is {"error":{"code","message"}}, the error shape of the admin API (README.md).
 type errorBody struct {
 	Error struct {
 		Code    string `json:"code"`

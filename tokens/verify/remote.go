@@ -25,7 +25,7 @@ const (
 	// JWKS, whatever triggers them. 30 s (as panva/jose's cooldown) means a
 	// stream of tokens with forged kids costs the issuer at most two requests a
 	// minute per verifying process, while a key published ahead of use (as
-	// SECURITY.md requires) is always picked up in time.
+	// docs/security.md requires) is always picked up in time.
 	DefaultMinRefreshInterval = 30 * time.Second
 	// DefaultCacheMaxAge is how long a JWKS stays fresh when its response
 	// carries no Cache-Control max-age.

@@ -7,7 +7,7 @@
 // storage code. JOSE is jwx's: this package decides which key and which
 // algorithm are acceptable, and jwx checks the signature.
 //
-// The rules (SECURITY.md, RFC 8725, RFC 9068): the key decides the
+// The rules (docs/security.md, RFC 8725, RFC 9068): the key decides the
 // algorithm, never the header; only asymmetric algorithms; a kid is only
 // ever a key in the KeySource; headers that carry or point to keys (jku,
 // x5u, jwk, x5c) and crit are refused; iss, aud, exp, nbf, iat and typ

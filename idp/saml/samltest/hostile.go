@@ -33,7 +33,32 @@ type Case struct {
 // they start from an assertion-only signature: a response signature over the whole document would
 // otherwise break first and hide whether the SP resists the wrapping). The evil element always
 // carries EvilNameID, as NameID and as the email attribute.
-func Hostile() []Case {
+func Hostile() []Case { return hostile(SignBoth) }
+
+// HostileResponseSigned returns the catalogue's cases that start from a response signed as a
+// whole and its assertion (Base SignBoth) once more, built from a response whose signature covers
+// the whole Response and whose assertion is unsigned (the form Entra ID sends with "Sign SAML
+// response"; SAML profiles §4.1.3.5): their Base is SignResponse and their Name ends with
+// ResponseSignedSuffix. The cases that already start from another form are left out.
+func HostileResponseSigned() []Case {
+	both, resp := hostile(SignBoth), hostile(SignResponse)
+	var out []Case
+	for k := range both {
+		if both[k].Base == SignBoth && resp[k].Base == SignResponse {
+			c := resp[k]
+			c.Name += ResponseSignedSuffix
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ResponseSignedSuffix ends the names of HostileResponseSigned's cases.
+const ResponseSignedSuffix = " (response signed only)"
+
+// hostile is the catalogue, with def the signing of the cases that start from a response signed
+// as a whole (SignBoth, or SignResponse for HostileResponseSigned).
+func hostile(def Sign) []Case {
 	return []Case{
 		// --- signature wrapping -------------------------------------------------------------
 		{
@@ -139,34 +164,95 @@ func Hostile() []Case {
 			},
 		},
 
+		// --- wrapping aimed at a response signed as a whole (its assertion unsigned) ----------
+		{
+			Name: "response-signed XSW: evil assertion inside the response Signature's Object",
+			Why:  "the enveloped-signature transform drops the whole ds:Signature from the digest, so an evil assertion put in a new ds:Object of the response's signature leaves it valid; an SP that reads any assertion in the document reads the evil one",
+			Base: SignResponse, Evil: EvilNameID,
+			Build: func(t testing.TB, i *IdP, p Params) []byte {
+				d := parse(t, i.Response(t, p, Options{Sign: SignResponse}))
+				orig := must(t, child(d.Root(), NSAssertion, "Assertion"), "Assertion")
+				sig := must(t, child(d.Root(), NSDSig, "Signature"), "response Signature")
+				sig.CreateElement("ds:Object").AddChild(evilCopy(orig, p.NameID, true))
+				return write(t, d)
+			},
+		},
+		{
+			Name: "response-signed XSW: signed response inside the Extensions of an evil response",
+			Why:  "an evil, unsigned response (new ID, evil assertion) carries the genuine signed response in samlp:Extensions: a signature verifies somewhere in the document, and an SP that then reads the root's assertion reads the evil one",
+			Base: SignResponse, Evil: EvilNameID,
+			Build: func(t testing.TB, i *IdP, p Params) []byte {
+				return wrapSignedResponse(t, i, p, NewID())
+			},
+		},
+		{
+			Name: "response-signed XSW: evil response with the signed response's ID, the signed one inside its Extensions",
+			Why:  "as the previous case, the evil root response taking the signed response's own ID, so an ID lookup may resolve to either",
+			Base: SignResponse, Evil: EvilNameID,
+			Build: func(t testing.TB, i *IdP, p Params) []byte {
+				return wrapSignedResponse(t, i, p, "")
+			},
+		},
+		{
+			Name: "response-signed XSW: signed response without an assertion, evil assertion in its Signature's Object",
+			Why:  "the IdP signed a response that carries no assertion; the evil assertion sits outside the signed content (in the signature's ds:Object, dropped by the enveloped transform), so the signature still verifies",
+			Base: SignResponse, Evil: EvilNameID,
+			Build: func(t testing.TB, i *IdP, p Params) []byte {
+				var evil *etree.Element
+				d := parse(t, i.Response(t, p, Options{Sign: SignResponse, Edit: func(d *etree.Document) {
+					a := child(d.Root(), NSAssertion, "Assertion")
+					evil = evilCopy(a, p.NameID, true)
+					d.Root().RemoveChild(a)
+				}}))
+				sig := must(t, child(d.Root(), NSDSig, "Signature"), "response Signature")
+				sig.CreateElement("ds:Object").AddChild(evil)
+				return write(t, d)
+			},
+		},
+		{
+			Name: "response-signed XSW: evil assertion added to a signed response that had none",
+			Why:  "the IdP signed a response that carries no assertion; an evil assertion appended as its child after signing breaks the response digest",
+			Base: SignResponse, Evil: EvilNameID,
+			Build: func(t testing.TB, i *IdP, p Params) []byte {
+				var evil *etree.Element
+				d := parse(t, i.Response(t, p, Options{Sign: SignResponse, Edit: func(d *etree.Document) {
+					a := child(d.Root(), NSAssertion, "Assertion")
+					evil = evilCopy(a, p.NameID, true)
+					d.Root().RemoveChild(a)
+				}}))
+				d.Root().AddChild(evil)
+				return write(t, d)
+			},
+		},
+
 		// --- content the signature does not see -----------------------------------------------
 		{
 			Name: "comment injection in NameID",
 			Why:  "the IdP signs the attacker's own NameID " + EvilNameID + ".evil.example; a comment inserted after signing (exc-c14n drops comments, so both signatures still verify) makes an SP that reads only the first text node see " + EvilNameID,
-			Base: SignBoth, Evil: EvilNameID,
+			Base: def, Evil: EvilNameID,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
 				p.NameID = EvilNameID + ".evil.example"
-				b := i.Response(t, p, Options{})
+				b := i.Response(t, p, Options{Sign: def})
 				return replaceOnce(t, b, ">"+p.NameID+"</saml:NameID>", ">"+EvilNameID+"<!---->.evil.example</saml:NameID>")
 			},
 		},
 		{
 			Name: "comment injection in the email attribute",
 			Why:  "as the NameID comment injection, in the email attribute value: signed " + EvilNameID + ".evil.example, read as " + EvilNameID + " by a first-text-node reader",
-			Base: SignBoth, Evil: EvilNameID,
+			Base: def, Evil: EvilNameID,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
 				p.Attributes = withAttr(p.Attributes, "email", EvilNameID+".evil.example")
-				b := i.Response(t, p, Options{})
+				b := i.Response(t, p, Options{Sign: def})
 				return replaceOnce(t, b, ">"+EvilNameID+".evil.example</saml:AttributeValue>", ">"+EvilNameID+"<!---->.evil.example</saml:AttributeValue>")
 			},
 		},
 		{
 			Name: "DOCTYPE with an internal entity in NameID",
 			Why:  "the signed NameID " + EvilNameID + ".evil.example is rewritten as " + EvilNameID + "&hide; with <!ENTITY hide \".evil.example\"> in an internal DTD subset: the signature verifies after expansion, while a reader that does not expand entities sees another identity; any DOCTYPE must be refused",
-			Base: SignBoth, Evil: EvilNameID,
+			Base: def, Evil: EvilNameID,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
 				p.NameID = EvilNameID + ".evil.example"
-				b := i.Response(t, p, Options{})
+				b := i.Response(t, p, Options{Sign: def})
 				b = replaceOnce(t, b, ">"+p.NameID+"</saml:NameID>", ">"+EvilNameID+"&hide;</saml:NameID>")
 				return withDoctype(t, b, `<!ENTITY hide ".evil.example">`)
 			},
@@ -174,9 +260,9 @@ func Hostile() []Case {
 		{
 			Name: "DOCTYPE billion laughs in NameID",
 			Why:  "nine levels of entities, each ten references to the one below (3 GB once expanded), used as the NameID text: an SP that expands entities runs out of memory before it can refuse",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				b := i.Response(t, p, Options{})
+				b := i.Response(t, p, Options{Sign: def})
 				b = replaceOnce(t, b, ">"+xmlText(p.NameID)+"</saml:NameID>", ">&lol9;</saml:NameID>")
 				var dtd strings.Builder
 				dtd.WriteString(`<!ENTITY lol0 "lol">`)
@@ -210,9 +296,9 @@ func Hostile() []Case {
 		{
 			Name: "two assertions: unsigned evil assertion appended, response signed over both",
 			Why:  "a validly signed response carries the signed assertion and, after it, a second unsigned evil assertion; an SP must accept exactly one assertion (Dex #895)",
-			Base: SignBoth, Evil: EvilNameID,
+			Base: def, Evil: EvilNameID,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{Edit: func(d *etree.Document) {
+				return i.Response(t, p, Options{Sign: def, Edit: func(d *etree.Document) {
 					orig := child(d.Root(), NSAssertion, "Assertion")
 					d.Root().AddChild(evilCopy(orig, p.NameID, true))
 				}})
@@ -221,9 +307,9 @@ func Hostile() []Case {
 		{
 			Name: "two assertions: unsigned evil assertion first, response signed over both",
 			Why:  "as the previous case with the evil assertion before the signed one, for SPs that read the first assertion",
-			Base: SignBoth, Evil: EvilNameID,
+			Base: def, Evil: EvilNameID,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{Edit: func(d *etree.Document) {
+				return i.Response(t, p, Options{Sign: def, Edit: func(d *etree.Document) {
 					orig := child(d.Root(), NSAssertion, "Assertion")
 					d.Root().InsertChildAt(orig.Index(), evilCopy(orig, p.NameID, true))
 				}})
@@ -232,9 +318,9 @@ func Hostile() []Case {
 		{
 			Name: "unknown key: response and assertion signed by the attacker, attacker's certificate in KeyInfo",
 			Why:  "both signatures are valid but made by a key the SP never configured, whose certificate travels in KeyInfo: an SP that trusts the certificate in the message accepts it (Casdoor GHSA-fwgq-j9r9-qjgr)",
-			Base: SignBoth, Evil: EvilNameID,
+			Base: def, Evil: EvilNameID,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{SignWith: NewIdP(t, i.EntityID), Edit: evilEdit(p.NameID)})
+				return i.Response(t, p, Options{Sign: def, SignWith: NewIdP(t, i.EntityID), Edit: evilEdit(p.NameID)})
 			},
 		},
 		{
@@ -248,9 +334,9 @@ func Hostile() []Case {
 		{
 			Name: "unknown key with the IdP's certificate in KeyInfo",
 			Why:  "both signatures are made by the attacker's key but KeyInfo names the IdP's genuine certificate, so an SP that matches KeyInfo against its configured certificates must still check the signature value with it",
-			Base: SignBoth, Evil: EvilNameID,
+			Base: def, Evil: EvilNameID,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				d := parse(t, i.Response(t, p, Options{SignWith: NewIdP(t, i.EntityID), Edit: evilEdit(p.NameID)}))
+				d := parse(t, i.Response(t, p, Options{Sign: def, SignWith: NewIdP(t, i.EntityID), Edit: evilEdit(p.NameID)}))
 				for _, c := range descendants(d.Root(), NSDSig, "X509Certificate") {
 					c.SetText(i.CertBase64())
 				}
@@ -260,36 +346,36 @@ func Hostile() []Case {
 		{
 			Name: "SHA-1 signature and digest",
 			Why:  "both signatures use rsa-sha1 and sha1 digests, which the SP must refuse (crewjam/goxmldsig accept them)",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{SHA1: true})
+				return i.Response(t, p, Options{Sign: def, SHA1: true})
 			},
 		},
 		{
 			Name: "SHA-1 digest with an RSA-SHA256 signature",
 			Why:  "the references are digested with sha1 while SignedInfo is signed with rsa-sha256: a check of the signature method alone misses it",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{DigestMethod: SHA1})
+				return i.Response(t, p, Options{Sign: def, DigestMethod: SHA1})
 			},
 		},
 		{
 			Name: "RSA-SHA1 signature with a SHA-256 digest",
 			Why:  "SignedInfo is signed with rsa-sha1 while the references use sha256: a check of the digest method alone misses it",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{SignatureMethod: RSASHA1})
+				return i.Response(t, p, Options{Sign: def, SignatureMethod: RSASHA1})
 			},
 		},
 		{
 			Name: "tampered attribute value after signing",
 			Why:  "the email attribute is changed to the evil address after signing, which breaks the assertion's (and the response's) digest",
-			Base: SignBoth, Evil: EvilNameID,
+			Base: def, Evil: EvilNameID,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
 				if _, ok := p.Attributes["email"]; !ok {
 					p.Attributes = withAttr(p.Attributes, "email", p.NameID)
 				}
-				d := parse(t, i.Response(t, p, Options{}))
+				d := parse(t, i.Response(t, p, Options{Sign: def}))
 				for _, at := range descendants(d.Root(), NSAssertion, "Attribute") {
 					if at.SelectAttrValue("Name", "") == "email" {
 						must(t, child(at, NSAssertion, "AttributeValue"), "email AttributeValue").SetText(EvilNameID)
@@ -303,19 +389,19 @@ func Hostile() []Case {
 		{
 			Name: "expired",
 			Why:  "issued an hour ago with a five-minute lifetime: Conditions and SubjectConfirmationData NotOnOrAfter are 55 minutes past",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
 				p.Now = time.Now().Add(-time.Hour)
 				p.Lifetime = 5 * time.Minute
-				return i.Response(t, p, Options{})
+				return i.Response(t, p, Options{Sign: def})
 			},
 		},
 		{
 			Name: "not yet valid",
 			Why:  "Conditions NotBefore is an hour in the future (its NotOnOrAfter moved along with it); everything else is current",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{Edit: func(d *etree.Document) {
+				return i.Response(t, p, Options{Sign: def, Edit: func(d *etree.Document) {
 					c := descendant(d.Root(), NSAssertion, "Conditions")
 					start := time.Now().Add(time.Hour)
 					c.CreateAttr("NotBefore", instant(start))
@@ -326,11 +412,11 @@ func Hostile() []Case {
 		{
 			Name: "IssueInstant ten minutes old, NotOnOrAfter still in the future",
 			Why:  "a response issued ten minutes ago with a fifteen-minute lifetime: every NotOnOrAfter still holds, only the issue instant is stale (an old response replayed or held back)",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
 				p.Now = time.Now().Add(-10 * time.Minute)
 				p.Lifetime = 15 * time.Minute
-				return i.Response(t, p, Options{})
+				return i.Response(t, p, Options{Sign: def})
 			},
 		},
 
@@ -338,9 +424,9 @@ func Hostile() []Case {
 		{
 			Name: "wrong Audience",
 			Why:  "the AudienceRestriction names another SP: an assertion issued to it is replayed to us",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{Edit: func(d *etree.Document) {
+				return i.Response(t, p, Options{Sign: def, Edit: func(d *etree.Document) {
 					descendant(d.Root(), NSAssertion, "Audience").SetText("https://other-sp.example/saml/metadata")
 				}})
 			},
@@ -348,9 +434,9 @@ func Hostile() []Case {
 		{
 			Name: "no AudienceRestriction",
 			Why:  "the Conditions carry no AudienceRestriction at all, so the assertion is good for any SP (crewjam lets it pass unless ValidateAudienceRestriction is set)",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{Edit: func(d *etree.Document) {
+				return i.Response(t, p, Options{Sign: def, Edit: func(d *etree.Document) {
 					ar := descendant(d.Root(), NSAssertion, "AudienceRestriction")
 					ar.Parent().RemoveChild(ar)
 				}})
@@ -359,9 +445,9 @@ func Hostile() []Case {
 		{
 			Name: "wrong Recipient",
 			Why:  "the bearer SubjectConfirmationData Recipient is another SP's ACS URL",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{Edit: func(d *etree.Document) {
+				return i.Response(t, p, Options{Sign: def, Edit: func(d *etree.Document) {
 					descendant(d.Root(), NSAssertion, "SubjectConfirmationData").CreateAttr("Recipient", "https://evil.example/saml/acs")
 				}})
 			},
@@ -369,9 +455,9 @@ func Hostile() []Case {
 		{
 			Name: "no bearer SubjectConfirmation (zero confirmations)",
 			Why:  "the Subject has no SubjectConfirmation, so the InResponseTo, Recipient and NotOnOrAfter checks of a per-confirmation loop pass vacuously",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{Edit: func(d *etree.Document) {
+				return i.Response(t, p, Options{Sign: def, Edit: func(d *etree.Document) {
 					sc := descendant(d.Root(), NSAssertion, "SubjectConfirmation")
 					sc.Parent().RemoveChild(sc)
 				}})
@@ -380,9 +466,9 @@ func Hostile() []Case {
 		{
 			Name: "sender-vouches SubjectConfirmation instead of bearer",
 			Why:  "the only SubjectConfirmation has Method sender-vouches: the Web SSO profile requires a bearer confirmation",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{Edit: func(d *etree.Document) {
+				return i.Response(t, p, Options{Sign: def, Edit: func(d *etree.Document) {
 					descendant(d.Root(), NSAssertion, "SubjectConfirmation").CreateAttr("Method", "urn:oasis:names:tc:SAML:2.0:cm:sender-vouches")
 				}})
 			},
@@ -390,9 +476,9 @@ func Hostile() []Case {
 		{
 			Name: "wrong Destination",
 			Why:  "the signed response's Destination is another SP's ACS URL",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{Edit: func(d *etree.Document) {
+				return i.Response(t, p, Options{Sign: def, Edit: func(d *etree.Document) {
 					d.Root().CreateAttr("Destination", "https://evil.example/saml/acs")
 				}})
 			},
@@ -400,9 +486,9 @@ func Hostile() []Case {
 		{
 			Name: "no Destination on a signed response",
 			Why:  "the POST binding requires a signed response to name its Destination; without it the response can be posted to any SP",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{Edit: func(d *etree.Document) {
+				return i.Response(t, p, Options{Sign: def, Edit: func(d *etree.Document) {
 					d.Root().RemoveAttr("Destination")
 				}})
 			},
@@ -410,9 +496,9 @@ func Hostile() []Case {
 		{
 			Name: "wrong Issuer in response and assertion",
 			Why:  "both Issuers name another entity, though the configured IdP key signed: an IdP (or a tenant of a shared IdP key) speaking for another entity",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{Edit: func(d *etree.Document) {
+				return i.Response(t, p, Options{Sign: def, Edit: func(d *etree.Document) {
 					for _, is := range descendants(d.Root(), NSAssertion, "Issuer") {
 						is.SetText("https://evil-idp.example/metadata")
 					}
@@ -422,9 +508,9 @@ func Hostile() []Case {
 		{
 			Name: "wrong Issuer in the assertion only",
 			Why:  "the response Issuer is right but the assertion's names another entity, for an SP that checks only the response's",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{Edit: func(d *etree.Document) {
+				return i.Response(t, p, Options{Sign: def, Edit: func(d *etree.Document) {
 					a := child(d.Root(), NSAssertion, "Assertion")
 					child(a, NSAssertion, "Issuer").SetText("https://evil-idp.example/metadata")
 				}})
@@ -433,18 +519,18 @@ func Hostile() []Case {
 		{
 			Name: "InResponseTo of another request",
 			Why:  "the response and its SubjectConfirmationData answer a request the SP did not make (or made for another browser or connection)",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
 				p.InResponseTo = NewID()
-				return i.Response(t, p, Options{})
+				return i.Response(t, p, Options{Sign: def})
 			},
 		},
 		{
 			Name: "Status not Success",
 			Why:  "a signed response whose top-level StatusCode is Responder/AuthnFailed still carries an assertion; the SP must go by the status",
-			Base: SignBoth,
+			Base: def,
 			Build: func(t testing.TB, i *IdP, p Params) []byte {
-				return i.Response(t, p, Options{Edit: func(d *etree.Document) {
+				return i.Response(t, p, Options{Sign: def, Edit: func(d *etree.Document) {
 					sc := descendant(d.Root(), NSProtocol, "StatusCode")
 					sc.CreateAttr("Value", "urn:oasis:names:tc:SAML:2.0:status:Responder")
 					sc.CreateElement("samlp:StatusCode").CreateAttr("Value", "urn:oasis:names:tc:SAML:2.0:status:AuthnFailed")
@@ -452,6 +538,26 @@ func Hostile() []Case {
 			},
 		},
 	}
+}
+
+// wrapSignedResponse builds an evil response (ID id, or the signed response's own ID when "")
+// whose assertion names EvilNameID, with the genuine response-only-signed response in its
+// samlp:Extensions.
+func wrapSignedResponse(t testing.TB, i *IdP, p Params, id string) []byte {
+	t.Helper()
+	d := parse(t, i.Response(t, p, Options{Sign: SignResponse}))
+	resp := d.Root()
+	orig := resp.Copy()
+	stripSignature(resp)
+	if id != "" {
+		resp.CreateAttr("ID", id)
+	}
+	evilize(must(t, child(resp, NSAssertion, "Assertion"), "Assertion"), p.NameID, NewID())
+	ext := etree.NewElement("samlp:Extensions")
+	issuer := must(t, child(resp, NSAssertion, "Issuer"), "response Issuer")
+	resp.InsertChildAt(issuer.Index()+1, ext)
+	ext.AddChild(orig)
+	return write(t, d)
 }
 
 // xswResponse builds XSW1 (inObject) or XSW2 from a response-only signature.

@@ -372,15 +372,20 @@ type expectation struct {
 }
 
 var expectations = map[string]expectation{
-	"XSW1 response wrapping: signed response inside the Signature's Object":                            {sigs: wrappedInSig, xsw: true},
-	"XSW2 response wrapping: signed response beside the signature":                                     {sigs: sigsVerify, xsw: true},
-	"XSW3 assertion wrapping: evil assertion (new ID) before the signed one":                           {sigs: sigsVerify, xsw: true, assertions: 2},
-	"XSW3 assertion wrapping: evil assertion with the same ID before the signed one":                   {sigs: duplicateID, xsw: true, assertions: 2},
-	"XSW4 assertion wrapping: evil assertion wraps the signed one":                                     {sigs: sigsVerify, xsw: true, assertions: 2},
-	"XSW5 assertion wrapping: evil assertion carries the signature, original appended":                 {sigs: sigsVerify, xsw: true, assertions: 2},
-	"XSW6 assertion wrapping: evil assertion carries the signature, original inside the signature":     {sigs: wrappedInSig, xsw: true, assertions: 2},
-	"XSW7 assertion wrapping: signed assertion inside Extensions, evil assertion after":                {sigs: sigsVerify, xsw: true, assertions: 2},
-	"XSW8 assertion wrapping: original without signature inside the evil assertion's Signature/Object": {sigs: wrappedInSig, xsw: true, assertions: 2},
+	"XSW1 response wrapping: signed response inside the Signature's Object":                                  {sigs: wrappedInSig, xsw: true},
+	"XSW2 response wrapping: signed response beside the signature":                                           {sigs: sigsVerify, xsw: true},
+	"XSW3 assertion wrapping: evil assertion (new ID) before the signed one":                                 {sigs: sigsVerify, xsw: true, assertions: 2},
+	"XSW3 assertion wrapping: evil assertion with the same ID before the signed one":                         {sigs: duplicateID, xsw: true, assertions: 2},
+	"XSW4 assertion wrapping: evil assertion wraps the signed one":                                           {sigs: sigsVerify, xsw: true, assertions: 2},
+	"XSW5 assertion wrapping: evil assertion carries the signature, original appended":                       {sigs: sigsVerify, xsw: true, assertions: 2},
+	"XSW6 assertion wrapping: evil assertion carries the signature, original inside the signature":           {sigs: wrappedInSig, xsw: true, assertions: 2},
+	"XSW7 assertion wrapping: signed assertion inside Extensions, evil assertion after":                      {sigs: sigsVerify, xsw: true, assertions: 2},
+	"XSW8 assertion wrapping: original without signature inside the evil assertion's Signature/Object":       {sigs: wrappedInSig, xsw: true, assertions: 2},
+	"response-signed XSW: evil assertion inside the response Signature's Object":                             {sigs: sigsVerify, assertions: 2},
+	"response-signed XSW: signed response inside the Extensions of an evil response":                         {sigs: sigsVerify, xsw: true, assertions: 2},
+	"response-signed XSW: evil response with the signed response's ID, the signed one inside its Extensions": {sigs: duplicateID, xsw: true, assertions: 2},
+	"response-signed XSW: signed response without an assertion, evil assertion in its Signature's Object":    {sigs: sigsVerify, assertions: 1},
+	"response-signed XSW: evil assertion added to a signed response that had none":                           {sigs: sigFails, assertions: 1},
 	"comment injection in NameID":                                                                   {sigs: sigsVerify},
 	"comment injection in the email attribute":                                                      {sigs: sigsVerify},
 	"DOCTYPE with an internal entity in NameID":                                                     {sigs: sigFails, doctype: true, expanded: true},
@@ -415,6 +420,18 @@ var expectations = map[string]expectation{
 func TestHostile(t *testing.T) {
 	idp := NewIdP(t, idpEntityID)
 	cases := Hostile()
+	variants := HostileResponseSigned()
+	if len(variants) < 20 {
+		t.Errorf("only %d response-signed variants", len(variants))
+	}
+	for _, c := range variants {
+		if c.Base != SignResponse || !strings.HasSuffix(c.Name, ResponseSignedSuffix) {
+			t.Errorf("variant %q: Base %v", c.Name, c.Base)
+		}
+		if n := CountSignatures(t, c.Build(t, idp, testParams())); n > 1 {
+			t.Errorf("variant %q carries %d signatures, more than the response's", c.Name, n)
+		}
+	}
 	seen := map[string]bool{}
 	for _, c := range cases {
 		if seen[c.Name] {
@@ -441,9 +458,9 @@ func TestHostile(t *testing.T) {
 	}
 
 	var accepted []string
-	for _, c := range cases {
+	for _, c := range append(cases, variants...) {
 		t.Run(c.Name, func(t *testing.T) {
-			e, ok := expectations[c.Name]
+			e, ok := expectations[strings.TrimSuffix(c.Name, ResponseSignedSuffix)]
 			if !ok {
 				t.Fatalf("no expectation for case %q: add one", c.Name)
 			}
