@@ -62,6 +62,10 @@ type SAMLSettings struct {
 	// NameIDFormat asked for: "unspecified" (default), "persistent", "email"
 	// or "transient" (then map "subject" to an attribute).
 	NameIDFormat string `json:"name_id_format,omitempty"`
+	// WantAssertionsSigned demands the assertion's own signature; by default
+	// a response signed as a whole is enough (docs/security.md, "SAML
+	// signature forms").
+	WantAssertionsSigned bool `json:"want_assertions_signed,omitempty"`
 }
 
 // samlOutput is the "saml" object of a response: the settings, and what the

@@ -335,6 +335,8 @@ func openAPISchemas() map[string]any {
 			"sign_requests":        describe(boolean(), "Sign AuthnRequests with the connection's SP key (RSA-SHA256); default true"),
 			"request_binding":      enum("redirect", "post"),
 			"name_id_format":       enum("unspecified", "persistent", "email", "transient"),
+
+			"want_assertions_signed": describe(boolean(), "Demand the assertion's own signature (and say WantAssertionsSigned in the SP metadata); default false: a Response signed as a whole is enough"),
 		}
 	}
 	saml := input(samlFields())
