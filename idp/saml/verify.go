@@ -10,6 +10,7 @@ import (
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/russellhaering/goxmldsig/etreeutils"
 )
 
 // Namespaces read here.
@@ -178,38 +179,96 @@ func withoutKeyInfoUnlessCertificate(el *etree.Element) {
 // element (its SignatureVerifier hook). Beside the library's own check it
 // pins the signature's shape and algorithms and records which elements
 // were verified, so the connector can require that the assertion it reads
-// is itself one of them. One verifier serves one response.
+// is itself one of them, or sits in the response whose signature was
+// verified. One verifier serves one response.
 type verifier struct {
 	mu       sync.Mutex
 	verified map[string]string // ID → local name of the verified element
+	// signed is the response as goxmldsig verified it (its canonical
+	// form, signature removed), serialized; set by verifyResponse.
+	signed []byte
+	// vouched is the ID of the response the library was handed as signed,
+	// when goxmldsig verified it again and it is the very element signed.
+	vouched string
 }
 
 func newVerifier() *verifier { return &verifier{verified: map[string]string{}} }
 
-// VerifySignature implements crewjam/saml's SignatureVerifier.
-func (v *verifier) VerifySignature(ctx *dsig.ValidationContext, el *etree.Element) error {
+// validate checks el's signature shape and has goxmldsig verify it; it
+// returns the element goxmldsig verified (canonical, signature removed).
+func (v *verifier) validate(ctx *dsig.ValidationContext, el *etree.Element) (*etree.Element, error) {
 	id := el.SelectAttrValue("ID", "")
 	if id == "" {
-		return refusef("a signed %s has no ID", el.Tag)
+		return nil, refusef("a signed %s has no ID", el.Tag)
 	}
 	if err := checkSignatureShape(el, id); err != nil {
-		return err
+		return nil, err
 	}
 	if el.Tag == "Assertion" {
 		if len(el.FindElements(".//Assertion")) > 0 {
-			return refusef("an assertion nested in the signed assertion")
+			return nil, refusef("an assertion nested in the signed assertion")
 		}
 		if hasComment(el) {
-			return refusef("the assertion contains an XML comment")
+			return nil, refusef("the assertion contains an XML comment")
 		}
 	}
-	if _, err := ctx.Validate(el); err != nil {
-		return fmt.Errorf("signature of %s: %w", el.Tag, err)
+	signed, err := ctx.Validate(el)
+	if err != nil {
+		return nil, fmt.Errorf("signature of %s: %w", el.Tag, err)
+	}
+	if signed == nil || signed.Tag != el.Tag || signed.SelectAttrValue("ID", "") != id {
+		return nil, refusef("the signed element is not the %s %q", el.Tag, clip(id))
 	}
 	v.mu.Lock()
 	v.verified[id] = el.Tag
 	v.mu.Unlock()
+	return signed, nil
+}
+
+// VerifySignature implements crewjam/saml's SignatureVerifier.
+//
+// The library calls it for a Response only when the connector handed it
+// the response as verifyResponse returned it (the response-signed form,
+// see saml.go): then the element must verify again and be, byte for byte,
+// the one verified first.
+func (v *verifier) VerifySignature(ctx *dsig.ValidationContext, el *etree.Element) error {
+	signed, err := v.validate(ctx, el)
+	if err != nil {
+		return err
+	}
+	if el.Tag != "Response" {
+		return nil
+	}
+	got, err := serialize(signed)
+	if err != nil {
+		return refusef("the signed response cannot be written: %v", err)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.signed == nil || !bytes.Equal(got, v.signed) {
+		return refusef("the response handed to the library is not the one whose signature was verified")
+	}
+	v.vouched = signed.SelectAttrValue("ID", "")
 	return nil
+}
+
+// verifyResponse verifies the signature of the response root (the
+// document's root element) with goxmldsig and returns the element it
+// verified: the response as signed, in canonical form, without its
+// signature. Nothing outside it was signed.
+func (v *verifier) verifyResponse(ctx *dsig.ValidationContext, root *etree.Element) (*etree.Element, error) {
+	signed, err := v.validate(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	b, err := serialize(signed)
+	if err != nil {
+		return nil, refusef("the signed response cannot be written: %v", err)
+	}
+	v.mu.Lock()
+	v.signed = b
+	v.mu.Unlock()
+	return signed, nil
 }
 
 // signedAssertion reports whether the assertion with id was verified by
@@ -218,6 +277,53 @@ func (v *verifier) signedAssertion(id string) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return id != "" && v.verified[id] == "Assertion"
+}
+
+// responseVouched reports whether the library read the response whose
+// signature was verified (the response-signed form).
+func (v *verifier) responseVouched() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.vouched != "" && v.verified[v.vouched] == "Response"
+}
+
+// serialize writes el as a document of its own.
+func serialize(el *etree.Element) ([]byte, error) {
+	d := etree.NewDocument()
+	d.SetRoot(el.Copy())
+	return d.WriteToBytes()
+}
+
+// asSigned is the document the library reads for a response signed as a
+// whole with an unsigned assertion inside: the response as goxmldsig
+// verified it (signed), with a copy of its signature (sig, carried over
+// with its namespace declarations) after the Issuer, so the library sees a
+// signed response, asks the verifier about it, and reads the assertion of
+// the verified element and nothing else.
+func asSigned(signed, sig *etree.Element) ([]byte, error) {
+	nsctx, err := etreeutils.NSBuildParentContext(sig)
+	if err != nil {
+		return nil, err
+	}
+	if nsctx, err = nsctx.SubContext(sig); err != nil {
+		return nil, err
+	}
+	sigCopy, err := etreeutils.NSDetatch(nsctx, sig)
+	if err != nil {
+		return nil, err
+	}
+	root := signed.Copy()
+	at := 0
+	for _, ch := range root.ChildElements() {
+		if ch.Tag == "Issuer" && ch.NamespaceURI() == nsAssertion {
+			at = ch.Index() + 1
+			break
+		}
+	}
+	root.InsertChildAt(at, sigCopy)
+	d := etree.NewDocument()
+	d.SetRoot(root)
+	return d.WriteToBytes()
 }
 
 // checkSignatureShape requires exactly one ds:Signature child of el, no
