@@ -167,6 +167,9 @@ func (s *SQLStore) AddDomain(ctx context.Context, actor, orgID, domain string) (
 	if err != nil {
 		return Domain{}, err
 	}
+	if IsConsumerMailDomain(name) {
+		return Domain{}, invalid("domain", "%s is a consumer mail domain: anyone can have an address there, so no organization can claim it", name)
+	}
 	d := Domain{OrgID: orgID, Domain: name, Token: encodeBase62(randomBytes(16)), CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	err = s.mutate(ctx, func(q querier) error {
 		if _, err := lockOrg(ctx, q, orgID); err != nil {

@@ -148,7 +148,7 @@ func testDomains(t *testing.T, s directory.Store, _ func(testing.TB) directory.S
 	t.Run("invalid domains are refused", func(t *testing.T) {
 		t.Parallel()
 		o, _ := newOrg(t, s)
-		for _, d := range []string{"", "localhost", "not a domain.com", "a..b", ".com", "xn--.com", "-bad-.example"} {
+		for _, d := range []string{"", "localhost", "not a domain.com", "a..b", ".com", "xn--.com", "-bad-.example", "gmail.com", "Proton.ME."} {
 			_, err := s.AddDomain(bg, actorSystem, o.ID, d)
 			wantInvalid(t, err, "domain")
 		}
