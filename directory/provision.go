@@ -60,7 +60,9 @@ type LoginOutcome struct {
 
 // ProvisionLogin records a sign-in through one of the org's connections and
 // applies just-in-time provisioning in one transaction: it finds or creates
-// the user for (connection, issuer, subject) — never by email alone — then
+// the user for (connection, issuer, subject) — never by email alone, except
+// that a first sign-in may claim the org's identity-less member with the same
+// verified email in a verified domain (claimIdentity) — then
 // admits the user by the org's jit_mode (a pending invitation for a verified
 // email always admits), and re-syncs group-mapped roles. A disabled or foreign
 // connection is ErrNotFound.
@@ -143,6 +145,9 @@ func upsertIdentity(ctx context.Context, q querier, in LoginIdentity, email, ema
 	if err != errNoRows {
 		return User{}, false, err
 	}
+	if u, ok, err := claimIdentity(ctx, q, in, email, emailKey, now); err != nil || ok {
+		return u, false, err
+	}
 	u := User{ID: newID("usr"), Email: email, EmailVerified: in.EmailVerified, Name: in.Name, CreatedAt: now}
 	if _, err := q.exec(ctx, `INSERT INTO users (id, email, email_key, email_verified, name, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
 		u.ID, u.Email, emailKey, u.EmailVerified, u.Name, ts(now)); err != nil {
@@ -153,6 +158,53 @@ func upsertIdentity(ctx context.Context, q querier, in LoginIdentity, email, ema
 		return User{}, false, err
 	}
 	return u, true, audit(ctx, q, in.OrgID, u.ID, "user.create", u.ID, nil, map[string]any{"email": email, "connection": in.ConnectionID})
+}
+
+// claimIdentity attaches a first sign-in's identity to the user the org
+// already made for that person without any upstream identity (by `ssobroker
+// admin bootstrap`, or provisioning such as SCIM), so that the person stays
+// one member instead of becoming a second one. All of these must hold: the
+// IdP asserted the email verified, the org has verified the email's domain,
+// the user has no identity at all, and the user is a member of the org. The
+// email alone never joins an account that already signs in somewhere.
+// Audited as "identity.claim".
+func claimIdentity(ctx context.Context, q querier, in LoginIdentity, email, emailKey string, now time.Time) (User, bool, error) {
+	at := strings.LastIndex(emailKey, "@")
+	if !in.EmailVerified || at < 0 {
+		return User{}, false, nil
+	}
+	domain, err := NormalizeDomain(emailKey[at+1:])
+	if err != nil {
+		return User{}, false, nil // not a domain an org can verify
+	}
+	var n int
+	if err := q.queryRow(ctx, `SELECT count(*) FROM domains WHERE org_id = $1 AND domain = $2 AND verified_at IS NOT NULL`,
+		in.OrgID, domain).Scan(&n); err != nil || n == 0 {
+		return User{}, false, err
+	}
+	u, err := scanUser(q.queryRow(ctx, `SELECT u.id, u.email, u.email_verified, u.name, u.created_at FROM users u
+		JOIN org_members m ON m.principal_id = u.id AND m.org_id = $1
+		WHERE u.email_key = $2 AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id)
+		ORDER BY m.created_at, u.id LIMIT 1`, in.OrgID, emailKey))
+	if err == errNoRows {
+		return User{}, false, nil
+	}
+	if err != nil {
+		return User{}, false, err
+	}
+	if _, err := q.exec(ctx, `INSERT INTO identities (connection_id, issuer, subject, user_id, org_id, email, created_at, last_login_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`,
+		in.ConnectionID, in.Issuer, in.Subject, u.ID, in.OrgID, email, ts(now)); err != nil {
+		return User{}, false, err
+	}
+	// From now on the IdP is the source of truth for the profile, as for
+	// every user it signs in.
+	if _, err := q.exec(ctx, `UPDATE users SET email = $1, email_key = $2, email_verified = $3, name = $4 WHERE id = $5`,
+		email, emailKey, true, in.Name, u.ID); err != nil {
+		return User{}, false, err
+	}
+	u.Email, u.EmailVerified, u.Name = email, true, in.Name
+	return u, true, audit(ctx, q, in.OrgID, u.ID, "identity.claim", u.ID, nil,
+		map[string]any{"connection": in.ConnectionID, "issuer": in.Issuer, "subject": in.Subject, "email": email})
 }
 
 // admit decides a non-member's entry by invitation or jit_mode.
