@@ -309,3 +309,27 @@ func TestThrottledAnswerKeepsTheCause(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// BenchmarkFailedAuthCount measures what one failed authentication adds:
+// two counts (pair and source) in the local table, the in-process store,
+// or Redis.
+func BenchmarkFailedAuthCount(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		counter func(b *testing.B) FailureCounter
+	}{
+		{"local", func(*testing.B) FailureCounter { return nil }},
+		{"memory", func(b *testing.B) FailureCounter { return memorySessions(b) }},
+		{"redis", func(b *testing.B) FailureCounter { return redisSessions(b) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			l := newFailureLimiter(c.counter(b), 1<<30, 1<<30, time.Minute, 100_000, time.Now, slog.New(slog.DiscardHandler))
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				l.failed(ctx, attackerIP, fmt.Sprint("cli_", i%1000))
+				i++
+			}
+		})
+	}
+}
