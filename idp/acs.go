@@ -74,12 +74,13 @@ func (s *Service) samlMetadata(w http.ResponseWriter, r *http.Request) {
 // samlACS is POST /sso/saml/{conn}/acs, the assertion consumer service.
 //
 // A solicited response carries the RelayState this browser was given; its
-// login state (with the AuthnRequest ID) is taken once from the session
-// store and must have been started by this browser (the binding cookie) for
-// this connection. The IdP posts cross-site, and SameSite=Lax cookies do not
-// travel with a cross-site POST: when the binding cookie is missing, the
-// browser gets a page that posts the same form to us again, now same-site,
-// with its cookies. A response without our RelayState is IdP-initiated,
+// login state (with the AuthnRequest ID) is sealed in this browser's
+// login-state cookie, must have been started by this browser (the binding
+// cookie) for this connection, and is spent once the response is verified.
+// The IdP posts cross-site, and SameSite=Lax cookies do not travel with a
+// cross-site POST: when the login-state cookie is missing, the browser gets
+// a page that posts the same form to us again, now same-site, with its
+// cookies. A response without our RelayState is IdP-initiated,
 // accepted only on connections that opt in.
 func (s *Service) samlACS(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -93,7 +94,7 @@ func (s *Service) samlACS(w http.ResponseWriter, r *http.Request) {
 	}
 	relay := r.PostForm.Get("RelayState")
 	solicited := isToken(relay)
-	if solicited && cookieValue(r, BindingCookie) == "" && r.PostForm.Get(bounceField) == "" {
+	if solicited && !s.carriesState(r, relay) && r.PostForm.Get(bounceField) == "" {
 		fields := url.Values{"SAMLResponse": {r.PostForm.Get("SAMLResponse")}, "RelayState": {relay}, bounceField: {"1"}}
 		s.autoPost(w, r, s.base+"/sso/saml/"+url.PathEscape(connID)+"/acs", "Completing your sign-in…", fields, "'self'")
 		return
@@ -143,12 +144,22 @@ func (s *Service) samlACS(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, connectorFailure(err, st.retry()), "org", c.OrgID, "connection", c.ID, "idp_initiated", !solicited)
 		return
 	}
+	if solicited && !s.spendState(w, r, session.KindSAMLRequest, relay, st) {
+		return
+	}
 	if err := s.vouchForEmail(ctx, c, &id); err != nil {
 		s.fail(w, r, storeFailure("domain lookup", err, st.retry()))
 		return
 	}
 	// A post our bounce page re-sent must not end in a redirect (see finish).
 	s.finish(w, r, st, c, id, r.PostForm.Get(bounceField) != "")
+}
+
+// carriesState reports whether r carries the login-state cookie of key (a
+// token).
+func (s *Service) carriesState(r *http.Request, key string) bool {
+	_, ok := session.FromRequest(r, stateCookieName(key))
+	return ok
 }
 
 // firstSeen is the SAML assertion replay cache: the session store (Redis

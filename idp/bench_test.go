@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -174,7 +175,11 @@ func benchCallback(b *testing.B, open func(t testing.TB) (*directory.SQLStore, s
 	binding := ""
 	const users = 50
 	// prepare starts a login and records the IdP's answer; it returns the callback URL.
-	prepare := func(i int) string {
+	type callbackReq struct {
+		url   string
+		state *http.Cookie
+	}
+	prepare := func(i int) callbackReq {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/login?authz=bench&organization="+o.ID+"&login_hint="+url.QueryEscape(fmt.Sprintf("u%d@bench.test", i%users)), nil)
 		if binding != "" {
 			req.AddCookie(&http.Cookie{Name: idp.BindingCookie, Value: binding})
@@ -184,9 +189,13 @@ func benchCallback(b *testing.B, open func(t testing.TB) (*directory.SQLStore, s
 			b.Fatal(err)
 		}
 		resp.Body.Close()
+		var stateCookie *http.Cookie
 		for _, ck := range resp.Cookies() {
 			if ck.Name == idp.BindingCookie {
 				binding = ck.Value
+			}
+			if strings.HasPrefix(ck.Name, idp.LoginStateCookiePrefix) {
+				stateCookie = ck
 			}
 		}
 		loc, err := url.Parse(resp.Header.Get("Location"))
@@ -196,11 +205,14 @@ func benchCallback(b *testing.B, open func(t testing.TB) (*directory.SQLStore, s
 		q := loc.Query()
 		code := fmt.Sprintf("code-%d-%s", i, rnd())
 		op.record(b, code, q.Get("nonce"), fmt.Sprintf("sub-%d", i%users), fmt.Sprintf("u%d@bench.test", i%users))
-		return svc.CallbackURL(c) + "?" + url.Values{"code": {code}, "state": {q.Get("state")}}.Encode()
+		return callbackReq{svc.CallbackURL(c) + "?" + url.Values{"code": {code}, "state": {q.Get("state")}}.Encode(), stateCookie}
 	}
-	callback := func(u string) time.Duration {
-		req, _ := http.NewRequest(http.MethodGet, u, nil)
+	callback := func(u callbackReq) time.Duration {
+		req, _ := http.NewRequest(http.MethodGet, u.url, nil)
 		req.AddCookie(&http.Cookie{Name: idp.BindingCookie, Value: binding})
+		if u.state != nil {
+			req.AddCookie(&http.Cookie{Name: u.state.Name, Value: u.state.Value})
+		}
 		start := time.Now()
 		resp, err := client.Do(req)
 		d := time.Since(start)
@@ -217,7 +229,7 @@ func benchCallback(b *testing.B, open func(t testing.TB) (*directory.SQLStore, s
 	for i := range users {
 		callback(prepare(i))
 	}
-	urls := make([]string, b.N)
+	urls := make([]callbackReq, b.N)
 	for i := range urls {
 		urls[i] = prepare(i)
 	}

@@ -40,12 +40,18 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, connectorFailure(err, retry), "org", c.OrgID, "connection", c.ID)
 		return
 	}
+	if !s.spendState(w, r, session.KindLoginState, state, st) {
+		return
+	}
 	s.finish(w, r, st, c, id, false)
 }
 
-// takeState consumes the login state of kind named by state (the OIDC
-// state or the SAML RelayState) and checks that this browser started it for
-// connection connID. It answers the request itself when it returns false.
+// takeState opens the login state of kind named by state (the OIDC state
+// or the SAML RelayState) from this browser's login-state cookie, and
+// checks that this browser started it for connection connID. It answers the
+// request itself when it returns false. The cookie is cleared once read;
+// the state is spent (spendState) only after the IdP authenticated the
+// user, so a stranger's attempt at the callback spends nothing.
 func (s *Service) takeState(w http.ResponseWriter, r *http.Request, kind session.Kind, state, connID string) (loginState, bool) {
 	var st loginState
 	expired := failure{status: http.StatusBadRequest, title: "Sign-in link expired",
@@ -56,26 +62,36 @@ func (s *Service) takeState(w http.ResponseWriter, r *http.Request, kind session
 		s.fail(w, r, expired, "connection", connID)
 		return st, false
 	}
-	raw, err := s.sessions.TakeOnce(r.Context(), kind, state)
-	if errors.Is(err, session.ErrNotFound) {
+	binding := cookieValue(r, BindingCookie)
+	otherBrowser := failure{status: http.StatusBadRequest, title: "Sign-in failed",
+		message: "This sign-in was started in another browser or your browser blocked our cookies. Please start again in this browser.",
+		log:     "browser binding cookie missing or not the one that started this login", level: slog.LevelWarn}
+	sealed, ok := session.FromRequest(r, stateCookieName(state))
+	if !ok {
+		// No login of this browser has this state: expired (the cookie's
+		// Max-Age), used (cleared), or never started here.
+		if binding == "" {
+			s.fail(w, r, otherBrowser, "connection", connID, "cookie_present", false)
+			return st, false
+		}
 		s.fail(w, r, expired, "connection", connID)
 		return st, false
 	}
+	// From here on this attempt is over for the browser: a retry starts a
+	// new login.
+	http.SetCookie(w, s.stateCookie(state, ""))
+	raw, err := s.sealer.Open(statePurpose(kind, state), sealed, s.now())
+	if err == nil {
+		err = json.Unmarshal(raw, &st)
+	}
 	if err != nil {
-		s.fail(w, r, storeFailure("taking the login state", err, &loginRequest{}))
-		return st, false
+		expired.err = err
+		s.fail(w, r, expired, "connection", connID)
+		return loginState{}, false
 	}
-	if err := json.Unmarshal(raw, &st); err != nil {
-		s.fail(w, r, storeFailure("decoding the login state", err, &loginRequest{}))
-		return st, false
-	}
-	// From here on the state is spent: a retry starts a new login.
-	binding := cookieValue(r, BindingCookie)
 	if binding == "" || !sameSecret(bindingHash(binding), st.Binding) {
-		s.fail(w, r, failure{status: http.StatusBadRequest, title: "Sign-in failed",
-			message: "This sign-in was started in another browser or your browser blocked our cookies. Please start again in this browser.",
-			retry:   st.retry(), log: "browser binding cookie missing or not the one that started this login", level: slog.LevelWarn},
-			"connection", connID, "cookie_present", binding != "")
+		otherBrowser.retry = st.retry()
+		s.fail(w, r, otherBrowser, "connection", connID, "cookie_present", binding != "")
 		return st, false
 	}
 	if st.Connection != connID {
@@ -86,6 +102,25 @@ func (s *Service) takeState(w http.ResponseWriter, r *http.Request, kind session
 		return st, false
 	}
 	return st, true
+}
+
+// spendState makes the login state of kind and key single-use, once the
+// IdP has authenticated the user: the first call wins, any later one (a
+// replayed callback with a copied cookie) is refused. It answers the
+// request itself when it returns false.
+func (s *Service) spendState(w http.ResponseWriter, r *http.Request, kind session.Kind, key string, st loginState) bool {
+	first, err := s.sessions.Remember(r.Context(), kind, key, s.opts.LoginStateTTL)
+	if err != nil {
+		s.fail(w, r, storeFailure("spending the login state", err, st.retry()))
+		return false
+	}
+	if !first {
+		s.fail(w, r, failure{status: http.StatusBadRequest, title: "Sign-in link expired",
+			message: "This sign-in attempt has expired or was already used. Please start again.",
+			retry:   st.retry(), log: "login state already used (replay)", level: slog.LevelWarn}, "connection", st.Connection)
+		return false
+	}
+	return true
 }
 
 // retry is how to start this login again.

@@ -253,7 +253,10 @@ func newWorld(t testing.TB, dir *directory.SQLStore, sessions session.Store, cli
 		Issuer: w.srv.URL, Directory: dir, Sessions: sessions, Secrets: box,
 		Connectors: idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New},
 		HTTPClient: client,
-		Logger:     slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// Tests start many SAML logins from loopback; the per-source
+		// budget has its own tests (flood_test.go).
+		SAMLStartsPerMinute: 1 << 20, SAMLStartBurst: 1 << 20,
+		Logger: slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -276,8 +277,12 @@ func (s *Service) startForOrg(w http.ResponseWriter, r *http.Request, lr loginRe
 	}
 }
 
-// loginState is stored server-side (session.KindLoginState, keyed by the
-// state parameter, taken once) between the redirect upstream and the callback.
+// loginState travels with the browser between the redirect upstream and the
+// callback: sealed (purpose: its kind and its key, so it opens only for the
+// state or RelayState it was issued with) in the cookie
+// LoginStateCookiePrefix+key[:12]. Nothing is stored until the IdP has
+// authenticated the user; then the key is remembered (session.KindLoginState
+// or session.KindSAMLRequest) so that it is used once.
 type loginState struct {
 	Connection string `json:"c"`
 	Org        string `json:"o"`
@@ -312,8 +317,8 @@ func (s *Service) start(w http.ResponseWriter, r *http.Request, lr loginRequest,
 	if lr.ForceReauth {
 		opts = append(opts, ForceReauthentication)
 	}
-	// key names the stored state: the OIDC state parameter or the SAML
-	// RelayState, both random tokens.
+	// key names the login: the OIDC state parameter or the SAML
+	// RelayState (at most 80 bytes, SAML bindings §3.4.3), a random token.
 	key := randomToken()
 	var kind session.Kind
 	var target string
@@ -325,6 +330,15 @@ func (s *Service) start(w http.ResponseWriter, r *http.Request, lr loginRequest,
 		target, err = cn.LoginURL(ctx, key, st.Nonce, pkceChallenge(st.Verifier), s.CallbackURL(c), lr.LoginHint, opts...)
 	case SAMLConnector:
 		kind = session.KindSAMLRequest
+		// Signing an AuthnRequest costs an RSA signature: bounded per source.
+		if !s.samlStarts.allow(s.opts.Sources.Of(r)) {
+			w.Header().Set("Retry-After", "60")
+			s.fail(w, r, failure{status: http.StatusTooManyRequests, title: "Too many sign-in attempts",
+				message: "Too many sign-in attempts from your network, try again in a minute.",
+				log:     "SAML sign-in starts over the per-source budget", level: slog.LevelDebug},
+				"connection", c.ID)
+			return
+		}
 		var req SAMLRequest
 		if req, err = cn.AuthnRequest(ctx, key, s.CallbackURL(c), lr.LoginHint, opts...); err == nil {
 			st.RequestID, target = req.ID, req.URL
@@ -346,13 +360,20 @@ func (s *Service) start(w http.ResponseWriter, r *http.Request, lr loginRequest,
 		return
 	}
 	raw, err := json.Marshal(st)
+	var sealed string
 	if err == nil {
-		err = s.sessions.PutOnce(ctx, kind, key, raw, s.opts.LoginStateTTL)
+		sealed, err = s.sealer.Seal(statePurpose(kind, key), raw, s.now().Add(s.opts.LoginStateTTL))
+	}
+	if err == nil && len(stateCookieName(key))+len(sealed) > maxStateCookie {
+		err = fmt.Errorf("sealed login state of %d bytes does not fit a cookie", len(sealed))
 	}
 	if err != nil {
-		s.fail(w, r, storeFailure("storing the login state", err, &lr))
+		s.fail(w, r, failure{status: http.StatusInternalServerError, title: "Sign-in failed",
+			message: "This sign-in could not be started. Please try again.", retry: &lr,
+			log: "sealing the login state failed", err: err, level: slog.LevelError}, "connection", c.ID)
 		return
 	}
+	http.SetCookie(w, s.stateCookie(key, sealed))
 	http.SetCookie(w, session.Cookie(BindingCookie, binding, s.secure, 0))
 	s.log.InfoContext(ctx, "sign-in: redirecting upstream", "org", org.ID, "connection", c.ID, "for_client", lr.Authz != "")
 	switch {
@@ -363,6 +384,31 @@ func (s *Service) start(w http.ResponseWriter, r *http.Request, lr loginRequest,
 	default:
 		s.redirect(w, r, target)
 	}
+}
+
+// statePurpose is what a login state is sealed for: its kind and its key.
+func statePurpose(kind session.Kind, key string) string {
+	return "idp " + string(kind) + " " + key
+}
+
+// maxStateCookie bounds a login-state cookie's name and value: browsers
+// keep cookies of up to 4096 bytes with their attributes.
+const maxStateCookie = 3900
+
+// stateCookieName names the cookie carrying the login state of key.
+func stateCookieName(key string) string { return LoginStateCookiePrefix + key[:min(12, len(key))] }
+
+// stateCookie carries a sealed login state to the callbacks (Path /sso/:
+// every connection's, so that a state used at another connection's callback
+// is recognised and refused as such); an empty sealed value deletes it.
+func (s *Service) stateCookie(key, sealed string) *http.Cookie {
+	ttl := s.opts.LoginStateTTL
+	if sealed == "" {
+		ttl = -1
+	}
+	c := session.Cookie(stateCookieName(key), sealed, s.secure, ttl)
+	c.Path = s.base + "/sso/"
+	return c
 }
 
 // pkceChallenge is the S256 challenge of verifier (RFC 7636).

@@ -45,7 +45,20 @@ const (
 	// login of this browser records: a callback is completed only in the
 	// browser that started it.
 	BindingCookie = "ssb_login"
+	// LoginStateCookiePrefix starts the name of the cookie that carries one
+	// upstream login's sealed state, LoginStateCookiePrefix + the first 12
+	// characters of its state (RelayState); Path /sso/, Max-Age
+	// Options.LoginStateTTL.
+	LoginStateCookiePrefix = "ssb_ls_"
 )
+
+// MaxAuthzLen bounds the authz value (tokens.MaxAuthzLen, the same
+// number): a sealed pending authorization, carried with the login state in
+// one cookie, and a cookie holds at most 4096 bytes.
+const MaxAuthzLen = 2400
+
+// maxBudgetSources bounds the per-source tables (about 200 bytes a source).
+const maxBudgetSources = 10_000
 
 // randomToken returns 256 random bits, base64url (43 characters).
 // crypto/rand.Read never fails (the runtime aborts if the source breaks).
@@ -75,9 +88,13 @@ func isIDChars(s string) bool {
 }
 
 // ValidAuthz reports whether s is acceptable as the opaque authz value:
-// [A-Za-z0-9_-]{1,64}.
+// [A-Za-z0-9_-]{1,64}, or a sealed value (session.LooksSealed, what tokens
+// sends) of at most MaxAuthzLen characters. idp never opens it.
 func ValidAuthz(s string) bool {
-	return s != "" && len(s) <= 64 && isIDChars(s)
+	if len(s) > 64 {
+		return len(s) <= MaxAuthzLen && session.LooksSealed(s)
+	}
+	return s != "" && isIDChars(s)
 }
 
 // ValidReturnTo reports whether s may be redirected to after a login: a

@@ -67,6 +67,19 @@ type Options struct {
 	// LoginStateTTL bounds an upstream login from redirect to callback
 	// (default 10 minutes).
 	LoginStateTTL time.Duration
+	// SealKey (session.SealKeySize bytes, used for nothing else) seals the
+	// login state each browser carries in a cookie during the upstream
+	// round trip. Every replica needs the same key; empty means a random
+	// key, which works in a single process only.
+	SealKey []byte
+	// Sources finds the network source of a request for per-source
+	// budgets; the zero value trusts no proxy.
+	Sources session.Sources
+	// SAMLStartsPerMinute and SAMLStartBurst bound the SAML sign-ins one
+	// source may start (each signs an AuthnRequest): default 20 a minute,
+	// 10 at once. Past it the source gets 429 and no request is signed.
+	SAMLStartsPerMinute int
+	SAMLStartBurst      int
 	// ConnectorMaxAge is how long a built connector (discovery document,
 	// SAML metadata) is reused before it is built again in the background
 	// (default 1 hour). An unused connector is kept for 24 times as long,
@@ -93,6 +106,8 @@ type Service struct {
 	secure bool   // cookies are Secure
 
 	cache       *connectorCache
+	sealer      *session.Sealer
+	samlStarts  *sourceBudget
 	changed     chan struct{}
 	unsubscribe func()
 	stop        chan struct{}
@@ -119,6 +134,18 @@ func New(opts Options) (*Service, error) {
 	if opts.ConnectorMaxAge <= 0 {
 		opts.ConnectorMaxAge = time.Hour
 	}
+	if opts.SAMLStartsPerMinute <= 0 {
+		opts.SAMLStartsPerMinute = 20
+	}
+	if opts.SAMLStartBurst <= 0 {
+		opts.SAMLStartBurst = 10
+	}
+	sealer := session.NewRandomSealer()
+	if len(opts.SealKey) > 0 {
+		if sealer, err = session.NewSealer(opts.SealKey); err != nil {
+			return nil, fmt.Errorf("idp: %w", err)
+		}
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -131,20 +158,22 @@ func New(opts Options) (*Service, error) {
 		opts.HTTPClient = NewUpstreamClient(opts.AllowPrivateUpstreams)
 	}
 	s := &Service{
-		opts:     opts,
-		dir:      opts.Directory,
-		sessions: opts.Sessions,
-		pages:    opts.Templates,
-		client:   opts.HTTPClient,
-		log:      opts.Logger.With("component", "idp"),
-		now:      opts.Now,
-		issuer:   strings.TrimSuffix(opts.Issuer, "/"),
-		base:     strings.TrimSuffix(u.Path, "/"),
-		secure:   u.Scheme == "https",
-		cache:    newConnectorCache(opts.ConnectorMaxAge, opts.Now),
-		changed:  make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
+		opts:       opts,
+		dir:        opts.Directory,
+		sessions:   opts.Sessions,
+		pages:      opts.Templates,
+		client:     opts.HTTPClient,
+		log:        opts.Logger.With("component", "idp"),
+		now:        opts.Now,
+		issuer:     strings.TrimSuffix(opts.Issuer, "/"),
+		base:       strings.TrimSuffix(u.Path, "/"),
+		secure:     u.Scheme == "https",
+		cache:      newConnectorCache(opts.ConnectorMaxAge, opts.Now),
+		sealer:     sealer,
+		samlStarts: newSourceBudget(opts.SAMLStartsPerMinute, opts.SAMLStartBurst, maxBudgetSources, opts.Now),
+		changed:    make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	s.cache.refreshFailed = func(id string, err error) {
 		s.log.Warn("refreshing a connector (discovery document or SAML metadata) failed; the last good one stays in use",

@@ -460,7 +460,10 @@ func (w *signInWorld) otherBrowser(t *testing.T) {
 	wantStatus(t, p, http.StatusBadRequest, "started in another browser")
 	wantNoSession(t, p)
 	w.wantLogged("browser binding cookie missing", "cookie_present=false")
-	// The attempt spent the state: the rightful browser starts again.
+	// A stranger's attempt spends nothing (a state is spent only after the
+	// IdP authenticated someone, docs/security.md): the rightful browser
+	// still completes its login, once.
+	w.wantContinue(t, b.get(cb.String()), "ob1")
 	wantStatus(t, b.get(cb.String()), http.StatusBadRequest, "expired or was already used")
 }
 

@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -50,29 +51,45 @@ var authzParams = [...]string{"client_id", "redirect_uri", "response_type", "res
 	"request", "request_uri"}
 
 // pendingAuthorization is a validated authorization request waiting for the
-// user to sign in, stored under session.KindPendingAuthorization.
+// user to sign in. It is not stored: sealed (purposePending), it is the
+// authz value the browser carries to sign-in and back (docs/security.md,
+// "Abuse resistance: sign-in state"); the JSON keys are short to keep that
+// URL short.
 type pendingAuthorization struct {
-	ClientID    string `json:"client_id"`
-	RedirectURI string `json:"redirect_uri"`
-	Scope       string `json:"scope,omitempty"`
-	State       string `json:"state,omitempty"`
-	Nonce       string `json:"nonce,omitempty"`
+	// ID names the request for single use: remembered under
+	// session.KindPendingAuthorization once a signed-in user continues it.
+	ID          string `json:"i"`
+	ClientID    string `json:"c"`
+	RedirectURI string `json:"r"`
+	Scope       string `json:"s,omitempty"`
+	State       string `json:"st,omitempty"`
+	Nonce       string `json:"n,omitempty"`
 	// Challenge is the S256 PKCE code challenge.
-	Challenge string `json:"code_challenge,omitempty"`
+	Challenge string `json:"cc,omitempty"`
 	// ForceLogin: prompt=login (or select_account, or max_age=0) — only a
 	// session authenticated after CreatedAt will do.
-	ForceLogin bool `json:"force_login,omitempty"`
+	ForceLogin bool `json:"f,omitempty"`
 	// MaxAge is max_age in seconds, or -1.
-	MaxAge     int64  `json:"max_age"`
-	PromptNone bool   `json:"prompt_none,omitempty"`
-	OrgID      string `json:"org_id,omitempty"`
-	Workspace  string `json:"workspace,omitempty"`
-	LoginHint  string `json:"login_hint,omitempty"`
+	MaxAge     int64  `json:"m"`
+	PromptNone bool   `json:"pn,omitempty"`
+	OrgID      string `json:"o,omitempty"`
+	Workspace  string `json:"w,omitempty"`
+	LoginHint  string `json:"h,omitempty"`
 	// Binding is base64url(SHA-256) of the browser's AuthzCookie.
-	Binding string `json:"binding,omitempty"`
+	Binding string `json:"b,omitempty"`
 	// CreatedAt is when the request was accepted, in Unix milliseconds.
-	CreatedAt int64 `json:"created_at"`
+	CreatedAt int64 `json:"t"`
 }
+
+// purposePending is the purpose pending authorizations are sealed for.
+const purposePending = "tokens pending authorization"
+
+// MaxAuthzLen bounds the sealed pending authorization (the authz value):
+// package idp carries it in a cookie of at most 4096 bytes together with
+// its own login state, so a request whose state, nonce, login_hint and
+// redirect URI together seal longer is invalid_request. idp.MaxAuthzLen is
+// the same number.
+const MaxAuthzLen = 2400
 
 // pageError is an authorization-endpoint failure shown on a page because
 // the client or its redirect URI could not be trusted (RFC 6749 §4.1.2.1:
@@ -419,28 +436,33 @@ func (p *Provider) usableSession(ctx context.Context, r *http.Request, req *pend
 	return sess, false, nil
 }
 
-// toLogin stores the pending authorization, binds it to the browser and
-// sends the browser to sign in.
-func (p *Provider) toLogin(ctx context.Context, w http.ResponseWriter, r *http.Request, req *pendingAuthorization, hadSession bool) (string, error) {
+// toLogin seals the pending authorization, binds it to the browser and
+// sends the browser to sign in with it. Nothing is stored: an
+// unauthenticated request costs no server state.
+func (p *Provider) toLogin(_ context.Context, w http.ResponseWriter, r *http.Request, req *pendingAuthorization, hadSession bool) (string, error) {
 	binding, ok := session.FromRequest(r, AuthzCookie)
 	if !ok || !isRandomToken(binding) {
 		binding = randomToken()
 	}
 	req.Binding = bindingHash(binding)
+	req.ID = randomID()
 	// A session too old for max_age is re-authenticated upstream too.
 	forceUpstream := req.ForceLogin || (hadSession && req.MaxAge >= 0)
 	value, err := json.Marshal(req)
 	if err != nil {
 		return "", errServer(err)
 	}
-	id := randomToken()
-	if err := p.sessions.PutOnce(ctx, session.KindPendingAuthorization, id, value, p.cfg.PendingTTL); err != nil {
-		return "", storeErr(err)
+	authz, err := p.sealer.Seal(purposePending, value, time.UnixMilli(req.CreatedAt).Add(p.cfg.PendingTTL))
+	if err != nil {
+		return "", errServer(err)
+	}
+	if len(authz) > MaxAuthzLen {
+		return "", errInvalidRequest("the request is too large: state, nonce, login_hint and redirect_uri are too long together")
 	}
 	c := session.Cookie(AuthzCookie, binding, p.secure, p.cfg.PendingTTL)
 	c.Path = p.basePath + PathAuthorize
 	http.SetCookie(w, c)
-	v := url.Values{"authz": {id}}
+	v := url.Values{"authz": {authz}}
 	if req.LoginHint != "" {
 		v.Set("login_hint", req.LoginHint)
 	}
@@ -453,26 +475,45 @@ func (p *Provider) toLogin(ctx context.Context, w http.ResponseWriter, r *http.R
 	return p.cfg.LoginURL + "?" + v.Encode(), nil
 }
 
+// randomID returns 128 random bits, base64url (22 characters).
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
 // bindingHash is what a pending record keeps of the browser binding.
 func bindingHash(v string) string {
 	d := sha256.Sum256([]byte(v))
 	return base64.RawURLEncoding.EncodeToString(d[:])
 }
 
-// ContinueHandler serves GET /oauth2/authorize/continue?authz=<id>, where
-// package idp sends the browser after sign-in. It takes the pending
-// authorization (once), checks that this browser started it, reads the
-// session idp created, and redirects to the client with a code — or, when
-// the sign-in does not satisfy the request, with an error.
+// ContinueHandler serves GET /oauth2/authorize/continue?authz=<sealed>,
+// where package idp sends the browser after sign-in. It opens the pending
+// authorization, checks that this browser started it, reads the session
+// idp created, spends the authorization (once: its id is remembered only
+// now, after the user proved who they are) and redirects to the client with
+// a code — or, when the sign-in does not satisfy the request, with an error.
 func (p *Provider) ContinueHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		req, client, perr := p.takePending(ctx, r)
+		req, client, perr := p.openPending(ctx, r)
 		if perr != nil {
 			p.page(w, r, perr)
 			return
 		}
 		sess, err := p.signedIn(ctx, r, req)
+		if err == nil {
+			first, rerr := p.sessions.Remember(ctx, session.KindPendingAuthorization, req.ID, p.cfg.PendingTTL)
+			switch {
+			case rerr != nil:
+				p.page(w, r, unavailablePage(rerr))
+				return
+			case !first:
+				p.page(w, r, errPendingSpent())
+				return
+			}
+		}
 		var code string
 		if err == nil {
 			code, err = p.issueCode(ctx, req, sess)
@@ -489,23 +530,25 @@ func (p *Provider) ContinueHandler() http.Handler {
 	})
 }
 
-// takePending consumes the pending authorization named by authz and checks
-// the browser binding and, again, the client and its redirect URI.
-func (p *Provider) takePending(ctx context.Context, r *http.Request) (*pendingAuthorization, directory.Client, *pageError) {
-	expired := badRequestPage("This sign-in request has expired or was already used. Go back to the application and sign in again.")
-	id := r.URL.Query().Get("authz")
-	if !isRandomToken(id) {
+func errPendingSpent() *pageError {
+	return badRequestPage("This sign-in request has expired or was already used. Go back to the application and sign in again.")
+}
+
+// openPending opens the pending authorization sealed in authz and checks
+// the browser binding and, again, the client and its redirect URI. It does
+// not spend it: ContinueHandler does, once the session is checked.
+func (p *Provider) openPending(ctx context.Context, r *http.Request) (*pendingAuthorization, directory.Client, *pageError) {
+	expired := errPendingSpent()
+	sealed := r.URL.Query().Get("authz")
+	if len(sealed) > MaxAuthzLen || !session.LooksSealed(sealed) {
 		return nil, directory.Client{}, expired
 	}
-	raw, err := p.sessions.TakeOnce(ctx, session.KindPendingAuthorization, id)
-	if notFound(err) {
-		return nil, directory.Client{}, expired
-	}
+	raw, err := p.sealer.Open(purposePending, sealed, p.now())
 	if err != nil {
-		return nil, directory.Client{}, unavailablePage(err)
+		return nil, directory.Client{}, expired
 	}
 	var req pendingAuthorization
-	if err := json.Unmarshal(raw, &req); err != nil {
+	if err := json.Unmarshal(raw, &req); err != nil || req.ID == "" {
 		return nil, directory.Client{}, &pageError{status: http.StatusInternalServerError, title: "Sign-in failed",
 			message: "The sign-in request could not be read.", cause: err}
 	}

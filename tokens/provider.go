@@ -37,6 +37,7 @@ type SessionStore interface {
 	DeleteSession(ctx context.Context, id string) error
 	PutOnce(ctx context.Context, kind session.Kind, key string, value []byte, ttl time.Duration) error
 	TakeOnce(ctx context.Context, kind session.Kind, key string) ([]byte, error)
+	Remember(ctx context.Context, kind session.Kind, key string, ttl time.Duration) (bool, error)
 	CreateRefresh(ctx context.Context, family session.RefreshFamily) (string, error)
 	GetRefresh(ctx context.Context, token string) (session.RefreshFamily, error)
 	RotateRefresh(ctx context.Context, token string) (session.RefreshFamily, string, error)
@@ -70,6 +71,11 @@ type ProviderConfig struct {
 	// LoginURL is where a browser without a usable session is sent; empty
 	// means the issuer's PathLogin (package idp).
 	LoginURL string
+	// SealKey (session.SealKeySize bytes, used for nothing else) seals the
+	// pending authorizations browsers carry to sign-in and back. Every
+	// replica needs the same key; empty means a random key, which works
+	// in a single process only.
+	SealKey []byte
 	// CookieDomain is the Domain attribute package idp sets on the session
 	// cookie (empty: none); logout clears the cookie with the same.
 	CookieDomain string
@@ -135,6 +141,7 @@ type Provider struct {
 	secure   bool
 	basePath string
 	pages    map[string]*template.Template
+	sealer   *session.Sealer
 }
 
 // NewProvider returns the OpenID provider over issuer, the directory dir
@@ -156,8 +163,14 @@ func NewProvider(issuer *Issuer, dir ProviderDirectory, sessions SessionStore, c
 	if err != nil {
 		return nil, err
 	}
+	sealer := session.NewRandomSealer()
+	if len(cfg.SealKey) > 0 {
+		if sealer, err = session.NewSealer(cfg.SealKey); err != nil {
+			return nil, fmt.Errorf("tokens: provider configuration: %w", err)
+		}
+	}
 	return &Provider{cfg: cfg, issuer: issuer, keys: issuer.keys, dir: dir, sessions: sessions, log: cfg.Log,
-		secure: u.Scheme == "https", basePath: strings.TrimRight(u.Path, "/"), pages: pages}, nil
+		secure: u.Scheme == "https", basePath: strings.TrimRight(u.Path, "/"), pages: pages, sealer: sealer}, nil
 }
 
 // now is the provider's clock: the Issuer's, so that every time in a

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
@@ -99,7 +101,20 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
-	provider, err := tokens.NewProvider(a.issuer, store, a.sessions, tokens.ProviderConfig{Log: e.log})
+	// State browsers carry during sign-in is sealed with keys derived from
+	// the secret key, one per purpose (docs/security.md, "Abuse
+	// resistance: sign-in state").
+	pendingKey, err := hkdf.Key(sha256.New, key, nil, "ssobroker sealing: pending authorizations", session.SealKeySize)
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	loginStateKey, err := hkdf.Key(sha256.New, key, nil, "ssobroker sealing: upstream login states", session.SealKeySize)
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	provider, err := tokens.NewProvider(a.issuer, store, a.sessions, tokens.ProviderConfig{Log: e.log, SealKey: pendingKey})
 	if err != nil {
 		a.stop()
 		return nil, err
@@ -153,6 +168,8 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		Connectors: idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New},
 		HTTPClient: upstream,
 		Logger:     e.log,
+		SealKey:    loginStateKey,
+		Sources:    sources,
 	})
 	if err != nil {
 		a.stop()
