@@ -56,6 +56,9 @@ func TestSAMLSignIn(t *testing.T) {
 		t.Run(kind+": SP-initiated login, begun on A, ACS on B, ends with our JWT carrying the mapped roles", func(t *testing.T) { w.fullLogin(t, o) })
 	}
 	t.Run("simplesamlphp: HTTP-POST binding and an encrypted assertion", func(t *testing.T) { w.postBindingEncrypted(t, w.orgs["simplesamlphp"]) })
+	for _, kind := range []string{"pysaml2", "simplesamlphp"} {
+		t.Run(kind+": a Response signed as a whole (assertion unsigned) signs in, unless the connection wants signed assertions", func(t *testing.T) { w.responseSignedOnly(t, w.orgs[kind]) })
+	}
 	t.Run("a captured SAMLResponse replayed on the other replica is refused", func(t *testing.T) { w.replayAcrossReplicas(t, w.orgs["pysaml2"]) })
 	t.Run("IdP-initiated login is refused unless the connection opts in", func(t *testing.T) { w.idpInitiated(t, w.orgs["simplesamlphp"]) })
 	t.Run("forged responses to the live ACS create no user", func(t *testing.T) { w.forged(t, w.orgs["pysaml2"]) })
@@ -277,6 +280,56 @@ func (w *samlWorld) postBindingEncrypted(t *testing.T, o *samlOrg) {
 	ts := w.exchange(t, f, cb)
 	if ts.claim("email") != o.user.Email {
 		t.Fatalf("ID token %v", ts.Claims)
+	}
+}
+
+// responseSignedOnly has the IdP sign only the Response (sign_assertion off,
+// as Entra ID's "Sign SAML response"): the login succeeds by default; with
+// want_assertions_signed on the connection the same kind of response is
+// refused, and our SP metadata then says WantAssertionsSigned.
+func (w *samlWorld) responseSignedOnly(t *testing.T, o *samlOrg) {
+	settings := func(want bool) map[string]any {
+		return map[string]any{"saml": map[string]any{"metadata_url": o.idp.MetadataURL, "name_id_format": "email", "want_assertions_signed": want}}
+	}
+	o.idp.AddSP(t, w.fetch(t, o.spEntity), peers.SPOptions{RequireSignedRequests: true, SignResponseOnly: true})
+	defer o.idp.AddSP(t, w.fetch(t, o.spEntity), peers.SPOptions{RequireSignedRequests: true})
+	if strings.Contains(w.fetch(t, o.spEntity), "WantAssertionsSigned") {
+		t.Fatalf("our SP metadata says WantAssertionsSigned by default")
+	}
+
+	_, f, cb, post := w.samlLogin(t, o)
+	raw, _ := base64.StdEncoding.DecodeString(post.Fields.Get("SAMLResponse"))
+	d := etree.NewDocument()
+	if err := d.ReadFromBytes(raw); err != nil {
+		t.Fatal(err)
+	}
+	a := d.Root().SelectElement("Assertion")
+	if d.Root().SelectElement("Signature") == nil || a == nil || a.SelectElement("Signature") != nil {
+		t.Fatalf("the %s IdP did not sign the Response alone:\n%s", o.idp.Kind, raw)
+	}
+	ts := w.exchange(t, f, cb)
+	if ts.claim("email") != o.user.Email {
+		t.Fatalf("ID token %v", ts.Claims)
+	}
+
+	// The connection now wants signed assertions.
+	o.b.must(t, http.StatusOK, "PATCH", o.path("/connections/"+o.Conn), settings(true), nil)
+	defer o.b.must(t, http.StatusOK, "PATCH", o.path("/connections/"+o.Conn), settings(false), nil)
+	if md := w.fetch(t, onReplica(o.spEntity, w.b)); !strings.Contains(md, `WantAssertionsSigned="true"`) {
+		t.Fatalf("our SP metadata does not say WantAssertionsSigned:\n%s", md)
+	}
+	fl := w.authorize(t, "app@A", map[string]any{"login_hint": o.user.Email})
+	b := newBrowser(t)
+	post, err := o.idp.Login(b.c, w.toIdP(t, b, fl.URL), o.user.Username, o.user.Password)
+	if err != nil {
+		t.Fatalf("%s login: %v\nhops:\n%s", o.idp.Kind, err, b.trace())
+	}
+	p := b.post(onReplica(post.Action, w.b), post.Fields, true)
+	if p.status < 400 || sessionCookie(p) != "" || !strings.Contains(p.text(), "Reference for your administrator") {
+		t.Fatalf("a response-only signature with want_assertions_signed answered %d:\n%s", p.status, p.body)
+	}
+	if !strings.Contains(w.replicaLog(w.b), "wants signed assertions") {
+		t.Fatalf("replica B did not log why; log:\n%s", w.replicaLog(w.b))
 	}
 }
 

@@ -5,7 +5,8 @@ package peers
 // SAML 2.0 identity providers we did not write, as child processes on
 // loopback (docs/testing.md): SimpleSAMLphp 1.19 served by `php -S`, and a
 // pysaml2 7.0 IdP (e2e/saml/pysaml2_idp.py) on the stdlib http.server. Both
-// sign the Response and the Assertion with RSA-SHA256 (SHA-256 digests) with a
+// sign the Response and the Assertion (or, per SP, the Response alone:
+// SPOptions.SignResponseOnly) with RSA-SHA256 (SHA-256 digests) with a
 // key generated per run, send an emailAddress NameID holding the user's email
 // and the attributes uid, email, givenName, sn and groups (multi-valued) in
 // the basic name format, take AuthnRequests over HTTP-Redirect and HTTP-POST,
@@ -118,6 +119,10 @@ type SAMLIdP struct {
 type SPOptions struct {
 	EncryptAssertions     bool // encrypt the assertion to the SP's encryption certificate from its metadata
 	RequireSignedRequests bool // refuse AuthnRequests that are not signed by the SP's signing certificate from its metadata
+	// SignResponseOnly signs the Response as a whole and leaves the
+	// assertion inside unsigned (as Entra ID's "Sign SAML response" does;
+	// SAML profiles §4.1.3.5 allow it). By default both are signed.
+	SignResponseOnly bool
 }
 
 // SAMLPost is an auto-submitting HTML form the IdP answered with.
@@ -375,6 +380,7 @@ type samlSPEntry struct {
 	MetadataSHA256        string        `json:"metadata_sha256"` // a change of metadata alone is a change of the file
 	EncryptAssertions     bool          `json:"encrypt_assertions"`
 	RequireSignedRequests bool          `json:"require_signed_requests"`
+	SignResponseOnly      bool          `json:"sign_response_only"`
 }
 
 type sspEndpoint struct {
@@ -428,6 +434,7 @@ func (p *SAMLIdP) AddSP(t testing.TB, spMetadataXML string, o SPOptions) {
 	e := samlSPEntry{
 		EncryptAssertions:     o.EncryptAssertions,
 		RequireSignedRequests: o.RequireSignedRequests,
+		SignResponseOnly:      o.SignResponseOnly,
 		ACS:                   []sspEndpoint{},
 		Keys:                  []sspKey{},
 		SigningCerts:          []string{},

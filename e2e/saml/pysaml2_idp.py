@@ -18,7 +18,7 @@ A login answers with pysaml2's auto-submitting HTTP-POST form to the SP's
 assertion consumer service. The service providers live in the file named by
 "sps_file" in the settings (written by the Go harness at any time, reread on
 every request): {entity_id: {"metadata_file", "encrypt_assertions",
-"require_signed_requests", "signing_certs": [PEM…]}}.
+"require_signed_requests", "sign_response_only", "signing_certs": [PEM…]}}.
 
 Everything is pysaml2 (saml2.server.Server) except the HTML pages, the login
 state and the check of HTTP-Redirect signatures, which pysaml2 leaves to its
@@ -336,7 +336,10 @@ class IdP:
             name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=user["email"]),
             authn={"class_ref": AUTHN_PASSWORD, "authn_auth": self.entity_id},
             sign_response=True,
-            sign_assertion=True,
+            # "sign_response_only": the Response signed as a whole, its
+            # assertion unsigned (SAML profiles 4.1.3.5; Entra ID's "Sign
+            # SAML response").
+            sign_assertion=not sp.get("sign_response_only"),
             encrypt_assertion=bool(sp.get("encrypt_assertions")),
             sign_alg=xmldsig.SIG_RSA_SHA256,
             digest_alg=xmldsig.DIGEST_SHA256,

@@ -28,5 +28,8 @@ foreach ($ssobrokerSPs as $ssobrokerEntityID => $ssobrokerSP) {
 
         'assertion.encryption' => $ssobrokerSP['encrypt_assertions'],
         'validate.authnrequest' => $ssobrokerSP['require_signed_requests'],
+        // sign_response_only: the Response signed, its assertion not.
+        'saml20.sign.response' => true,
+        'saml20.sign.assertion' => !($ssobrokerSP['sign_response_only'] ?? false),
     ];
 }
