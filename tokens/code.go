@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,11 @@ type authCode struct {
 	signIn
 	// IssuedAt is in Unix milliseconds.
 	IssuedAt int64 `json:"iat"`
+	// SessionEnds is the browser session's absolute expiry (Unix seconds)
+	// when the refresh-token family is session-bound (no offline_access):
+	// the family ends then at the latest, and at logout (docs/security.md,
+	// "Refresh tokens and the browser session").
+	SessionEnds int64 `json:"sess_end,omitempty"`
 	issued
 }
 
@@ -61,8 +67,16 @@ func (p *Provider) issueCode(ctx context.Context, req *pendingAuthorization, ses
 	rec := authCode{ClientID: req.ClientID, RedirectURI: req.RedirectURI, Challenge: req.Challenge, Nonce: req.Nonce,
 		Scope: req.Scope, UserID: sess.UserID, OrgID: sess.OrgID, signIn: sig, IssuedAt: p.now().UnixMilli(),
 		issued: issued{JTI: string(jti[:])}}
-	if hasScope(req.Scope, ScopeOfflineAccess) {
+	switch {
+	case hasScope(req.Scope, ScopeOfflineAccess):
+		// Offline access outlives the browser session (OIDC Core §11).
 		rec.FamilyID = session.NewFamilyID()
+	case hasScope(req.Scope, ScopeOpenID):
+		// A session-bound family: it ends with the browser session, at
+		// logout or at the session's absolute expiry. Whether the client
+		// may hold refresh tokens at all is decided at redemption.
+		rec.FamilyID = session.NewFamilyID()
+		rec.SessionEnds = sess.AbsoluteExpiry.Unix()
 	}
 	value, err := json.Marshal(rec)
 	if err != nil {
@@ -131,6 +145,9 @@ func (p *Provider) redeemCode(ctx context.Context, client directory.Client, req 
 		rec.EmailVerified = u.EmailVerified
 	}
 	var refresh string
+	if !slices.Contains(client.GrantTypes, GrantRefreshToken) {
+		rec.FamilyID = "" // a client not allowed refresh tokens gets none
+	}
 	if rec.FamilyID != "" {
 		if refresh, err = p.createFamily(ctx, client, &rec); err != nil {
 			return dst, err
@@ -191,9 +208,13 @@ func (p *Provider) createFamily(ctx context.Context, client directory.Client, re
 	if err != nil {
 		return "", errServer(err)
 	}
+	expires := p.now().Add(p.cfg.RefreshTokenTTL)
+	if rec.SessionEnds > 0 && time.Unix(rec.SessionEnds, 0).Before(expires) {
+		expires = time.Unix(rec.SessionEnds, 0)
+	}
 	tok, err := p.sessions.CreateRefresh(ctx, session.RefreshFamily{ID: rec.FamilyID, UserID: rec.UserID, OrgID: rec.OrgID,
 		ClientID: client.ID, Scope: rec.Scope, SessionID: rec.SessionID, AuthTime: time.Unix(rec.AuthTime, 0), Claims: snapshot,
-		ExpiresAt: p.now().Add(p.cfg.RefreshTokenTTL)})
+		ExpiresAt: expires})
 	if err != nil {
 		return "", storeErr(err)
 	}

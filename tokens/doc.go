@@ -175,13 +175,14 @@
 // to sign in again. Roles, workspaces, name and email are read at every
 // issuance.
 //
-// Refresh tokens are issued when the scope has offline_access and the
-// client may use the refresh_token grant (as Dex, Hydra, Okta and Auth0 do;
-// OIDC Core §11). Logout ends the families granted in the browser session
-// except offline_access ones, which by definition outlive it (so, today,
-// none: every family has offline_access); a client ends those with
-// /oauth2/revoke, and member removal ends all. A family lives RefreshTokenTTL (30
-// days) from the sign-in; rotation does not extend it. The refresh grant
+// Refresh tokens are issued to clients that may use the refresh_token grant:
+// with offline_access an offline family that lives RefreshTokenTTL (30 days)
+// from the sign-in (OIDC Core §11); with openid but without offline_access a
+// session-bound family that ends at the browser session's absolute expiry at
+// the latest (as Keycloak's). Logout ends the families granted in the browser
+// session except offline_access ones, which by definition outlive it; a
+// client ends those with /oauth2/revoke, and member removal ends all.
+// Rotation never extends a family. The refresh grant
 // reads the family, checks it belongs to the client (a token presented by
 // another client has leaked: its family is revoked), that the scope asked for
 // is within the family's (narrowing only; the family keeps its scope), and

@@ -92,3 +92,40 @@ func TestLogoutRefusesALongExpiredHint(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionBoundRefreshTokenEndsWithTheSession: a client allowed refresh
+// tokens that asks for openid without offline_access gets a session-bound
+// refresh token: it works while the browser session lives, never outlives the
+// session's absolute expiry, and RP-initiated logout ends it.
+func TestSessionBoundRefreshTokenEndsWithTheSession(t *testing.T) {
+	forEachStack(t, false, func(t *testing.T, e *oidcEnv) {
+		ctx := context.Background()
+		b := e.browser()
+		r := e.codeFlow(b, url.Values{"scope": {"openid email"}})
+		if r.status != http.StatusOK || r.str("refresh_token") == "" || r.str("scope") != "openid email" {
+			t.Fatalf("openid without offline_access: %d %v", r.status, r.body)
+		}
+		sess, err := e.sessions.GetSession(ctx, b.cookie(session.CookieName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fam, err := e.sessions.GetRefresh(ctx, r.str("refresh_token"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fam.ExpiresAt.After(sess.AbsoluteExpiry) || fam.SessionID != sess.Handle {
+			t.Fatalf("family ends %v, session %v; family sid %q, session handle %q", fam.ExpiresAt, sess.AbsoluteExpiry, fam.SessionID, sess.Handle)
+		}
+		rr := e.refresh(e.public, r.str("refresh_token"), nil)
+		if rr.status != http.StatusOK || rr.str("refresh_token") == "" {
+			t.Fatalf("refresh while signed in: %d %v", rr.status, rr.body)
+		}
+		o := b.navigate(e.iss + PathLogout + "?" + url.Values{"id_token_hint": {r.str("id_token")}, "post_logout_redirect_uri": {appPostLogout}}.Encode())
+		if o.callback == nil {
+			t.Fatalf("logout: %d %s", o.status, o.body)
+		}
+		if rr := e.refresh(e.public, rr.str("refresh_token"), nil); rr.status != http.StatusBadRequest || rr.str("error") != "invalid_grant" {
+			t.Fatalf("session-bound refresh token after logout: %d %v", rr.status, rr.body)
+		}
+	})
+}
