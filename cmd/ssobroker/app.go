@@ -12,6 +12,7 @@ import (
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/adminapi"
+	"github.com/ssobroker/ssobroker/directory/scim"
 	"github.com/ssobroker/ssobroker/directory/secretbox"
 	"github.com/ssobroker/ssobroker/idp"
 	"github.com/ssobroker/ssobroker/idp/console"
@@ -135,21 +136,40 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		return nil, err
 	}
 	upstream := idp.NewUpstreamClientWithPolicy(policy)
+	// The connector packages own their configuration's rules; the admin
+	// API, the console and the setup link reach them through this.
+	configurator, err := idp.NewConfigurator(idp.ConfiguratorConfig{Issuer: e.cfg.Issuer, Sealer: box, HTTPClient: upstream,
+		Protocols: idp.Configurators{directory.ConnectionOIDC: oidc.Configurator{}, directory.ConnectionSAML: saml.Configurator{}}})
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
 	admin, err := adminapi.New(adminapi.Config{
-		Store:        store,
-		Tokens:       bearerVerifier{a.issuer},
-		Sessions:     sessionRevoker{a.sessions},
-		Sealer:       box,
-		SAMLMetadata: metadataFetcher{upstream},
-		JWTIssuers:   store,
-		Logger:       e.log,
-		Issuer:       e.cfg.Issuer,
+		Store:       store,
+		Tokens:      bearerVerifier{a.issuer},
+		Sessions:    sessionRevoker{a.sessions},
+		Connections: configurator,
+		Failures:    store,
+		SetupLinks:  store,
+		JWTIssuers:  store,
+		Resolver:    e.cfg.txtResolver(),
+		Logger:      e.log,
+		Issuer:      e.cfg.Issuer,
 	})
 	if err != nil {
 		a.stop()
 		return nil, err
 	}
 	admin.Routes(mux)
+
+	// SCIM 2.0 provisioning per org (docs/scim.md); deactivation ends
+	// sessions through the same revoker the admin API uses.
+	scimSrv, err := scim.New(scim.Config{Store: store, Sessions: sessionRevoker{a.sessions}, Issuer: e.cfg.Issuer, Logger: e.log})
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	scimSrv.Routes(mux)
 
 	opikAuth, err := opik.New(opik.Config{Directory: store, Sessions: a.sessions, Tokens: a.issuer,
 		TrustUsernameHeader: e.cfg.OpikTrustUsernameHeader, Logger: e.log})
@@ -206,14 +226,6 @@ func (b bearerVerifier) VerifyAccessToken(ctx context.Context, token string) (ad
 		tp.Workspace = c.Narrowed.ID
 	}
 	return tp, nil
-}
-
-// metadataFetcher lets the admin API fetch a SAML metadata URL through the
-// client sign-in uses, with its address policy and limits.
-type metadataFetcher struct{ client *http.Client }
-
-func (f metadataFetcher) FetchSAMLMetadata(ctx context.Context, u string) ([]byte, error) {
-	return saml.FetchMetadata(ctx, f.client, u)
 }
 
 // sessionRevoker ends a removed member's browser sessions and refresh tokens.

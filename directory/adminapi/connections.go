@@ -4,22 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/access"
 )
 
-// ConnectionConfig is the JSON this API stores in directory.Connection.Config,
-// for the idp package to read. The OIDC client secret is only ever stored
-// sealed by Config.Sealer, with the connection's id as associated data:
-// open it with Open(ClientSecretSealed, []byte(connection.ID)).
+// ConnectionConfig is the JSON this API stores in directory.Connection.Config.
+// The protocol sections are owned by the connector packages, reached through
+// the ConnectionConfigurator: this API never reads inside them, apart from
+// showing what they hold.
 type ConnectionConfig struct {
-	SAML *SAMLConfig `json:"saml,omitempty"`
-	OIDC *OIDCConfig `json:"oidc,omitempty"`
+	SAML json.RawMessage `json:"saml,omitempty"`
+	OIDC json.RawMessage `json:"oidc,omitempty"`
 	// AttributeMapping maps our attributes (email, email_verified, name,
 	// given_name, family_name, groups, subject) to the IdP's attribute or claim names.
 	AttributeMapping map[string]string `json:"attribute_mapping,omitempty"`
@@ -30,17 +28,18 @@ type ConnectionConfig struct {
 	GroupWorkspaces map[string]map[string]access.WorkspaceRole `json:"group_workspaces,omitempty"`
 }
 
-// SAMLConfig describes a SAML IdP by one of: its metadata XML, its metadata
-// URL (fetched when configured and by the idp package when used), or entity
-// ID + SSO URL + certificates; plus how our SP behaves, and the SP key pair
-// this API makes for the connection.
-type SAMLConfig struct {
-	SAMLSettings
-	// SPCertificate (PEM) and SPKeySealed (PKCS #8, sealed by Config.Sealer
-	// with the connection id as associated data) are the connection's SP
-	// key pair: it signs AuthnRequests and metadata and decrypts assertions.
-	SPCertificate string `json:"sp_certificate,omitempty"`
-	SPKeySealed   []byte `json:"sp_key_sealed,omitempty"`
+// ConnectionConfigurator checks, prepares and describes the protocol
+// section of a connection: the connector packages own those rules (the idp
+// package's Configurator implements it; cmd wires it).
+type ConnectionConfigurator interface {
+	// Validate checks the section of type typ an admin sent (JSON),
+	// against the stored one (nil for a new connection), and prepares it:
+	// the problems found name their field; Seal seals secrets once the
+	// connection has its id.
+	Validate(ctx context.Context, typ directory.ConnectionType, section, stored json.RawMessage) (directory.PreparedSection, error)
+	// Describe says what the IdP's admin pastes for c (entity ID, ACS URL,
+	// SP metadata URL, callback URL) and the IdP's certificates.
+	Describe(c directory.Connection) directory.SetupValues
 }
 
 // SAMLSettings are the parts of a SAML connection an admin sets.
@@ -76,28 +75,29 @@ type samlOutput struct {
 	ACSURL        string `json:"acs_url"`
 	SPMetadataURL string `json:"sp_metadata_url"`
 	SPCertificate string `json:"sp_certificate"`
+	// IdPCertificates are the IdP's signing certificates the configuration
+	// holds, with their expiry.
+	IdPCertificates []directory.CertificateInfo `json:"idp_certificates"`
 }
 
-// OIDCConfig describes an upstream OpenID Provider as stored.
-type OIDCConfig struct {
-	Issuer             string   `json:"issuer"`
-	ClientID           string   `json:"client_id"`
-	ClientSecretSealed []byte   `json:"client_secret_sealed,omitempty"`
-	Scopes             []string `json:"scopes"`
-	// RequireEmailVerified refuses users whose email_verified is not true;
-	// nil means true.
-	RequireEmailVerified *bool `json:"require_email_verified,omitempty"`
-	// Userinfo is when the userinfo endpoint is read: "auto" (when the ID
-	// token lacks a claim we read; the default), "always" or "never".
-	Userinfo string `json:"userinfo,omitempty"`
-}
-
-// oidcInput is the "oidc" object of a request: the secret comes in clear and
-// is sealed before it is stored.
-type oidcInput struct {
+// OIDCInput is the "oidc" object of a request: the secret comes in clear and
+// is sealed before it is stored; left out, the stored one is kept.
+type OIDCInput struct {
 	Issuer               string   `json:"issuer"`
 	ClientID             string   `json:"client_id"`
-	ClientSecret         *string  `json:"client_secret"`
+	ClientSecret         *string  `json:"client_secret,omitempty"`
+	Scopes               []string `json:"scopes,omitempty"`
+	RequireEmailVerified *bool    `json:"require_email_verified,omitempty"`
+	Userinfo             string   `json:"userinfo,omitempty"`
+}
+
+type oidcInput = OIDCInput
+
+// oidcStored is what the view reads of a stored "oidc" section.
+type oidcStored struct {
+	Issuer               string   `json:"issuer"`
+	ClientID             string   `json:"client_id"`
+	ClientSecretSealed   []byte   `json:"client_secret_sealed"`
 	Scopes               []string `json:"scopes"`
 	RequireEmailVerified *bool    `json:"require_email_verified"`
 	Userinfo             string   `json:"userinfo"`
@@ -111,19 +111,26 @@ type oidcOutput struct {
 	Scopes               []string `json:"scopes"`
 	RequireEmailVerified bool     `json:"require_email_verified"`
 	Userinfo             string   `json:"userinfo"`
+	// CallbackURL is the redirect URI to register at the IdP.
+	CallbackURL string `json:"callback_url"`
 }
 
-// connectionBody is the body of POST /connections; in PATCH every field is optional.
-type connectionBody struct {
+// ConnectionInput is a connection as an admin describes it: the body of
+// POST /connections, where type, name and the type's section are required,
+// and of PATCH, where every field is optional. The console and the setup
+// link fill it from their forms.
+type ConnectionInput struct {
 	Type             *directory.ConnectionType                  `json:"type"`
 	Name             *string                                    `json:"name"`
 	Enabled          *bool                                      `json:"enabled"`
 	SAML             *SAMLSettings                              `json:"saml"`
-	OIDC             *oidcInput                                 `json:"oidc"`
+	OIDC             *OIDCInput                                 `json:"oidc"`
 	AttributeMapping map[string]string                          `json:"attribute_mapping"`
 	GroupRoles       map[string]access.OrgRole                  `json:"group_roles"`
 	GroupWorkspaces  map[string]map[string]access.WorkspaceRole `json:"group_workspaces"`
 }
+
+type connectionBody = ConnectionInput
 
 // connectionJSON is a connection as the API shows it.
 type connectionJSON struct {
@@ -140,6 +147,14 @@ type connectionJSON struct {
 	GroupWorkspaces  map[string]map[string]access.WorkspaceRole `json:"group_workspaces"`
 }
 
+// describe is what the IdP's admin pastes for c.
+func (a *API) describe(c directory.Connection) directory.SetupValues {
+	if a.conns == nil {
+		return directory.SetupValues{}
+	}
+	return a.conns.Describe(c)
+}
+
 func (a *API) connectionView(c directory.Connection) connectionJSON {
 	out := connectionJSON{ID: c.ID, OrgID: c.OrgID, Type: c.Type, Name: c.Name, Enabled: c.Enabled, CreatedAt: c.CreatedAt,
 		AttributeMapping: map[string]string{}, GroupRoles: map[string]access.OrgRole{},
@@ -148,14 +163,19 @@ func (a *API) connectionView(c directory.Connection) connectionJSON {
 	if json.Unmarshal(c.Config, &cfg) != nil {
 		return out // written by something else; show what we can
 	}
-	if m := cfg.SAML; m != nil {
-		sp := a.issuer + "/sso/saml/" + url.PathEscape(c.ID)
-		out.SAML = &samlOutput{SAMLSettings: m.SAMLSettings, SPEntityID: sp + "/metadata", ACSURL: sp + "/acs",
-			SPMetadataURL: sp + "/metadata", SPCertificate: m.SPCertificate}
+	setup := a.describe(c)
+	var settings SAMLSettings
+	if len(cfg.SAML) > 0 && json.Unmarshal(cfg.SAML, &settings) == nil {
+		out.SAML = &samlOutput{SAMLSettings: settings, SPEntityID: setup.SPEntityID, ACSURL: setup.ACSURL,
+			SPMetadataURL: setup.SPMetadataURL, SPCertificate: setup.SPCertificate, IdPCertificates: setup.Certificates}
+		if out.SAML.IdPCertificates == nil {
+			out.SAML.IdPCertificates = []directory.CertificateInfo{}
+		}
 	}
-	if o := cfg.OIDC; o != nil {
+	var o oidcStored
+	if len(cfg.OIDC) > 0 && json.Unmarshal(cfg.OIDC, &o) == nil {
 		out.OIDC = &oidcOutput{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecretSet: len(o.ClientSecretSealed) > 0, Scopes: o.Scopes,
-			RequireEmailVerified: o.RequireEmailVerified == nil || *o.RequireEmailVerified, Userinfo: o.Userinfo}
+			RequireEmailVerified: o.RequireEmailVerified == nil || *o.RequireEmailVerified, Userinfo: o.Userinfo, CallbackURL: setup.CallbackURL}
 		if out.OIDC.Userinfo == "" {
 			out.OIDC.Userinfo = "auto"
 		}
@@ -213,148 +233,32 @@ func (a *API) deleteConnection(w http.ResponseWriter, r *http.Request, c *caller
 	return nil
 }
 
-// createConnection validates and stores a connection. A connection with a
-// secret (an OIDC client secret, a SAML SP key) is stored in two steps,
-// because secrets are sealed with the connection's id, which the directory
-// assigns: first disabled and without the secret, then with it sealed and
-// the requested state.
 func (a *API) createConnection(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := c.require(access.OrgAdmin, nil); err != nil {
 		return err
 	}
-	var b connectionBody
+	var b ConnectionInput
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	if b.Type == nil {
-		return invalidField("type", `type is required: "saml" or "oidc"`)
-	}
-	if b.Name == nil {
-		return invalidField("name", "name is required")
-	}
-	ctx := r.Context()
-	conn := directory.Connection{OrgID: c.orgID(), Type: *b.Type, Name: *b.Name, Enabled: b.Enabled == nil || *b.Enabled}
-	var cfg ConnectionConfig
-	secret, err := a.applyConnectionBody(ctx, &cfg, conn.Type, b, true)
+	conn, err := a.SaveConnection(r.Context(), c.subject, c.orgID(), "", b)
 	if err != nil {
 		return err
-	}
-	sealed := secret != "" || conn.Type == directory.ConnectionSAML
-	if sealed && a.sealer == nil {
-		return errNoSealer()
-	}
-	enabled := conn.Enabled
-	if sealed {
-		conn.Enabled = false
-	}
-	if conn.Config, err = json.Marshal(cfg); err != nil {
-		return err
-	}
-	conn, err = a.store.CreateConnection(ctx, c.subject, conn)
-	if err != nil {
-		return err
-	}
-	if sealed {
-		if conn, err = a.storeSecret(ctx, c, conn, cfg, secret, enabled); err != nil {
-			if derr := a.store.DeleteConnection(context.WithoutCancel(ctx), c.subject, c.orgID(), conn.ID); derr != nil {
-				a.log.ErrorContext(ctx, "removing a half-created connection failed", "connection", conn.ID, "err", derr)
-			}
-			return err
-		}
 	}
 	w.Header().Set("Location", "/api/v1/orgs/"+c.orgID()+"/connections/"+conn.ID)
 	writeJSON(w, http.StatusCreated, a.connectionView(conn))
 	return nil
 }
 
-// storeSecret seals what conn keeps secret and stores it with the given
-// enabled state: the OIDC client secret sent in clear, or a new SAML SP key
-// pair.
-func (a *API) storeSecret(ctx context.Context, c *caller, conn directory.Connection, cfg ConnectionConfig, secret string, enabled bool) (directory.Connection, error) {
-	switch {
-	case cfg.OIDC != nil:
-		sealed, err := a.sealer.Seal([]byte(secret), []byte(conn.ID))
-		if err != nil {
-			return conn, err
-		}
-		cfg.OIDC.ClientSecretSealed = sealed
-	case cfg.SAML != nil:
-		certPEM, keyDER, err := newSPKeyPair(conn.ID, a.now())
-		if err != nil {
-			return conn, err
-		}
-		sealed, err := a.sealer.Seal(keyDER, []byte(conn.ID))
-		if err != nil {
-			return conn, err
-		}
-		cfg.SAML.SPCertificate, cfg.SAML.SPKeySealed = certPEM, sealed
-	}
-	raw, err := json.Marshal(cfg)
-	if err != nil {
-		return conn, err
-	}
-	conn.Config, conn.Enabled = raw, enabled
-	return a.store.UpdateConnection(ctx, c.subject, conn)
-}
-
-func errNoSealer() error {
-	return &apiError{status: http.StatusInternalServerError, code: "secret_sealer_missing",
-		message: "this server has no key to encrypt connection secrets with, so it cannot store one"}
-}
-
-// patchConnection changes a connection's name, enabled flag or configuration.
-// A section sent replaces the stored one, except that an OIDC client secret
-// left out keeps the stored secret. The type cannot change.
 func (a *API) patchConnection(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := c.require(access.OrgAdmin, nil); err != nil {
 		return err
 	}
-	var b connectionBody
+	var b ConnectionInput
 	if err := decode(w, r, &b, false); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	conn, err := a.store.GetConnection(ctx, c.orgID(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	if b.Type != nil && *b.Type != conn.Type {
-		return invalidField("type", "the type of a connection cannot change; create a new connection")
-	}
-	var cfg ConnectionConfig
-	if len(conn.Config) > 0 {
-		if err := json.Unmarshal(conn.Config, &cfg); err != nil {
-			return err
-		}
-	}
-	var keep []byte
-	if cfg.OIDC != nil {
-		keep = cfg.OIDC.ClientSecretSealed
-	}
-	secret, err := a.applyConnectionBody(ctx, &cfg, conn.Type, b, false)
-	if err != nil {
-		return err
-	}
-	if b.Name != nil {
-		conn.Name = *b.Name
-	}
-	if b.Enabled != nil {
-		conn.Enabled = *b.Enabled
-	}
-	// A SAML connection made before SP key pairs existed gets one now.
-	if secret != "" || (cfg.SAML != nil && len(cfg.SAML.SPKeySealed) == 0) {
-		if a.sealer == nil {
-			return errNoSealer()
-		}
-		conn, err = a.storeSecret(ctx, c, conn, cfg, secret, conn.Enabled)
-	} else {
-		if cfg.OIDC != nil {
-			cfg.OIDC.ClientSecretSealed = keep
-		}
-		if conn.Config, err = json.Marshal(cfg); err == nil {
-			conn, err = a.store.UpdateConnection(ctx, c.subject, conn)
-		}
-	}
+	conn, err := a.SaveConnection(r.Context(), c.subject, c.orgID(), r.PathValue("id"), b)
 	if err != nil {
 		return err
 	}
@@ -362,127 +266,187 @@ func (a *API) patchConnection(w http.ResponseWriter, r *http.Request, c *caller)
 	return nil
 }
 
-// applyConnectionBody validates the sections of b and writes them into cfg.
-// It returns the OIDC client secret sent in clear, if any. create requires
-// the type's section (and, for OIDC, a secret). A SAML section replaces the
-// stored settings and keeps the SP key pair.
-func (a *API) applyConnectionBody(ctx context.Context, cfg *ConnectionConfig, typ directory.ConnectionType, b connectionBody, create bool) (string, error) {
-	var secret string
+// DescribeConnection says what the IdP's admin pastes for c (the admin
+// console and the setup link show it).
+func (a *API) DescribeConnection(c directory.Connection) directory.SetupValues { return a.describe(c) }
+
+// SaveConnection creates (id "") or changes a connection of org orgID as
+// actor: the one path of the admin API, the console and the setup link. The
+// protocol section is checked and prepared by the ConnectionConfigurator; a
+// section sent replaces the stored one (an OIDC client secret left out is
+// kept, the SAML SP key pair always). The type cannot change. A refused
+// input is a *directory.InvalidError naming its field.
+//
+// A connection with a secret to seal is stored in two steps, because
+// secrets are sealed with the connection's id, which the directory assigns:
+// first disabled and without the secret, then with it and the requested
+// state.
+func (a *API) SaveConnection(ctx context.Context, actor, orgID, id string, in ConnectionInput) (directory.Connection, error) {
+	var conn directory.Connection
+	var cfg ConnectionConfig
+	create := id == ""
+	if create {
+		if in.Type == nil {
+			return conn, fieldError("type", `type is required: "saml" or "oidc"`)
+		}
+		if in.Name == nil {
+			return conn, fieldError("name", "name is required")
+		}
+		conn = directory.Connection{OrgID: orgID, Type: *in.Type}
+	} else {
+		var err error
+		if conn, err = a.store.GetConnection(ctx, orgID, id); err != nil {
+			return conn, err
+		}
+		if in.Type != nil && *in.Type != conn.Type {
+			return conn, fieldError("type", "the type of a connection cannot change; create a new connection")
+		}
+		if len(conn.Config) > 0 {
+			if err := json.Unmarshal(conn.Config, &cfg); err != nil {
+				return conn, err
+			}
+		}
+	}
+	seal, err := a.applyConnectionInput(ctx, &cfg, conn.Type, in, create)
+	if err != nil {
+		return conn, err
+	}
+	if in.Name != nil {
+		conn.Name = *in.Name
+	}
+	enabled := conn.Enabled
+	if in.Enabled != nil {
+		enabled = *in.Enabled
+	} else if create {
+		enabled = true
+	}
+	conn.Enabled = enabled && (seal == nil || !create)
+	if conn.Config, err = json.Marshal(cfg); err != nil {
+		return conn, err
+	}
+	if create {
+		conn, err = a.store.CreateConnection(ctx, actor, conn)
+	} else if seal == nil {
+		conn.Enabled = enabled
+		conn, err = a.store.UpdateConnection(ctx, actor, conn)
+	}
+	if err != nil || seal == nil {
+		return conn, err
+	}
+	if conn, err = a.storeSealed(ctx, actor, conn, cfg, seal, enabled); err != nil && create {
+		if derr := a.store.DeleteConnection(context.WithoutCancel(ctx), actor, orgID, conn.ID); derr != nil {
+			a.log.ErrorContext(ctx, "removing a half-created connection failed", "connection", conn.ID, "err", derr)
+		}
+	}
+	return conn, err
+}
+
+// storeSealed stores conn with its protocol section's secrets sealed for
+// its id, and the given enabled state.
+func (a *API) storeSealed(ctx context.Context, actor string, conn directory.Connection, cfg ConnectionConfig,
+	seal func(string) (json.RawMessage, error), enabled bool) (directory.Connection, error) {
+	section, err := seal(conn.ID)
+	if err != nil {
+		return conn, err
+	}
+	if conn.Type == directory.ConnectionSAML {
+		cfg.SAML = section
+	} else {
+		cfg.OIDC = section
+	}
+	if conn.Config, err = json.Marshal(cfg); err != nil {
+		return conn, err
+	}
+	conn.Enabled = enabled
+	return a.store.UpdateConnection(ctx, actor, conn)
+}
+
+// applyConnectionInput checks the sections of in and writes them into cfg.
+// It returns the sealing step of the protocol section, if it has one.
+// create requires the type's section.
+func (a *API) applyConnectionInput(ctx context.Context, cfg *ConnectionConfig, typ directory.ConnectionType, in ConnectionInput, create bool) (func(string) (json.RawMessage, error), error) {
+	var section any
+	var stored *json.RawMessage
 	switch typ {
 	case directory.ConnectionSAML:
-		if b.OIDC != nil {
-			return "", invalidField("oidc", "a SAML connection takes a saml section, not oidc")
+		if in.OIDC != nil {
+			return nil, fieldError("oidc", "a SAML connection takes a saml section, not oidc")
 		}
-		if b.SAML != nil {
-			if err := a.validateSAML(ctx, b.SAML); err != nil {
-				return "", err
-			}
-			if cfg.SAML == nil {
-				cfg.SAML = &SAMLConfig{}
-			}
-			cfg.SAML.SAMLSettings = *b.SAML
+		if in.SAML != nil {
+			section = in.SAML
 		} else if create {
-			return "", invalidField("saml", "a SAML connection needs a saml section: metadata_xml, metadata_url, or entity_id + sso_url + certificates")
+			return nil, fieldError("saml", "a SAML connection needs a saml section: metadata_xml, metadata_url, or entity_id + sso_url + certificates")
 		}
+		stored = &cfg.SAML
 	case directory.ConnectionOIDC:
-		if b.SAML != nil {
-			return "", invalidField("saml", "an OIDC connection takes an oidc section, not saml")
+		if in.SAML != nil {
+			return nil, fieldError("saml", "an OIDC connection takes an oidc section, not saml")
 		}
-		if b.OIDC != nil {
-			o, err := validateOIDC(b.OIDC, create)
-			if err != nil {
-				return "", err
-			}
-			cfg.OIDC = o
-			if b.OIDC.ClientSecret != nil {
-				secret = *b.OIDC.ClientSecret
-			}
+		if in.OIDC != nil {
+			section = in.OIDC
 		} else if create {
-			return "", invalidField("oidc", "an OIDC connection needs an oidc section: issuer, client_id, client_secret, scopes")
+			return nil, fieldError("oidc", "an OIDC connection needs an oidc section: issuer, client_id, client_secret, scopes")
 		}
+		stored = &cfg.OIDC
 	default:
-		return "", invalidField("type", `type must be "saml" or "oidc"`)
+		return nil, fieldError("type", `type must be "saml" or "oidc"`)
 	}
-	if b.AttributeMapping != nil {
-		if err := validateAttributeMapping(b.AttributeMapping); err != nil {
-			return "", err
-		}
-		cfg.AttributeMapping = b.AttributeMapping
-	}
-	if b.GroupRoles != nil {
-		if err := validateGroupRoles(b.GroupRoles); err != nil {
-			return "", err
-		}
-		cfg.GroupRoles = b.GroupRoles
-	}
-	if b.GroupWorkspaces != nil {
-		if err := validateGroupWorkspaces(b.GroupWorkspaces); err != nil {
-			return "", err
-		}
-		cfg.GroupWorkspaces = b.GroupWorkspaces
-	}
-	return secret, nil
-}
-
-// defaultScopes are asked of an upstream OP when a connection names none.
-func defaultScopes() []string { return []string{"openid", "email", "profile"} }
-
-func validateOIDC(in *oidcInput, create bool) (*OIDCConfig, error) {
-	if err := validateURL("oidc.issuer", in.Issuer); err != nil {
+	if err := validateMappings(in); err != nil {
 		return nil, err
 	}
-	if strings.Contains(in.Issuer, "?") {
-		return nil, invalidField("oidc.issuer", "an issuer URL has no query (OpenID Connect Discovery)")
+	var seal func(string) (json.RawMessage, error)
+	if section != nil {
+		if a.conns == nil {
+			return nil, &apiError{status: http.StatusInternalServerError, code: "configurator_missing",
+				message: "this server cannot check connection configurations, so it cannot store one"}
+		}
+		raw, err := json.Marshal(section)
+		if err != nil {
+			return nil, err
+		}
+		prep, err := a.conns.Validate(ctx, typ, raw, *stored)
+		if err != nil {
+			return nil, err
+		}
+		if len(prep.Problems) > 0 {
+			return nil, prep.Problems[0]
+		}
+		*stored, seal = prep.Section, prep.Seal
 	}
-	if in.ClientID == "" || len(in.ClientID) > 255 || hasControl(in.ClientID) {
-		return nil, invalidField("oidc.client_id", "client_id is required: 1-255 characters")
+	if in.AttributeMapping != nil {
+		cfg.AttributeMapping = in.AttributeMapping
 	}
-	if in.ClientSecret != nil && (*in.ClientSecret == "" || len(*in.ClientSecret) > 1024 || hasControl(*in.ClientSecret)) {
-		return nil, invalidField("oidc.client_secret", "client_secret must be 1-1024 characters")
+	if in.GroupRoles != nil {
+		cfg.GroupRoles = in.GroupRoles
 	}
-	if create && in.ClientSecret == nil {
-		return nil, invalidField("oidc.client_secret", "client_secret is required")
+	if in.GroupWorkspaces != nil {
+		cfg.GroupWorkspaces = in.GroupWorkspaces
 	}
-	scopes := in.Scopes
-	if scopes == nil {
-		scopes = defaultScopes()
-	}
-	if err := validateScopes(scopes); err != nil {
-		return nil, err
-	}
-	switch in.Userinfo {
-	case "", "auto", "always", "never":
-	default:
-		return nil, invalidField("oidc.userinfo", `userinfo must be "auto", "always" or "never"`)
-	}
-	return &OIDCConfig{Issuer: in.Issuer, ClientID: in.ClientID, Scopes: scopes,
-		RequireEmailVerified: in.RequireEmailVerified, Userinfo: in.Userinfo}, nil
+	return seal, nil
 }
 
-// validateScopes checks RFC 6749 scope tokens and that "openid" is among them.
-func validateScopes(scopes []string) error {
-	if len(scopes) > 50 {
-		return invalidField("oidc.scopes", "at most 50 scopes")
+// validateMappings checks the attribute and group mappings of in.
+func validateMappings(in ConnectionInput) error {
+	if in.AttributeMapping != nil {
+		if err := validateAttributeMapping(in.AttributeMapping); err != nil {
+			return err
+		}
 	}
-	seen := map[string]bool{}
-	for _, s := range scopes {
-		if s == "" || len(s) > 200 {
-			return invalidField("oidc.scopes", "a scope must be 1-200 characters")
+	if in.GroupRoles != nil {
+		if err := validateGroupRoles(in.GroupRoles); err != nil {
+			return err
 		}
-		for i := 0; i < len(s); i++ {
-			if ch := s[i]; ch < 0x21 || ch == '"' || ch == '\\' || ch > 0x7e {
-				return invalidField("oidc.scopes", "scope "+quote(s)+" has a character RFC 6749 does not allow")
-			}
-		}
-		if seen[s] {
-			return invalidField("oidc.scopes", "scope "+quote(s)+" is listed twice")
-		}
-		seen[s] = true
 	}
-	if !seen["openid"] {
-		return invalidField("oidc.scopes", `scopes must include "openid"`)
+	if in.GroupWorkspaces != nil {
+		return validateGroupWorkspaces(in.GroupWorkspaces)
 	}
 	return nil
+}
+
+// fieldError is a refused input naming its field, for the API (422) and
+// the console alike.
+func fieldError(field, msg string) error {
+	return &directory.InvalidError{Field: field, Message: msg}
 }
 
 // isAttributeName reports whether a mapping may name attribute k.
@@ -497,10 +461,10 @@ func isAttributeName(k string) bool {
 func validateAttributeMapping(m map[string]string) error {
 	for k, v := range m {
 		if !isAttributeName(k) {
-			return invalidField("attribute_mapping", "unknown attribute "+quote(k)+": use subject, email, email_verified, name, given_name, family_name or groups")
+			return fieldError("attribute_mapping", "unknown attribute "+quote(k)+": use subject, email, email_verified, name, given_name, family_name or groups")
 		}
 		if v == "" || len(v) > 256 || hasControl(v) {
-			return invalidField("attribute_mapping", "the IdP attribute for "+quote(k)+" must be 1-256 characters")
+			return fieldError("attribute_mapping", "the IdP attribute for "+quote(k)+" must be 1-256 characters")
 		}
 	}
 	return nil
@@ -508,14 +472,14 @@ func validateAttributeMapping(m map[string]string) error {
 
 func validateGroupRoles(m map[string]access.OrgRole) error {
 	if len(m) > 500 {
-		return invalidField("group_roles", "at most 500 group mappings")
+		return fieldError("group_roles", "at most 500 group mappings")
 	}
 	for g, role := range m {
 		if g == "" || len(g) > 256 || hasControl(g) {
-			return invalidField("group_roles", "a group name must be 1-256 characters")
+			return fieldError("group_roles", "a group name must be 1-256 characters")
 		}
 		if !role.Valid() {
-			return invalidField("group_roles", "group "+quote(g)+" maps to "+quote(string(role))+", not an org role")
+			return fieldError("group_roles", "group "+quote(g)+" maps to "+quote(string(role))+", not an org role")
 		}
 	}
 	return nil
@@ -525,21 +489,21 @@ var workspaceRefRE = regexp.MustCompile(`^([a-z0-9][a-z0-9-]{0,62}|ws_[A-Za-z0-9
 
 func validateGroupWorkspaces(m map[string]map[string]access.WorkspaceRole) error {
 	if len(m) > 500 {
-		return invalidField("group_workspaces", "at most 500 group mappings")
+		return fieldError("group_workspaces", "at most 500 group mappings")
 	}
 	for g, wss := range m {
 		if g == "" || len(g) > 256 || hasControl(g) {
-			return invalidField("group_workspaces", "a group name must be 1-256 characters")
+			return fieldError("group_workspaces", "a group name must be 1-256 characters")
 		}
 		if len(wss) > 100 {
-			return invalidField("group_workspaces", "group "+quote(g)+" maps to more than 100 workspaces")
+			return fieldError("group_workspaces", "group "+quote(g)+" maps to more than 100 workspaces")
 		}
 		for ws, role := range wss {
 			if !workspaceRefRE.MatchString(ws) {
-				return invalidField("group_workspaces", quote(ws)+" is not a workspace name or id")
+				return fieldError("group_workspaces", quote(ws)+" is not a workspace name or id")
 			}
 			if !role.Valid() {
-				return invalidField("group_workspaces", "group "+quote(g)+" maps "+quote(ws)+" to "+quote(string(role))+", not owner or member")
+				return fieldError("group_workspaces", "group "+quote(g)+" maps "+quote(ws)+" to "+quote(string(role))+", not owner or member")
 			}
 		}
 	}
@@ -558,4 +522,12 @@ func hasControl(s string) bool {
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// validateURL applies directory.CheckIdPURL to field.
+func validateURL(field, raw string) error {
+	if err := directory.CheckIdPURL(raw); err != nil {
+		return fieldError(field, err.Error())
+	}
+	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/ssobroker/ssobroker/directory"
@@ -223,6 +224,7 @@ type foreign struct {
 	adminCred            string
 	sa, key, keySecret   string
 	inv, req, conn       string
+	setupLink            string
 	domain, jwtIssuer    string
 	userEmail, adminMail string
 }
@@ -233,7 +235,7 @@ func newFixture(t testing.TB, open func(testing.TB) *directory.SQLStore) *fixtur
 		sealer: newTestSealer(t), sessions: &recordingSessions{}, dns: startDNS(t),
 		ids: map[string]string{}, creds: map[string]string{}}
 	f.api = newAPI(t, Config{Store: f.store, Tokens: f.verifier, Resolver: f.dns.resolver(), Sessions: f.sessions,
-		Sealer: f.sealer, JWTIssuers: f.store, Logger: slog.New(slog.DiscardHandler), Issuer: "https://sso.example.test"})
+		Connections: fakeConfigurator{sealer: f.sealer}, Failures: f.store, SetupLinks: f.store, JWTIssuers: f.store, Logger: slog.New(slog.DiscardHandler), Issuer: "https://sso.example.test"})
 	f.mux = http.NewServeMux()
 	f.api.Routes(f.mux)
 
@@ -312,6 +314,9 @@ func (f *fixture) setupForeign() {
 	conn, err := f.store.CreateConnection(f.ctx, b.admin, directory.Connection{OrgID: b.org.ID, Type: directory.ConnectionOIDC, Name: "Globex Okta", Config: []byte(`{}`)})
 	f.must(err)
 	b.conn = conn.ID
+	link, _, err := f.store.CreateSetupLink(f.ctx, b.admin, b.org.ID, time.Hour)
+	f.must(err)
+	b.setupLink = link.ID
 	d, err := f.store.AddDomain(f.ctx, b.admin, b.org.ID, "globex.test")
 	f.must(err)
 	b.domain = d.Domain

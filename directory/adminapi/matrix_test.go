@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ssobroker/ssobroker/directory/access"
 )
@@ -189,6 +190,16 @@ func matrixCases() []matrixCase {
 		{"delete connection", "DELETE", o + "/connections/{id}", func(f *fixture, _ string) (string, string) {
 			return f.pathA("/connections/" + f.newConnection()), ""
 		}, allowed(204, adminOnly...)},
+		{"connection failures", "GET", o + "/connections/{id}/failures", func(f *fixture, _ string) (string, string) {
+			return f.pathA("/connections/" + f.newConnection() + "/failures"), ""
+		}, allowed(200, adminOnly...)},
+		{"list setup links", "GET", o + "/setup-links", fixed("/setup-links", ""), allowed(200, adminOnly...)},
+		{"create setup link", "POST", o + "/setup-links", fixed("/setup-links", `{"expires_in":"1h"}`), allowed(201, adminOnly...)},
+		{"revoke setup link", "DELETE", o + "/setup-links/{id}", func(f *fixture, _ string) (string, string) {
+			l, _, err := f.store.CreateSetupLink(f.ctx, "system:test", f.orgA.ID, time.Hour)
+			f.must(err)
+			return f.pathA("/setup-links/" + l.ID), ""
+		}, allowed(204, adminOnly...)},
 
 		{"list domains", "GET", o + "/domains", fixed("/domains", ""), allowed(200, adminOnly...)},
 		{"add domain", "POST", o + "/domains", func(f *fixture, _ string) (string, string) {
@@ -207,6 +218,14 @@ func matrixCases() []matrixCase {
 		}, allowed(201, adminOnly...)},
 		{"delete JWT issuer", "DELETE", o + "/jwt-issuers/{id}", func(f *fixture, _ string) (string, string) {
 			return f.pathA("/jwt-issuers/" + f.newJWTIssuer()), ""
+		}, allowed(204, adminOnly...)},
+
+		{"list SCIM tokens", "GET", o + "/scim-tokens", fixed("/scim-tokens", ""), allowed(200, adminOnly...)},
+		{"create SCIM token", "POST", o + "/scim-tokens", fixed("/scim-tokens", `{"name":"Entra ID"}`), allowed(201, adminOnly...)},
+		{"revoke SCIM token", "DELETE", o + "/scim-tokens/{id}", func(f *fixture, _ string) (string, string) {
+			tk, _, err := f.store.CreateSCIMToken(f.ctx, "system:test", f.orgA.ID, "")
+			f.must(err)
+			return f.pathA("/scim-tokens/" + tk.ID), ""
 		}, allowed(204, adminOnly...)},
 
 		{"audit", "GET", o + "/audit", fixed("/audit", ""), allowed(200, adminOnly...)},

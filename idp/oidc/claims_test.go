@@ -138,11 +138,16 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-// The admin API writes the configuration; this package reads it. A field
-// renamed on one side fails here.
+// The admin API writes the common part of the configuration around the
+// section this package's Configurator prepared; this package reads both. A
+// field renamed on one side fails here.
 func TestReadsWhatTheAdminAPIWrites(t *testing.T) {
+	section, err := json.Marshal(Config{Issuer: "https://idp.example.com", ClientID: "cid", ClientSecretSealed: []byte{1, 2, 3}, Scopes: []string{"openid", "email", "groups"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	written := adminapi.ConnectionConfig{
-		OIDC:             &adminapi.OIDCConfig{Issuer: "https://idp.example.com", ClientID: "cid", ClientSecretSealed: []byte{1, 2, 3}, Scopes: []string{"openid", "email", "groups"}},
+		OIDC:             section,
 		AttributeMapping: map[string]string{"subject": "oid", "groups": "roles"},
 		GroupRoles:       map[string]access.OrgRole{"admins": access.RoleAdmin},
 	}
@@ -158,8 +163,8 @@ func TestReadsWhatTheAdminAPIWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Issuer != written.OIDC.Issuer || c.ClientID != written.OIDC.ClientID || string(c.ClientSecretSealed) != "\x01\x02\x03" ||
-		!slices.Equal(c.Scopes, written.OIDC.Scopes) {
+	if c.Issuer != "https://idp.example.com" || c.ClientID != "cid" || string(c.ClientSecretSealed) != "\x01\x02\x03" ||
+		!slices.Equal(c.Scopes, []string{"openid", "email", "groups"}) {
 		t.Fatalf("oidc section read as %+v", c)
 	}
 	if common.AttributeMapping["subject"] != "oid" || common.GroupRoles["admins"] != access.RoleAdmin {

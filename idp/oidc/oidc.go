@@ -41,7 +41,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,24 +88,15 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return c, fmt.Errorf("%w: oidc section: %w", idp.ErrConfig, err)
 	}
-	var problems []error
-	if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		problems = append(problems, fmt.Errorf("issuer %q is not an http(s) URL without query or fragment", c.Issuer))
-	}
-	if c.ClientID == "" {
-		problems = append(problems, errors.New("client_id is empty"))
-	}
 	if len(c.Scopes) == 0 {
-		c.Scopes = []string{"openid", "email", "profile"}
-	} else if !slices.Contains(c.Scopes, "openid") {
-		problems = append(problems, errors.New(`scopes lack "openid"`))
+		c.Scopes = defaultScopes()
 	}
-	switch c.UserInfo {
-	case "":
+	if c.UserInfo == "" {
 		c.UserInfo = UserInfoAuto
-	case UserInfoAuto, UserInfoAlways, UserInfoNever:
-	default:
-		problems = append(problems, fmt.Errorf("userinfo %q is not auto, always or never", c.UserInfo))
+	}
+	var problems []error
+	for _, p := range settingsProblems(c) {
+		problems = append(problems, errors.New(p.Message))
 	}
 	if len(problems) > 0 {
 		return c, fmt.Errorf("%w: oidc: %w", idp.ErrConfig, errors.Join(problems...))

@@ -2,6 +2,7 @@ package saml
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
@@ -19,8 +20,9 @@ import (
 	"github.com/ssobroker/ssobroker/idp"
 )
 
-// Config is the "saml" section of a connection's configuration, as the
-// admin API stores it (adminapi.SAMLConfig has the same JSON).
+// Config is the "saml" section of a connection's configuration, as
+// Configurator prepares it for the admin API, the console and the setup
+// link to store.
 type Config struct {
 	// The IdP, by exactly one of: its metadata XML, its metadata URL, or
 	// entity ID + SSO URL + signing certificates (PEM).
@@ -48,7 +50,7 @@ type Config struct {
 	// signature forms").
 	WantAssertionsSigned bool `json:"want_assertions_signed,omitempty"`
 
-	// The SP's key pair, made by the admin API when the connection is
+	// The SP's key pair, made by Configurator when the connection is
 	// created: the certificate (PEM) and the PKCS #8 private key sealed with
 	// the deployment's secret key (associated data: the connection id).
 	SPCertificate string `json:"sp_certificate,omitempty"`
@@ -83,26 +85,8 @@ func ParseConfig(raw json.RawMessage) (Config, error) {
 		return c, fmt.Errorf("%w: saml section: %w", idp.ErrConfig, err)
 	}
 	var problems []error
-	manual := c.EntityID != "" || c.SSOURL != "" || len(c.Certificates) > 0
-	n := 0
-	for _, set := range []bool{c.MetadataXML != "", c.MetadataURL != "", manual} {
-		if set {
-			n++
-		}
-	}
-	if n != 1 {
-		problems = append(problems, errors.New("describe the IdP by exactly one of metadata_xml, metadata_url, or entity_id + sso_url + certificates"))
-	}
-	if _, ok := nameIDFormats()[c.NameIDFormat]; !ok {
-		problems = append(problems, fmt.Errorf("name_id_format %q is not unspecified, persistent, email or transient", c.NameIDFormat))
-	}
-	switch c.RequestBinding {
-	case "", BindingRedirect, BindingPOST:
-	default:
-		problems = append(problems, fmt.Errorf("request_binding %q is not redirect or post", c.RequestBinding))
-	}
-	if c.AllowIDPInitiated && !idp.ValidReturnTo(c.IDPInitiatedTarget) {
-		problems = append(problems, errors.New("allow_idp_initiated needs idp_initiated_target, a relative path on the broker"))
+	for _, p := range settingsProblems(c) {
+		problems = append(problems, errors.New(p.Message))
 	}
 	if c.SPCertificate == "" || len(c.SPKeySealed) == 0 {
 		problems = append(problems, errors.New("the connection has no SP key pair (create it through the admin API)"))
@@ -154,7 +138,7 @@ func spKeyPair(c Config, open func([]byte) ([]byte, error)) (crypto.Signer, *x50
 // at now. DOCTYPEs and other directives are refused before parsing.
 func ParseIdPMetadata(doc []byte, now time.Time) (*crewjam.EntityDescriptor, error) {
 	if err := refuseDirectives(doc); err != nil {
-		return nil, fmt.Errorf("%w: IdP metadata: %w", idp.ErrConfig, err)
+		return nil, fmt.Errorf("%w: IdP metadata: %s", idp.ErrConfig, strings.TrimPrefix(err.Error(), errRefused.Error()+": "))
 	}
 	var ed crewjam.EntityDescriptor
 	err := xml.Unmarshal(doc, &ed)
@@ -180,8 +164,19 @@ func ParseIdPMetadata(doc []byte, now time.Time) (*crewjam.EntityDescriptor, err
 	if !ed.ValidUntil.IsZero() && now.After(ed.ValidUntil) {
 		return nil, fmt.Errorf("%w: IdP metadata expired at %s (validUntil)", idp.ErrConfig, ed.ValidUntil.UTC().Format(time.RFC3339))
 	}
+	if len(ed.IDPSSODescriptors) == 0 && len(ed.SPSSODescriptors) > 0 {
+		return nil, fmt.Errorf("%w: this is a service provider's metadata (an SPSSODescriptor, no IDPSSODescriptor): give the metadata your identity provider publishes", idp.ErrConfig)
+	}
 	if len(ed.IDPSSODescriptors) != 1 {
 		return nil, fmt.Errorf("%w: IdP metadata has %d IDPSSODescriptors, expected one", idp.ErrConfig, len(ed.IDPSSODescriptors))
+	}
+	for _, s := range ed.IDPSSODescriptors[0].SingleSignOnServices {
+		if s.Binding != crewjam.HTTPRedirectBinding && s.Binding != crewjam.HTTPPostBinding {
+			continue
+		}
+		if err := idp.CheckUpstreamURL(s.Location); err != nil {
+			return nil, fmt.Errorf("%w: the IdP's SingleSignOnService %w", idp.ErrConfig, err)
+		}
 	}
 	if ssoLocation(&ed, crewjam.HTTPRedirectBinding) == "" && ssoLocation(&ed, crewjam.HTTPPostBinding) == "" {
 		return nil, fmt.Errorf("%w: the IdP has no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding", idp.ErrConfig)
@@ -218,23 +213,13 @@ func manualMetadata(c Config, now time.Time) (*crewjam.EntityDescriptor, error) 
 	if c.EntityID == "" {
 		return nil, fmt.Errorf("%w: entity_id is empty", idp.ErrConfig)
 	}
-	var certs []crewjam.X509Certificate
-	for i, p := range c.Certificates {
-		block, _ := pem.Decode([]byte(p))
-		if block == nil || block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("%w: certificates[%d] is not a PEM certificate", idp.ErrConfig, i)
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%w: certificates[%d]: %w", idp.ErrConfig, i, err)
-		}
-		if err := usableCert(cert, now); err != nil {
-			return nil, fmt.Errorf("%w: certificates[%d]: %w", idp.ErrConfig, i, err)
-		}
-		certs = append(certs, crewjam.X509Certificate{Data: base64.StdEncoding.EncodeToString(cert.Raw)})
+	parsed, err := parsePEMCertificates(c.Certificates, now)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", idp.ErrConfig, err)
 	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("%w: no IdP signing certificate", idp.ErrConfig)
+	var certs []crewjam.X509Certificate
+	for _, cert := range parsed {
+		certs = append(certs, crewjam.X509Certificate{Data: base64.StdEncoding.EncodeToString(cert.Raw)})
 	}
 	return &crewjam.EntityDescriptor{
 		EntityID: c.EntityID,
@@ -269,8 +254,14 @@ func usableCert(c *x509.Certificate, now time.Time) error {
 	case now.Before(c.NotBefore):
 		return fmt.Errorf("certificate %q is not valid before %s", name, c.NotBefore.UTC().Format(time.DateOnly))
 	}
-	if k, ok := c.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < 2048 {
-		return fmt.Errorf("certificate %q has an RSA key shorter than 2048 bits", name)
+	switch k := c.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return fmt.Errorf("certificate %q has an RSA key shorter than 2048 bits", name)
+		}
+	case *ecdsa.PublicKey:
+	default:
+		return fmt.Errorf("certificate %q has a %T key: SAML signatures need RSA or ECDSA", name, c.PublicKey)
 	}
 	return nil
 }
