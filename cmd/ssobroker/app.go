@@ -136,15 +136,25 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		return nil, err
 	}
 	upstream := idp.NewUpstreamClientWithPolicy(policy)
+	// The connector packages own their configuration's rules; the admin
+	// API, the console and the setup link reach them through this.
+	configurator, err := idp.NewConfigurator(idp.ConfiguratorConfig{Issuer: e.cfg.Issuer, Sealer: box, HTTPClient: upstream,
+		Protocols: idp.Configurators{directory.ConnectionOIDC: oidc.Configurator{}, directory.ConnectionSAML: saml.Configurator{}}})
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
 	admin, err := adminapi.New(adminapi.Config{
-		Store:        store,
-		Tokens:       bearerVerifier{a.issuer},
-		Sessions:     sessionRevoker{a.sessions},
-		Sealer:       box,
-		SAMLMetadata: metadataFetcher{upstream},
-		JWTIssuers:   store,
-		Logger:       e.log,
-		Issuer:       e.cfg.Issuer,
+		Store:       store,
+		Tokens:      bearerVerifier{a.issuer},
+		Sessions:    sessionRevoker{a.sessions},
+		Connections: configurator,
+		Failures:    store,
+		SetupLinks:  store,
+		JWTIssuers:  store,
+		Resolver:    e.cfg.txtResolver(),
+		Logger:      e.log,
+		Issuer:      e.cfg.Issuer,
 	})
 	if err != nil {
 		a.stop()
@@ -216,14 +226,6 @@ func (b bearerVerifier) VerifyAccessToken(ctx context.Context, token string) (ad
 		tp.Workspace = c.Narrowed.ID
 	}
 	return tp, nil
-}
-
-// metadataFetcher lets the admin API fetch a SAML metadata URL through the
-// client sign-in uses, with its address policy and limits.
-type metadataFetcher struct{ client *http.Client }
-
-func (f metadataFetcher) FetchSAMLMetadata(ctx context.Context, u string) ([]byte, error) {
-	return saml.FetchMetadata(ctx, f.client, u)
 }
 
 // sessionRevoker ends a removed member's browser sessions and refresh tokens.

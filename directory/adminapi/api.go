@@ -67,12 +67,6 @@ type SessionRevoker interface {
 	RevokeUser(ctx context.Context, orgID, userID string) error
 }
 
-// SecretSealer encrypts a secret at rest, binding it to associated data
-// (directory/secretbox.Box is one).
-type SecretSealer interface {
-	Seal(plaintext, associatedData []byte) ([]byte, error)
-}
-
 // Config is what New needs. Store is required (New fails without it); the
 // others are optional, and each says what the API does without it.
 type Config struct {
@@ -87,14 +81,16 @@ type Config struct {
 	// Sessions, when set, is told to end a user's sessions when the user is
 	// removed from an org or an admin asks for it.
 	Sessions SessionRevoker
-	// Sealer encrypts OIDC client secrets before they reach the directory.
-	// When nil, creating a connection that carries a client secret is refused:
-	// secrets are never stored in clear.
-	Sealer SecretSealer
-	// SAMLMetadata fetches a SAML connection's metadata URL when it is
-	// configured, so that what is wrong with it is reported then; when nil,
-	// the URL is only checked for its form.
-	SAMLMetadata MetadataFetcher
+	// Connections checks, prepares (seals secrets, makes SP key pairs) and
+	// describes connections' protocol sections: the connector packages' rules
+	// (idp.Configurator). When nil, connections can be read and deleted but
+	// not configured.
+	Connections ConnectionConfigurator
+	// Failures lists connections' recent sign-in failures; nil answers an
+	// empty list.
+	Failures FailureLister
+	// SetupLinks stores setup links; nil answers 501 on their routes.
+	SetupLinks SetupLinkStore
 	// JWTIssuers stores trusted external JWT issuers. When nil, the
 	// /jwt-issuers routes answer 501 (the directory has no table for them yet).
 	JWTIssuers JWTIssuerStore
@@ -114,8 +110,9 @@ type API struct {
 	tokens     BearerVerifier
 	resolver   TXTResolver
 	sessions   SessionRevoker
-	sealer     SecretSealer
-	fetcher    MetadataFetcher
+	conns      ConnectionConfigurator
+	failures   FailureLister
+	setupLinks SetupLinkStore
 	jwtIssuers JWTIssuerStore
 	log        *slog.Logger
 	issuer     string
@@ -132,7 +129,7 @@ func New(cfg Config) (*API, error) {
 	}
 	a := &API{
 		store: cfg.Store, tokens: cfg.Tokens, resolver: cfg.Resolver, sessions: cfg.Sessions,
-		sealer: cfg.Sealer, fetcher: cfg.SAMLMetadata, jwtIssuers: cfg.JWTIssuers, log: cfg.Logger, issuer: cfg.Issuer, now: cfg.Now,
+		conns: cfg.Connections, failures: cfg.Failures, setupLinks: cfg.SetupLinks, jwtIssuers: cfg.JWTIssuers, log: cfg.Logger, issuer: cfg.Issuer, now: cfg.Now,
 	}
 	if a.resolver == nil {
 		a.resolver = NetResolver{}
@@ -213,6 +210,11 @@ func routeTable() []route {
 		{method: "GET", pattern: org + "/connections/{id}", handle: (*API).getConnection},
 		{method: "PATCH", pattern: org + "/connections/{id}", handle: (*API).patchConnection},
 		{method: "DELETE", pattern: org + "/connections/{id}", handle: (*API).deleteConnection},
+		{method: "GET", pattern: org + "/connections/{id}/failures", handle: (*API).listConnectionFailures},
+
+		{method: "GET", pattern: org + "/setup-links", handle: (*API).listSetupLinks},
+		{method: "POST", pattern: org + "/setup-links", handle: (*API).createSetupLink},
+		{method: "DELETE", pattern: org + "/setup-links/{id}", handle: (*API).revokeSetupLink},
 
 		{method: "GET", pattern: org + "/domains", handle: (*API).listDomains},
 		{method: "POST", pattern: org + "/domains", handle: (*API).addDomain},

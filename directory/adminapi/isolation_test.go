@@ -46,8 +46,7 @@ func isolationBody(f *fixture, method, pattern string) string {
 // foreignPath fills a route pattern with org B's objects; org is the {org} to use.
 func foreignPath(f *fixture, pattern, org string) string {
 	b := f.b
-	idFor := map[string]string{"invitations": b.inv, "requests": b.req, "service-accounts": b.sa, "connections": b.conn, "jwt-issuers": b.jwtIssuer}
-
+	idFor := map[string]string{"invitations": b.inv, "requests": b.req, "service-accounts": b.sa, "connections": b.conn, "jwt-issuers": b.jwtIssuer, "setup-links": b.setupLink}
 	if strings.Contains(pattern, "/scim-tokens/") {
 		idFor["scim-tokens"] = f.newSCIMToken(b.org.ID)
 	}

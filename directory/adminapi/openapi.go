@@ -98,6 +98,12 @@ func openAPIPaths() map[string]map[string]op {
 			"patch":  {id: "patchConnection", summary: "Change a connection; an omitted client_secret is kept", perm: admin, body: "ConnectionPatch", status: 200, resp: "Connection"},
 			"delete": {id: "deleteConnection", summary: "Delete a connection", perm: admin, status: 204},
 		},
+		o + "/connections/{id}/failures": {"get": {id: "listConnectionFailures", summary: "The connection's recent sign-in failures (the last 50), newest first, with reason codes", perm: admin, status: 200, resp: "ConnectionFailureList"}},
+		o + "/setup-links": {
+			"get":  {id: "listSetupLinks", summary: "Setup links of the org (without their URLs)", perm: admin, status: 200, resp: "SetupLinkList"},
+			"post": {id: "createSetupLink", summary: "Create a setup link for a customer's IT admin: its URL is in this response only", perm: admin, body: "SetupLinkCreate", optionalBody: true, status: 201, resp: "CreatedSetupLink"},
+		},
+		o + "/setup-links/{id}": {"delete": {id: "revokeSetupLink", summary: "Revoke a setup link at once", perm: admin, status: 204}},
 		o + "/domains": {
 			"get":  {id: "listDomains", summary: "Email domains and their verification state", perm: admin, status: 200, resp: "DomainList"},
 			"post": {id: "addDomain", summary: "Claim a domain; verify it by DNS TXT", perm: admin, body: "DomainCreate", status: 201, resp: "Domain"},
@@ -350,6 +356,8 @@ func openAPISchemas() map[string]any {
 	samlOut["acs_url"] = describe(str(), "Our assertion consumer service (HTTP-POST binding)")
 	samlOut["sp_metadata_url"] = describe(str(), "Our signed SP metadata, to give the IdP")
 	samlOut["sp_certificate"] = describe(str(), "PEM certificate of the SP key: signs requests and metadata, decrypts assertions")
+	samlOut["idp_certificates"] = describe(arr(object(map[string]any{"subject": str(), "not_after": dateTime(),
+		"expires_soon": describe(boolean(), "From 30 days before not_after")})), "The IdP's signing certificates the configuration holds (metadata XML or given by hand)")
 	oidcIn := input(map[string]any{
 		"issuer": describe(str(), "https issuer (http only for loopback)"), "client_id": str(),
 		"client_secret":          describe(str(), "Write-only; stored encrypted"),
@@ -429,9 +437,22 @@ func openAPISchemas() map[string]any {
 		"Connection": object(map[string]any{"id": str(), "org_id": str(), "type": enum("saml", "oidc"), "name": str(), "enabled": boolean(),
 			"created_at": dateTime(), "saml": object(samlOut),
 			"oidc": object(map[string]any{"issuer": str(), "client_id": str(), "client_secret_set": boolean(), "scopes": arr(str()),
-				"require_email_verified": boolean(), "userinfo": enum("auto", "always", "never")}),
+				"require_email_verified": boolean(), "userinfo": enum("auto", "always", "never"),
+				"callback_url": describe(str(), "The redirect URI to register at the IdP")}),
 			"attribute_mapping": strMap(str()), "group_roles": strMap(orgRole), "group_workspaces": strMap(strMap(wsRole))}),
-		"ConnectionList":   listOf("Connection"),
+		"ConnectionList": listOf("Connection"),
+		"ConnectionFailure": object(map[string]any{"org_id": str(), "connection_id": str(),
+			"reason":       describe(str(), "Stable reason code: saml.audience, saml.signature, saml.replay, oidc.state, oidc.email_unverified, jit.invite_only, jit.pending_approval, upstream.unreachable, …"),
+			"reference":    describe(str(), "The reference shown to the user, also in the operator's log"),
+			"at":           dateTime(),
+			"detail_class": enum("availability", "policy", "configuration", "response")}),
+		"ConnectionFailureList": listOf("ConnectionFailure"),
+		"SetupLink": object(map[string]any{"id": str(), "org_id": str(), "created_by": str(), "expires_at": dateTime(),
+			"created_at": dateTime(), "revoked_at": nullableTime()}),
+		"SetupLinkList":   listOf("SetupLink"),
+		"SetupLinkCreate": input(map[string]any{"expires_in": describe(str(), `Duration such as "72h" (default), at most 720h`)}),
+		"CreatedSetupLink": object(map[string]any{"id": str(), "org_id": str(), "created_by": str(), "expires_at": dateTime(),
+			"created_at": dateTime(), "revoked_at": nullableTime(), "url": describe(str(), "{issuer}/setup/{token}: shown in this response only")}),
 		"ConnectionCreate": connIn("type", "name"),
 		"ConnectionPatch":  connIn(),
 		"Domain": object(map[string]any{"org_id": str(), "domain": str(), "verification_token": str(), "verified": boolean(),
