@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,9 +68,11 @@ const (
 //     redis:// URL with master_name: Sentinel (go-redis ParseFailoverURL).
 //     The URL's credentials are the Sentinel's; the master's go in the
 //     username and password query options; more sentinels as further
-//     comma-separated addresses or addr= options.
+//     comma-separated addresses or addr= options;
+//   - unix:///path/to/socket or redis+unix:///path/to/socket (?db=N and the
+//     same query options): a single node on a unix socket.
 //
-// Commas separate URLs: percent-encode a comma inside a password (%2C).
+// ValidateURL checks a URL the same way without connecting. Commas separate URLs: percent-encode a comma inside a password (%2C).
 //
 // Failures: ErrInvalid for a URL it cannot use or a bad Options.KeyPrefix;
 // ErrUnavailable when Redis does not answer.
@@ -102,126 +102,21 @@ func NewRedis(ctx context.Context, rawURL string, opts Options) (*Redis, error) 
 	return r, nil
 }
 
-// newRedisClient builds the go-redis client rawURL asks for (see NewRedis).
+// newRedisClient builds the go-redis client rawURL asks for (see NewRedis;
+// the parse is parseRedisURL, the one ValidateURL runs). It does not dial.
 func newRedisClient(rawURL string) (redis.UniversalClient, string, error) {
-	invalid := func(format string, a ...any) error {
-		return fmt.Errorf("%w: redis URL: %s", ErrInvalid, fmt.Sprintf(format, a...))
-	}
-	var parts []string
-	for _, p := range strings.Split(rawURL, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			parts = append(parts, p)
-		}
-	}
-	if len(parts) == 0 {
-		return nil, "", invalid("empty")
-	}
-	u, err := url.Parse(parts[0])
+	t, err := parseRedisURL(rawURL)
 	if err != nil {
-		// url.Error repeats the URL, which may hold a password.
-		return nil, "", invalid("cannot parse the first URL")
+		return nil, "", fmt.Errorf("session: redis URL: %w", err)
 	}
-	mode := ModeSingle
-	switch u.Scheme {
-	case "redis", "rediss":
-		if u.Query().Has("master_name") {
-			mode = ModeSentinel
-		} else if len(parts) > 1 {
-			mode = ModeCluster
-		}
-	case "redis+sentinel", "rediss+sentinel":
-		mode = ModeSentinel
-	case "redis+cluster", "rediss+cluster":
-		mode = ModeCluster
-	case "unix":
-		if len(parts) > 1 {
-			return nil, "", invalid("unix sockets cannot form a cluster")
-		}
+	switch {
+	case t.failover != nil:
+		return redis.NewFailoverClient(t.failover), t.mode, nil
+	case t.cluster != nil:
+		return redis.NewClusterClient(t.cluster), t.mode, nil
 	default:
-		return nil, "", invalid("scheme %q: use redis, rediss, redis+cluster, redis+sentinel or unix", u.Scheme)
+		return redis.NewClient(t.single), t.mode, nil
 	}
-	u.Scheme = strings.TrimSuffix(strings.TrimSuffix(u.Scheme, "+sentinel"), "+cluster")
-	q := u.Query()
-	for _, p := range parts[1:] {
-		addr, err := extraAddr(p, u)
-		if err != nil {
-			return nil, "", invalid("%v", err)
-		}
-		q.Add("addr", addr)
-	}
-	u.RawQuery = q.Encode()
-	// One dial per attempt unless the URL says otherwise: go-redis already
-	// retries each command (max_retries, default 3), and its default of five
-	// dials per attempt makes every call take ~1.7 s while Redis is down.
-	dialerRetries := func(n int) int {
-		if q.Has("dialer_retries") {
-			return n
-		}
-		return 1
-	}
-
-	switch mode {
-	case ModeSentinel:
-		if q.Get("master_name") == "" {
-			return nil, "", invalid("sentinel needs master_name")
-		}
-		o, err := redis.ParseFailoverURL(u.String())
-		if err != nil {
-			return nil, "", invalid("%v", scrub(err))
-		}
-		o.ContextTimeoutEnabled = true
-		o.DialerRetries = dialerRetries(o.DialerRetries)
-		return redis.NewFailoverClient(o), mode, nil
-	case ModeCluster:
-		o, err := redis.ParseClusterURL(u.String())
-		if err != nil {
-			return nil, "", invalid("%v", scrub(err))
-		}
-		o.ContextTimeoutEnabled = true
-		o.DialerRetries = dialerRetries(o.DialerRetries)
-		return redis.NewClusterClient(o), mode, nil
-	default:
-		o, err := redis.ParseURL(u.String())
-		if err != nil {
-			return nil, "", invalid("%v", scrub(err))
-		}
-		o.ContextTimeoutEnabled = true
-		o.DialerRetries = dialerRetries(o.DialerRetries)
-		return redis.NewClient(o), mode, nil
-	}
-}
-
-// extraAddr returns host:port of a second or later element of a
-// comma-separated Redis URL list, which must not disagree with the first.
-func extraAddr(p string, first *url.URL) (string, error) {
-	if !strings.Contains(p, "://") {
-		if h, port, err := net.SplitHostPort(p); err != nil || h == "" || port == "" {
-			return "", fmt.Errorf("%q is neither a URL nor host:port", p)
-		}
-		return p, nil
-	}
-	u, err := url.Parse(p)
-	if err != nil {
-		return "", errors.New("cannot parse a later URL")
-	}
-	scheme := strings.TrimSuffix(strings.TrimSuffix(u.Scheme, "+sentinel"), "+cluster")
-	if scheme != first.Scheme || u.User.String() != first.User.String() ||
-		strings.Trim(u.Path, "/") != strings.Trim(first.Path, "/") || (u.RawQuery != "" && u.RawQuery != first.RawQuery) {
-		return "", errors.New("later URLs must match the first's scheme, credentials, path and options (or be host:port)")
-	}
-	if u.Port() == "" {
-		return net.JoinHostPort(u.Hostname(), "6379"), nil
-	}
-	return u.Host, nil
-}
-
-// scrub drops a *url.Error's URL, which may contain a password.
-func scrub(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // Mode reports how the store reaches Redis: ModeSingle, ModeCluster or
