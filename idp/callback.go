@@ -194,12 +194,16 @@ func (s *Service) finish(w http.ResponseWriter, r *http.Request, st loginState, 
 	case directory.LoginMember:
 		s.signIn(w, r, st, c, id, out.User, viaForm)
 	case directory.LoginPendingApproval:
-		s.log.InfoContext(ctx, "sign-in: waiting for approval", attrs...)
-		s.render(w, r, http.StatusOK, "message", messagePageData{Title: "Waiting for approval",
+		ref := newRef()
+		s.log.InfoContext(ctx, "sign-in: waiting for approval", append(attrs, "ref", ref, "reason", "jit.pending_approval")...)
+		s.noteFailure(ctx, c.OrgID, c.ID, "jit.pending_approval", CausePolicy, ref)
+		s.render(w, r, http.StatusOK, "message", messagePageData{Title: "Waiting for approval", Ref: ref, Cause: causeSentence(CausePolicy),
 			Message: "You asked to join " + org.Name + ". An administrator of the organization must approve your request; sign in again once they have."})
 	default:
-		s.log.InfoContext(ctx, "sign-in: not invited", attrs...)
-		s.render(w, r, http.StatusForbidden, "message", messagePageData{Title: "No invitation",
+		ref := newRef()
+		s.log.InfoContext(ctx, "sign-in: not invited", append(attrs, "ref", ref, "reason", "jit.invite_only")...)
+		s.noteFailure(ctx, c.OrgID, c.ID, "jit.invite_only", CausePolicy, ref)
+		s.render(w, r, http.StatusForbidden, "message", messagePageData{Title: "No invitation", Ref: ref, Cause: causeSentence(CausePolicy),
 			Message: "You have no invitation to " + org.Name + ". Ask an administrator of the organization to invite " + out.User.Email + "."})
 	}
 }

@@ -253,6 +253,7 @@ func newWorld(t testing.TB, dir *directory.SQLStore, sessions session.Store, cli
 		Issuer: w.srv.URL, Directory: dir, Sessions: sessions, Secrets: box,
 		Connectors: idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New},
 		HTTPClient: client,
+		Failures:   dirFailures{dir},
 		// Tests start many SAML logins from loopback; the per-source
 		// budget has its own tests (flood_test.go).
 		SAMLStartsPerMinute: 1 << 20, SAMLStartBurst: 1 << 20,

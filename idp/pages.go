@@ -31,6 +31,8 @@ type redirectPageData struct{ URL, Name string }
 
 type messagePageData struct {
 	Title, Message, LinkURL, LinkText, Ref string
+	// Cause says whether availability or a policy stopped the sign-in.
+	Cause string
 }
 
 type donePageData struct {
@@ -72,8 +74,11 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, f failure, attrs 
 	if f.err != nil {
 		args = append(args, "err", f.err)
 	}
+	reason, cause := failureReason(r, f)
+	args = append(args, "reason", reason)
 	s.log.Log(r.Context(), f.level, "sign-in failed: "+f.log, args...)
-	data := messagePageData{Title: f.title, Message: f.message, Ref: ref}
+	s.noteFailure(r.Context(), attrString(attrs, "org"), attrString(attrs, "connection"), reason, cause, ref)
+	data := messagePageData{Title: f.title, Message: f.message, Ref: ref, Cause: causeSentence(cause)}
 	if f.retry != nil {
 		data.LinkURL, data.LinkText = s.base+LoginPath+f.retry.query(), "Start again"
 	}

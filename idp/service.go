@@ -85,6 +85,9 @@ type Options struct {
 	// (default 1 hour). An unused connector is kept for 24 times as long,
 	// so that the last good one outlives an IdP outage of a quiet night.
 	ConnectorMaxAge time.Duration
+	// Failures keeps and counts sign-in failures per connection (sign-in
+	// diagnostics); nil keeps none.
+	Failures FailureRecorder
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }

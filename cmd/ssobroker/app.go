@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -64,7 +65,7 @@ func (e *env) openKeyring(ctx context.Context, store *directory.SQLStore, box *s
 }
 
 // mountApp wires the broker's packages onto mux.
-func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.SQLStore, key []byte, checks map[string]pinger) (*app, error) {
+func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.SQLStore, key []byte, checks map[string]pinger, metrics *httpMetrics) (*app, error) {
 	a := &app{}
 	box, err := secretbox.New(key)
 	if err != nil {
@@ -187,6 +188,7 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		Secrets:    box,
 		Connectors: idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New},
 		HTTPClient: upstream,
+		Failures:   failureRecorder{store: store, metrics: metrics, log: e.log},
 		Logger:     e.log,
 		SealKey:    loginStateKey,
 		Sources:    sources,
@@ -226,6 +228,26 @@ func (b bearerVerifier) VerifyAccessToken(ctx context.Context, token string) (ad
 		tp.Workspace = c.Narrowed.ID
 	}
 	return tp, nil
+}
+
+// failureRecorder keeps a failed sign-in in the connection's diagnostics
+// (the directory keeps the last 50) and counts it by connection and reason.
+type failureRecorder struct {
+	store   *directory.SQLStore
+	metrics *httpMetrics
+	log     *slog.Logger
+}
+
+func (f failureRecorder) RecordSignInFailure(ctx context.Context, fl idp.SignInFailure) {
+	kept, err := f.store.RecordConnectionFailure(ctx, directory.ConnectionFailure{OrgID: fl.OrgID, ConnectionID: fl.ConnectionID,
+		Reason: fl.Reason, Reference: fl.Reference, At: fl.At, DetailClass: fl.Cause})
+	if err != nil {
+		f.log.WarnContext(ctx, "keeping a sign-in failure for the connection's diagnostics failed", "connection", fl.ConnectionID, "err", err)
+		return
+	}
+	if kept && f.metrics != nil {
+		f.metrics.signInFailures.WithLabelValues(fl.ConnectionID, fl.Reason).Inc()
+	}
 }
 
 // sessionRevoker ends a removed member's browser sessions and refresh tokens.

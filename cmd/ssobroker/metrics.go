@@ -18,6 +18,9 @@ type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	// signInFailures counts failed sign-ins by connection and reason code
+	// (only for connections that exist, so the series stay few).
+	signInFailures *prometheus.CounterVec
 }
 
 // newMetrics registers the broker's metrics and the Go runtime and process
@@ -35,8 +38,11 @@ func newMetrics() (*httpMetrics, http.Handler) {
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ssobroker_http_requests_in_flight", Help: "HTTP requests being answered.",
 		}),
+		signInFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ssobroker_signin_failures_total", Help: "Failed sign-ins through a connection, by connection id and reason code.",
+		}, []string{"connection", "reason"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.inFlight,
+	reg.MustRegister(m.requests, m.duration, m.inFlight, m.signInFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m, promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

@@ -41,7 +41,7 @@ func serveCommand(*flag.FlagSet) func(context.Context, *env) error {
 		mux.Handle("GET /readyz", readiness(log, checks))
 		metrics, metricsHandler := newMetrics()
 		mux.Handle("GET /metrics", metricsHandler)
-		a, err := mountApp(ctx, e, mux, store, key, checks)
+		a, err := mountApp(ctx, e, mux, store, key, checks, metrics)
 		if err != nil {
 			return err
 		}
