@@ -6,12 +6,10 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +28,8 @@ type SQLStore struct {
 	backend string
 	log     *slog.Logger
 	pg      *pgxpool.Pool // nil on SQLite
+	// lockTimeout bounds the wait for the PostgreSQL migration lock.
+	lockTimeout time.Duration
 
 	// cache holds API-key and principal-access lookups. It is replaced by an
 	// empty one after every change; nil while changes by other processes
@@ -77,8 +77,16 @@ func cached[T any](s *SQLStore, pick func(*lookupCache) *sync.Map, key string, l
 
 // OpenPostgres connects to PostgreSQL at url, applies pending migrations and
 // starts listening for changes made by other replicas. It fails with
-// ErrUnavailable when the server cannot be reached.
+// ErrUnavailable when the server cannot be reached. It is OpenPostgresWith
+// and the default options.
 func OpenPostgres(ctx context.Context, url string, log *slog.Logger) (*SQLStore, error) {
+	return OpenPostgresWith(ctx, url, log, PostgresOptions{})
+}
+
+// OpenPostgresWith is OpenPostgres with options. It fails with
+// ErrMigrationLocked when another process held the migration lock for
+// longer than opts.MigrationLockTimeout (see migrate.go).
+func OpenPostgresWith(ctx context.Context, url string, log *slog.Logger, opts PostgresOptions) (*SQLStore, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("directory: database URL: %w", err)
@@ -98,6 +106,7 @@ func OpenPostgres(ctx context.Context, url string, log *slog.Logger) (*SQLStore,
 	}
 	s := newSQLStore(&pgDB{pool}, "postgres "+redactURL(url), log)
 	s.pg = pool
+	s.lockTimeout = opts.migrationLockTimeout()
 	if err := s.migrate(ctx, "postgres"); err != nil {
 		s.Close()
 		return nil, err
@@ -176,58 +185,6 @@ func (s *SQLStore) Close() {
 		s.flushTouches(context.Background())
 		s.db.close()
 	})
-}
-
-// migrate applies the embedded migrations of dialect that are not yet recorded.
-func (s *SQLStore) migrate(ctx context.Context, dialect string) error {
-	dir := "migrations/" + dialect
-	entries, err := fs.ReadDir(migrationFS, dir)
-	if err != nil {
-		return fmt.Errorf("directory: migrations: %w", err)
-	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		body, err := migrationFS.ReadFile(dir + "/" + name)
-		if err != nil {
-			return fmt.Errorf("directory: migration %s: %w", name, err)
-		}
-		err = s.db.inTx(ctx, func(q querier) error {
-			if s.pg != nil {
-				// Replicas starting together apply each migration once.
-				if _, err := q.exec(ctx, `SELECT pg_advisory_xact_lock(7204170)`); err != nil {
-					return err
-				}
-			}
-			if _, err := q.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-				return err
-			}
-			var n int
-			if err := q.queryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, name).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil
-			}
-			// Without arguments pgx uses the simple protocol, which runs
-			// multi-statement bodies; SQLite's driver runs them as they are.
-			if _, err := q.exec(ctx, string(body)); err != nil {
-				return err
-			}
-			_, err := q.exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, name, ts(time.Now()))
-			if err == nil {
-				s.log.Info("applied migration", "version", name)
-			}
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("directory: migration %s: %w", name, err)
-		}
-	}
-	return nil
 }
 
 // mutate runs fn in a transaction and, after it commits, tells every cache
