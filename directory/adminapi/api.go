@@ -91,6 +91,9 @@ type Config struct {
 	Failures FailureLister
 	// SetupLinks stores setup links; nil answers 501 on their routes.
 	SetupLinks SetupLinkStore
+	// Webhooks manages the org's webhooks (docs/webhooks.md); nil answers 501
+	// on the /webhooks routes.
+	Webhooks WebhookService
 	// JWTIssuers stores trusted external JWT issuers. When nil, the
 	// /jwt-issuers routes answer 501 (the directory has no table for them yet).
 	JWTIssuers JWTIssuerStore
@@ -114,6 +117,7 @@ type API struct {
 	failures   FailureLister
 	setupLinks SetupLinkStore
 	jwtIssuers JWTIssuerStore
+	webhooks   WebhookService
 	log        *slog.Logger
 	issuer     string
 	now        func() time.Time
@@ -140,6 +144,7 @@ func New(cfg Config) (*API, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	a.webhooks = cfg.Webhooks
 	a.openapi = openAPIDocument(a.issuer)
 	return a, nil
 }
@@ -228,6 +233,14 @@ func routeTable() []route {
 		{method: "GET", pattern: org + "/scim-tokens", handle: (*API).listSCIMTokens},
 		{method: "POST", pattern: org + "/scim-tokens", handle: (*API).createSCIMToken},
 		{method: "DELETE", pattern: org + "/scim-tokens/{id}", handle: (*API).revokeSCIMToken},
+
+		{method: "GET", pattern: org + "/webhooks", handle: (*API).listWebhooks},
+		{method: "POST", pattern: org + "/webhooks", handle: (*API).createWebhook},
+		{method: "GET", pattern: org + "/webhooks/{id}", handle: (*API).getWebhook},
+		{method: "PATCH", pattern: org + "/webhooks/{id}", handle: (*API).patchWebhook},
+		{method: "DELETE", pattern: org + "/webhooks/{id}", handle: (*API).deleteWebhook},
+		{method: "GET", pattern: org + "/webhooks/{id}/deliveries", handle: (*API).listWebhookDeliveries},
+		{method: "POST", pattern: org + "/webhooks/{id}/deliveries/{did}/retry", handle: (*API).retryWebhookDelivery},
 
 		{method: "GET", pattern: org + "/audit", handle: (*API).listAudit},
 	}

@@ -235,7 +235,7 @@ func newFixture(t testing.TB, open func(testing.TB) *directory.SQLStore) *fixtur
 		sealer: newTestSealer(t), sessions: &recordingSessions{}, dns: startDNS(t),
 		ids: map[string]string{}, creds: map[string]string{}}
 	f.api = newAPI(t, Config{Store: f.store, Tokens: f.verifier, Resolver: f.dns.resolver(), Sessions: f.sessions,
-		Connections: fakeConfigurator{sealer: f.sealer}, Failures: f.store, SetupLinks: f.store, JWTIssuers: f.store, Logger: slog.New(slog.DiscardHandler), Issuer: "https://sso.example.test"})
+		Connections: fakeConfigurator{sealer: f.sealer}, Failures: f.store, SetupLinks: f.store, JWTIssuers: f.store, Webhooks: newWebhookAdmin(t, f.store, f.sealer), Logger: slog.New(slog.DiscardHandler), Issuer: "https://sso.example.test"})
 	f.mux = http.NewServeMux()
 	f.api.Routes(f.mux)
 

@@ -50,6 +50,10 @@ func foreignPath(f *fixture, pattern, org string) string {
 	if strings.Contains(pattern, "/scim-tokens/") {
 		idFor["scim-tokens"] = f.newSCIMToken(b.org.ID)
 	}
+	var did string
+	if strings.Contains(pattern, "/webhooks/") {
+		idFor["webhooks"], did = f.foreignWebhookDelivery()
+	}
 	segs := strings.Split(pattern, "/")
 	for i, s := range segs {
 		switch s {
@@ -65,6 +69,8 @@ func foreignPath(f *fixture, pattern, org string) string {
 			segs[i] = b.domain
 		case "{id}":
 			segs[i] = idFor[segs[i-1]]
+		case "{did}":
+			segs[i] = did
 		}
 	}
 	return strings.Join(segs, "/")

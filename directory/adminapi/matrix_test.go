@@ -228,6 +228,14 @@ func matrixCases() []matrixCase {
 			return f.pathA("/scim-tokens/" + tk.ID), ""
 		}, allowed(204, adminOnly...)},
 
+		{"list webhooks", "GET", o + "/webhooks", fixed("/webhooks", ""), allowed(200, adminOnly...)},
+		{"create webhook", "POST", o + "/webhooks", fixed("/webhooks", `{"url":"https://hooks.example.com/in","event_types":["*"]}`), allowed(201, adminOnly...)},
+		{"get webhook", "GET", o + "/webhooks/{id}", webhookCase(""), allowed(200, adminOnly...)},
+		{"patch webhook", "PATCH", o + "/webhooks/{id}", webhookCase(`{"enabled":false}`), allowed(200, adminOnly...)},
+		{"delete webhook", "DELETE", o + "/webhooks/{id}", freshWebhookCase, allowed(204, adminOnly...)},
+		{"webhook deliveries", "GET", o + "/webhooks/{id}/deliveries", webhookCase("/deliveries"), allowed(200, adminOnly...)},
+		{"retry webhook delivery", "POST", o + "/webhooks/{id}/deliveries/{did}/retry", webhookRetryCase, allowed(202, adminOnly...)},
+
 		{"audit", "GET", o + "/audit", fixed("/audit", ""), allowed(200, adminOnly...)},
 	}
 }

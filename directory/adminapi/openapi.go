@@ -135,6 +135,7 @@ func pathParamDocs() map[string]string {
 		"id":        "Object id",
 		"key":       "API key id (key_…)",
 		"domain":    "Domain name",
+		"did":       "Webhook delivery id (msg_…)",
 	}
 }
 
@@ -154,7 +155,11 @@ func queryParams() map[string]map[string]any {
 func openAPIDocument(server string) []byte {
 	paths := map[string]any{}
 	params := paramDocs{path: pathParamDocs(), query: queryParams(), re: regexp.MustCompile(`\{([a-z]+)\}`)}
-	for p, ops := range openAPIPaths() {
+	all := openAPIPaths()
+	for p, ops := range webhookOpenAPIPaths("/api/v1/orgs/{org}", "org.admin") {
+		all[p] = ops
+	}
+	for p, ops := range all {
 		item := map[string]any{}
 		for method, o := range ops {
 			item[method] = o.render(p, method, params)
@@ -176,7 +181,7 @@ func openAPIDocument(server string) []byte {
 				"accessToken": map[string]any{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
 				"apiKey":      map[string]any{"type": "apiKey", "in": "header", "name": "Authorization", "description": "ssb_… with or without Bearer"},
 			},
-			"schemas":   openAPISchemas(),
+			"schemas":   withSchemas(openAPISchemas(), webhookOpenAPISchemas()),
 			"responses": errorResponses(),
 		},
 		"security": []any{map[string]any{"accessToken": []any{}}, map[string]any{"apiKey": []any{}}},
