@@ -15,6 +15,7 @@ import (
 	"github.com/ssobroker/ssobroker/directory/adminapi"
 	"github.com/ssobroker/ssobroker/directory/scim"
 	"github.com/ssobroker/ssobroker/directory/secretbox"
+	"github.com/ssobroker/ssobroker/directory/webhooks"
 	"github.com/ssobroker/ssobroker/idp"
 	"github.com/ssobroker/ssobroker/idp/console"
 	"github.com/ssobroker/ssobroker/idp/oidc"
@@ -145,7 +146,20 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
+	// Webhooks (docs/webhooks.md): http endpoints only where private
+	// upstreams are allowed; deliveries go through the IdP fetch client, so
+	// the same address policy applies.
+	hooks, err := webhooks.NewAdmin(webhooks.AdminConfig{Store: store, Sealer: box, AllowHTTP: policy.AllowPrivate})
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	if err := a.startWebhooks(ctx, e, store, box, upstream); err != nil {
+		a.stop()
+		return nil, err
+	}
 	admin, err := adminapi.New(adminapi.Config{
+		Webhooks:    hooks,
 		Store:       store,
 		Tokens:      bearerVerifier{a.issuer},
 		Sessions:    sessionRevoker{a.sessions},
@@ -208,6 +222,21 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	}
 	web.Routes(mux)
 	return a, nil
+}
+
+// startWebhooks runs this replica's webhook worker until the app stops; the
+// database shares the deliveries among the replicas.
+func (a *app) startWebhooks(ctx context.Context, e *env, store *directory.SQLStore, box *secretbox.Box, client *http.Client) error {
+	w, err := webhooks.NewWorker(webhooks.WorkerConfig{Store: store, Secrets: box, Client: client, Changes: store, Logger: e.log,
+		IsBlocked: func(err error) bool { return errors.Is(err, idp.ErrBlockedAddress) }})
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(runCtx) }()
+	a.stops = append(a.stops, func() { cancel(); <-done })
+	return nil
 }
 
 // bearerVerifier lets the admin API accept the broker's own access tokens;
