@@ -76,6 +76,7 @@ type cluster struct {
 	env    []string // the configuration every process gets
 	dbURL  string   // the shared PostgreSQL schema
 	logDir string
+	dns    *txtServer // the DNS server of SSOBROKER_DNS_RESOLVER (domain verification)
 }
 
 // startCluster starts a fresh PostgreSQL schema, a redis-server of the
@@ -108,6 +109,7 @@ func startClusterOnHost(t *testing.T, host string) *cluster {
 	})
 	c.dbURL = directorytest.PostgresSchemaURL(t)
 	redis = sessiontest.StartRedis(t)
+	c.dns = startTXTServer(t)
 	for attempt := 1; ; attempt++ {
 		portA, portB := freePort(t), freePort(t)
 		c.issuer = "http://" + host + ":" + strconv.Itoa(portA)
@@ -119,6 +121,7 @@ func startClusterOnHost(t *testing.T, host string) *cluster {
 			"SSOBROKER_ALLOW_PRIVATE_IDP=true",
 			"SSOBROKER_DATA_DIR=" + filepath.Join(c.logDir, "data"),
 			"SSOBROKER_LOG_FORMAT=text",
+			"SSOBROKER_DNS_RESOLVER=" + c.dns.addr,
 		}
 		c.a = c.start(t, fmt.Sprintf("replica-a-%d", attempt), portA)
 		c.b = c.start(t, fmt.Sprintf("replica-b-%d", attempt), portB)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -27,8 +26,8 @@ const (
 	upstreamClientID     = "ssobroker-e2e"
 	upstreamClientSecret = "corp-idp-secret-9Qx"
 	scope                = "openid profile email offline_access"
-	// testActor is the audit-log actor of the one change this test makes
-	// beside the product's surfaces (see verifyDomain).
+	// testActor is the audit-log actor of a change a test makes beside the
+	// product's surfaces (console_test.go's markVerified fallback).
 	testActor = "system:e2e-test"
 )
 
@@ -226,35 +225,41 @@ func (w *world) enableConnection(t *testing.T, o org, issuer string) {
 	}
 }
 
-// verifyDomain asks the admin API to verify the domain, which looks for a
-// DNS TXT record through the system resolver. `serve` has no setting to
-// point that resolver at a test DNS server, and no real resolver knows the
-// .test domains, so the endpoint refuses (422, or 503 when DNS does not
-// answer); the test then marks the domain verified with the directory's
-// own MarkDomainVerified — the call the endpoint makes once it has found
-// the record — on the shared schema, as actor "system:e2e-test".
+// verifyDomain verifies the org's domain as its admin would: the admin API
+// names the TXT record to publish, the test publishes it on the cluster's
+// DNS server (the replicas ask it, SSOBROKER_DNS_RESOLVER), and
+// POST /api/v1/orgs/{org}/domains/{domain}/verify finds it. Before the
+// record is published the endpoint refuses (422).
 func (w *world) verifyDomain(t *testing.T, o org) {
 	t.Helper()
-	status, raw := o.a.do(t, "POST", o.path("/domains/"+o.Domain+"/verify"), nil, nil)
-	if status != http.StatusUnprocessableEntity && status != http.StatusServiceUnavailable {
-		t.Fatalf("verifying %s without its TXT record: %d %s, want 422 or 503", o.Domain, status, raw)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	store, err := directory.OpenPostgres(ctx, w.dbURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if _, err := store.MarkDomainVerified(ctx, testActor, o.ID, o.Domain); err != nil {
-		t.Fatal(err)
+	type domainRow struct {
+		Domain       string `json:"domain"`
+		Verified     bool   `json:"verified"`
+		Verification *struct {
+			RecordType  string   `json:"record_type"`
+			RecordNames []string `json:"record_names"`
+			RecordValue string   `json:"record_value"`
+		} `json:"verification"`
 	}
 	var list struct {
-		Items []struct {
-			Domain   string `json:"domain"`
-			Verified bool   `json:"verified"`
-		} `json:"items"`
+		Items []domainRow `json:"items"`
 	}
+	o.a.must(t, http.StatusOK, "GET", o.path("/domains"), nil, &list)
+	if len(list.Items) != 1 || list.Items[0].Domain != o.Domain || list.Items[0].Verification == nil ||
+		list.Items[0].Verification.RecordType != "TXT" || len(list.Items[0].Verification.RecordNames) == 0 {
+		t.Fatalf("domains before verification: %+v", list)
+	}
+	v := list.Items[0].Verification
+	if status, raw := o.a.do(t, "POST", o.path("/domains/"+o.Domain+"/verify"), nil, nil); status != http.StatusUnprocessableEntity {
+		t.Fatalf("verifying %s before its TXT record is published: %d %s, want 422", o.Domain, status, raw)
+	}
+	w.dns.set(v.RecordNames[0], v.RecordValue)
+	var got domainRow
+	o.b.must(t, http.StatusOK, "POST", o.path("/domains/"+o.Domain+"/verify"), nil, &got)
+	if !got.Verified || got.Domain != o.Domain {
+		t.Fatalf("after verification: %+v", got)
+	}
+	list.Items = nil
 	o.b.must(t, http.StatusOK, "GET", o.path("/domains"), nil, &list)
 	if len(list.Items) != 1 || !list.Items[0].Verified {
 		t.Fatalf("domains after verification: %+v", list)

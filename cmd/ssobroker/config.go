@@ -47,7 +47,10 @@ type config struct {
 	// addresses) whose X-Forwarded-For is believed when finding a request's
 	// source for the per-source limits (session.NewSources).
 	TrustedProxies string
-	JSON           bool
+	// DNSResolver (host:port) is the DNS server that domain verification
+	// asks for TXT records; empty: the system's resolver.
+	DNSResolver string
+	JSON        bool
 }
 
 // bindConfig registers the shared configuration flags on fs, with defaults
@@ -77,6 +80,8 @@ func bindConfig(fs *flag.FlagSet, getenv func(string) string) *config {
 		"trust X-Opik-OAuth-Username at /opik/*-by-username; expose those paths to the Opik backend only (SSOBROKER_OPIK_TRUST_USERNAME_HEADER=true)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("SSOBROKER_TRUSTED_PROXIES", ""),
 		"comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client, for per-source limits; empty: the peer address (SSOBROKER_TRUSTED_PROXIES)")
+	fs.StringVar(&c.DNSResolver, "dns-resolver", env("SSOBROKER_DNS_RESOLVER", ""),
+		"host:port of the DNS server asked for domain-verification TXT records; empty: the system resolver (SSOBROKER_DNS_RESOLVER)")
 	fs.BoolVar(&c.JSON, "json", false, "print machine-readable JSON")
 	return c
 }
@@ -124,6 +129,9 @@ func (c *config) validate() error {
 	}
 	if _, err := c.upstreamPolicy(); err != nil {
 		errs = append(errs, fmt.Errorf("SSOBROKER_IDP_ALLOW_CIDRS: %v", err))
+	}
+	if _, err := dnsResolver(c.DNSResolver); err != nil {
+		errs = append(errs, fmt.Errorf("SSOBROKER_DNS_RESOLVER %q: %v", c.DNSResolver, err))
 	}
 	return errors.Join(errs...)
 }
