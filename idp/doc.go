@@ -28,20 +28,30 @@
 //	GET  /login/done · POST /logout
 //
 // The email's domain names the org (directory.FindVerifiedDomain); its one
-// enabled connection is used, or the user chooses among several. The
-// login state (state → nonce, PKCE verifier, connection, org, authz,
-// return_to) is stored server-side as a single-use record
-// (session.KindLoginState, 10 minutes) and bound to the browser by a cookie
-// whose hash the state records. At the callback the state is taken once,
-// the binding and the connection checked, the connector completes the
-// protocol, directory.ProvisionLogin applies JIT and group mapping
-// atomically, and by outcome the user gets a session, a "waiting for
-// approval" page (200) or a "no invitation" page (403).
+// enabled connection is used, or the user chooses among several. Nothing
+// is stored before the IdP has authenticated someone (docs/security.md,
+// "Abuse resistance: sign-in state"): the login state (nonce, PKCE
+// verifier, connection, org, authz, return_to, the SAML AuthnRequest ID,
+// the hash of the BindingCookie) is sealed (session.Sealer, Options.SealKey,
+// the purpose naming its kind and key) into a cookie of this attempt,
+// LoginStateCookiePrefix + the state's first 12 characters, Path /sso/,
+// LoginStateTTL (10 minutes). The OIDC state and the SAML RelayState stay
+// a 43-character random key (RelayState is limited to 80 bytes). At the
+// callback the cookie is opened and cleared, the binding and the
+// connection checked, the connector completes the protocol, and only then
+// is the key spent (Remember of session.KindLoginState or KindSAMLRequest,
+// so a copied cookie works once); directory.ProvisionLogin applies JIT and
+// group mapping atomically, and by outcome the user gets a session, a
+// "waiting for approval" page (200) or a "no invitation" page (403).
+// Starting a SAML login signs an AuthnRequest, so each network source
+// (Options.Sources) may start Options.SAMLStartsPerMinute (20) a minute,
+// burst 10, in a table of at most 10 000 sources; past it: 429.
 //
 // # Hand-off to tokens
 //
-// tokens sends the browser to LoginPath?authz=<id>; idp never reads the
-// pending authorization, it carries authz through the round trip. A signed
+// tokens sends the browser to LoginPath?authz=<sealed pending
+// authorization> (ValidAuthz: at most MaxAuthzLen characters); idp never
+// opens it, it carries authz through the round trip in the login state. A signed
 // in member gets the session cookie SessionCookie ("sessionToken";
 // HttpOnly, SameSite=Lax, Path=/, Secure on an https issuer) and a 303 to
 // ContinuePath?authz=<id>. Without authz the login ends at a validated

@@ -1,7 +1,9 @@
 // Package session keeps the broker's short-lived server-side state: browser
-// sessions, single-use records (login state, authorization codes, pending
-// SAML requests and authorizations), replay caches (SAML assertion ids,
-// JWT ids) and refresh-token families. It imports no other package of ours.
+// sessions, single-use records (authorization codes), replay caches (spent
+// login states, SAML request ids and pending authorizations, SAML assertion
+// ids, JWT ids) and refresh-token families; and Sealer, for the state a
+// browser carries itself until the user has proven who they are. It
+// imports no other package of ours.
 //
 // # Backends
 //
@@ -54,12 +56,25 @@
 //     TakeOnce(KindAuthCode) reports ErrNotFound, TakeOnce(KindRedeemedCode,
 //     code) yields the family id to RevokeFamily (revoking a family that was
 //     never created is harmless).
-//   - Login hand-off between tokens and idp: tokens stores the request with
-//     PutOnce(KindPendingAuthorization, id, …) and sends the browser to
-//     /login?authz=id; idp never reads that record: after the login it
-//     creates a browser session (CreateSession) and redirects to
-//     /oauth2/authorize/continue?authz=id, where tokens takes the pending
-//     record (single use) and reads the session to issue the code.
+//   - Login hand-off between tokens and idp: nothing is stored before the
+//     user proved who they are (docs/security.md, "Abuse resistance:
+//     sign-in state"). tokens seals the request (Sealer, with a random id
+//     inside) and sends the browser to /login?authz=<sealed>; idp seals its
+//     own login state into a cookie and carries authz through the upstream
+//     round trip. After the IdP's answer is verified idp spends its state
+//     with Remember(KindLoginState or KindSAMLRequest, state key), creates
+//     a browser session (CreateSession) and redirects to
+//     /oauth2/authorize/continue?authz=<sealed>, where tokens opens it,
+//     reads the session, spends it with Remember(KindPendingAuthorization,
+//     id) and issues the code.
+//
+// # Sealed values
+//
+// Sealer (sealed.go) seals a value with XChaCha20-Poly1305: the purpose is
+// associated data (a value sealed for one purpose never opens as another),
+// the expiry is inside, the result is base64url. Sealing gives secrecy,
+// integrity and expiry, not single use: callers Remember the value's id
+// once the user has proven something.
 //
 // # Refresh-token families
 //

@@ -132,16 +132,21 @@
 // (narrows the tokens, as at the token endpoint). A usable browser session
 // — the sessionToken cookie names a live session, no fresh sign-in is forced,
 // max_age holds and its org is the one asked for — gets its code at once.
-// Otherwise prompt=none is login_required; anything else is stored as a
-// pending authorization (session.KindPendingAuthorization, random 256-bit
-// id, PendingTTL 10 min) bound to the browser by AuthzCookie (a random
-// value whose SHA-256 the record keeps, compared in constant time), and the
-// browser goes to PathLogin?authz=…[&login_hint][&organization=<org id>]
-// [&prompt=login] — package idp. After the sign-in idp creates the session
-// and sends the browser to PathAuthorizeContinue?authz=…, which takes the
-// record once, checks the binding, re-checks the client and redirect URI,
-// reads the session (it must exist; with prompt=login its auth_time must
-// follow the request; max_age and the org must hold) and issues the code.
+// Otherwise prompt=none is login_required; anything else becomes a pending
+// authorization that is not stored (docs/security.md, "Abuse resistance:
+// sign-in state"): the validated request, a random 128-bit id and the
+// SHA-256 of the browser's AuthzCookie (a random value, compared in
+// constant time) are sealed (session.Sealer under ProviderConfig.SealKey,
+// expiring after PendingTTL, 10 min) into the authz value, at most
+// MaxAuthzLen (2400) characters, else invalid_request. The browser goes to
+// PathLogin?authz=…[&login_hint][&organization=<org id>][&prompt=login] —
+// package idp. After the sign-in idp creates the session and sends the
+// browser to PathAuthorizeContinue?authz=…, which opens the value, checks
+// the binding, re-checks the client and redirect URI, reads the session (it
+// must exist; with prompt=login its auth_time must follow the request;
+// max_age and the org must hold), spends the id once
+// (Remember of session.KindPendingAuthorization: a replayed continuation is
+// refused) and issues the code.
 //
 // Codes: 256 random bits, single use (TakeOnce of session.KindAuthCode),
 // CodeTTL ≤ 60 s, bound to the client, the redirect URI, the PKCE challenge,
