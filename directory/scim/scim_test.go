@@ -53,7 +53,7 @@ func (r *revoker) revoked(id string) bool {
 // env is one store, one org with a SCIM token, the handler, and every
 // response seen, kept for the independent validation.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	store   *directory.SQLStore
 	org     directory.Organization
 	secret  string
@@ -63,7 +63,7 @@ type env struct {
 	answers []string // {"kind":…,"body":…} lines for e2e/scim-check.mjs
 }
 
-func newEnv(t *testing.T, store *directory.SQLStore) *env {
+func newEnv(t testing.TB, store *directory.SQLStore) *env {
 	t.Helper()
 	o, _, err := store.CreateOrg(bg, "system:test", directory.NewOrg{Name: "Scim " + randName()})
 	if err != nil {
