@@ -175,3 +175,10 @@ func DomainVerificationError(err error) (string, bool) {
 	}
 	return "", false
 }
+
+// DomainRecord is the TXT record that proves control of d: the name to
+// publish it at (the challenge name; the domain itself also counts) and its
+// value.
+func DomainRecord(d directory.Domain) (name, value string) {
+	return challengeLabel + "." + d.Domain, verifyPrefix + d.Token
+}

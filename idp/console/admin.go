@@ -84,6 +84,12 @@ func (c *Console) tabPost(w http.ResponseWriter, r *http.Request, a *actor) {
 		c.settingsPost(w, r, a)
 	case "service-accounts":
 		c.createServiceAccount(w, r, a)
+	case "connections":
+		c.createConnection(w, r, a)
+	case "domains":
+		c.addDomain(w, r, a)
+	case "setup-links":
+		c.createSetupLink(w, r, a)
 	default:
 		c.message(w, r, a, http.StatusNotFound, "Not found", "There is no such page.")
 	}

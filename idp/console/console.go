@@ -149,6 +149,12 @@ type Config struct {
 	// Invitations finds an invitation by id for /invite/{id}; nil: the page
 	// asks the invitee to sign in with the link's organization instead.
 	Invitations InvitationFinder
+	// Connections saves connections, verifies domains and makes setup
+	// links through the admin API's rules; SelfService is the directory
+	// beside Store for the Connections and Domains tabs and the setup link.
+	// When either is nil those tabs are read-only and /setup/ is off.
+	Connections ConnectionEditor
+	SelfService SelfServiceStore
 	// Templates renders the pages; nil loads the embedded ones.
 	Templates *templates.Set
 	Logger    *slog.Logger
@@ -166,6 +172,8 @@ type Console struct {
 	mailer   InvitationMailer
 	links    SignInLinks
 	invites  InvitationFinder
+	conns    ConnectionEditor
+	self     SelfServiceStore
 	pages    *templates.Set
 	flashKey []byte
 	log      *slog.Logger
@@ -186,7 +194,7 @@ func New(cfg Config) (*Console, error) {
 	}
 	c := &Console{
 		issuer: strings.TrimSuffix(cfg.Issuer, "/"), base: strings.TrimSuffix(u.Path, "/"), secure: u.Scheme == "https",
-		store: cfg.Store, sessions: cfg.Sessions, mailer: cfg.Mailer, links: cfg.SignInLinks, invites: cfg.Invitations,
+		store: cfg.Store, sessions: cfg.Sessions, mailer: cfg.Mailer, links: cfg.SignInLinks, invites: cfg.Invitations, conns: cfg.Connections, self: cfg.SelfService,
 		pages: cfg.Templates, flashKey: deriveKey(cfg.Key, "ssobroker console flash v1"), log: cfg.Logger, now: cfg.Now,
 	}
 	if c.pages == nil {
@@ -226,6 +234,8 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /account/workspaces/{ws}", c.signedIn(c.accountWorkspacePage))
 	mux.HandleFunc("POST /account/workspaces/{ws}/{action}", c.signedIn(c.accountWorkspacePost))
 	mux.HandleFunc("POST /account/workspaces/{ws}/members/{principal}/{action}", c.signedIn(c.accountWorkspaceMemberPost))
+
+	c.selfServiceRoutes(mux)
 
 	mux.HandleFunc("GET /admin/sign-in/{token}", c.signInLinkPage)
 	mux.HandleFunc("POST /admin/sign-in/{token}", c.signInLinkRedeem)

@@ -106,36 +106,3 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, a *actor) {
 	d.Pager = pagerFor(c.adminPath(a, "audit"), keepQuery(url.Values{"actor": {d.Actor}, "action": {d.Action}, "since": {d.Since}}, "actor", "action", "since"), p.After, next)
 	c.render(w, r, status, "console/audit", c.view(r, a, "audit", "Audit log", d))
 }
-
-type connectionsData struct {
-	Connections []directory.Connection
-	APIPath     string
-}
-
-// connectionsPage lists the org's connections read-only; editing them is
-// the admin API's for now.
-func (c *Console) connectionsPage(w http.ResponseWriter, r *http.Request, a *actor) {
-	conns, err := c.store.ListConnections(r.Context(), a.orgID())
-	if err != nil {
-		c.storeError(w, r, a, err)
-		return
-	}
-	d := connectionsData{Connections: conns, APIPath: "/api/v1/orgs/" + a.orgID() + "/connections"}
-	c.render(w, r, http.StatusOK, "console/connections", c.view(r, a, "connections", "Connections", d))
-}
-
-type domainsData struct {
-	Domains []directory.Domain
-	APIPath string
-}
-
-// domainsPage lists the org's email domains read-only.
-func (c *Console) domainsPage(w http.ResponseWriter, r *http.Request, a *actor) {
-	ds, err := c.store.ListDomains(r.Context(), a.orgID())
-	if err != nil {
-		c.storeError(w, r, a, err)
-		return
-	}
-	d := domainsData{Domains: ds, APIPath: "/api/v1/orgs/" + a.orgID() + "/domains"}
-	c.render(w, r, http.StatusOK, "console/domains", c.view(r, a, "domains", "Domains", d))
-}

@@ -155,7 +155,12 @@ func (c *Console) csrfToken(w http.ResponseWriter, r *http.Request) string {
 // cookie in constant time.
 func (c *Console) checkCSRF(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
+	parse := r.ParseForm
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		// A file upload (IdP metadata): the fields land in PostForm too.
+		parse = func() error { return r.ParseMultipartForm(maxFormBytes) }
+	}
+	if err := parse(); err != nil {
 		return false
 	}
 	cookie, ok := session.FromRequest(r, idp.CSRFCookie)
