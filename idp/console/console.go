@@ -214,6 +214,12 @@ func New(cfg Config) (*Console, error) {
 // Routes registers the console's routes and the static files on mux.
 func (c *Console) Routes(mux *http.ServeMux) {
 	mux.Handle("GET "+templates.StaticPath, templates.StaticHandler())
+	// Browsers ask every site for /favicon.ico; a 404 there is an error in
+	// their console on every page. There is no icon: 204, cached for a day.
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.WriteHeader(http.StatusNoContent)
+	})
 
 	mux.HandleFunc("GET /admin", c.adminIndex)
 	mux.HandleFunc("GET /admin/{org}", c.admin(c.orgHome))
