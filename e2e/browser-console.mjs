@@ -40,7 +40,7 @@
 //                                  client_credentials at the broker, then the
 //                                  access token verified with npm jose;
 //                                  value: {status, body, verified, payload, header, error}
-//   report {}                      value: {pages_checked, axe_minor:[…]}
+//   report {}                      value: {pages_checked, axe_ms, axe_minor:[…]}
 //
 // problems are what this command brought up: console errors and warnings,
 // uncaught script errors, CSP violations (a securitypolicyviolation
@@ -117,6 +117,7 @@ const browser = await chromium.launch({ executablePath: cfg.executable ?? '/usr/
 let problems = []; // since the last answer
 const axeMinor = [];
 let pagesChecked = 0;
+let axeMS = 0; // time spent in axe.run
 const contexts = new Map(); // name → {ctx, page, loads, checked, status, dialogs}
 
 async function newContext(name) {
@@ -200,7 +201,9 @@ async function checkPage(e) {
   if (!origin || !url.startsWith(`${origin}/`)) return;
   const has = await e.page.evaluate(() => typeof window.axe === 'object').catch(() => false);
   if (!has) await e.page.evaluate(axeSource);
+  const started = Date.now();
   const res = await e.page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  axeMS += Date.now() - started;
   pagesChecked += 1;
   for (const v of res.violations) {
     const item = {
@@ -255,7 +258,7 @@ async function run(cmd) {
   const op = cmd.op;
   if (op === 'mails') return { value: mails };
   if (op === 'token') return { value: await tokenRequest(cmd) };
-  if (op === 'report') return { value: { pages_checked: pagesChecked, axe_minor: axeMinor } };
+  if (op === 'report') return { value: { pages_checked: pagesChecked, axe_ms: axeMS, axe_minor: axeMinor } };
   const e = await context(cmd.ctx ?? 'main');
   const p = e.page;
   const loc = () => p.locator(cmd.selector).first();
@@ -356,8 +359,8 @@ for await (const line of rl) {
     const e = contexts.get(cmd?.ctx ?? 'main');
     if (e) out.page = await describe(e).catch(() => null);
   }
-  // Script errors and console lines may arrive just after the step.
-  await new Promise((r) => { setTimeout(r, 50); });
+  // Script errors and console lines may arrive just after a page loads.
+  if (['goto', 'click', 'press'].includes(cmd?.op)) await new Promise((r) => { setTimeout(r, 50); });
   out.problems = problems;
   problems = [];
   process.stdout.write(`${JSON.stringify(out)}\n`);
