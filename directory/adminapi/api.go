@@ -105,6 +105,9 @@ type Config struct {
 	Issuer string
 	// Now returns the current time; nil means time.Now. Tests set it.
 	Now func() time.Time
+	// Mailer sends invitation emails; nil means mail is not configured (the
+	// answer says "mail":"not_configured" and still carries the link).
+	Mailer InvitationMailer
 }
 
 // API serves the admin REST API. Create it with New and mount it with Routes.
@@ -118,6 +121,7 @@ type API struct {
 	setupLinks SetupLinkStore
 	jwtIssuers JWTIssuerStore
 	webhooks   WebhookService
+	mailer     InvitationMailer
 	log        *slog.Logger
 	issuer     string
 	now        func() time.Time
@@ -145,6 +149,7 @@ func New(cfg Config) (*API, error) {
 		a.now = time.Now
 	}
 	a.webhooks = cfg.Webhooks
+	a.mailer = cfg.Mailer
 	a.openapi = openAPIDocument(a.issuer)
 	return a, nil
 }
@@ -196,6 +201,7 @@ func routeTable() []route {
 		{method: "GET", pattern: org + "/invitations", handle: (*API).listInvitations},
 		{method: "POST", pattern: org + "/invitations", handle: (*API).createInvitation},
 		{method: "DELETE", pattern: org + "/invitations/{id}", handle: (*API).revokeInvitation},
+		{method: "POST", pattern: org + "/invitations/{id}/resend", handle: (*API).resendInvitation},
 
 		{method: "GET", pattern: org + "/requests", handle: (*API).listJoinRequests},
 		{method: "POST", pattern: org + "/requests/{id}/approve", handle: (*API).approveJoinRequest},

@@ -144,6 +144,19 @@ func matrixCases() []matrixCase {
 			}
 			return f.pathA("/invitations/" + f.newInvitation(actor)), ""
 		}, allowed(204, everyMember...)},
+		{"resend an admin's invitation", "POST", o + "/invitations/{id}/resend", func(f *fixture, _ string) (string, string) {
+			return f.pathA("/invitations/" + f.newInvitation(f.ids[cAdmin]) + "/resend"), ""
+		}, allowed(200, adminOnly...)},
+		{"resend one's own invitation", "POST", o + "/invitations/{id}/resend", func(f *fixture, caller string) (string, string) {
+			actor := f.ids[caller]
+			if actor == "" {
+				actor = f.ids[cAdmin]
+			}
+			if caller == cOM {
+				return f.pathA("/invitations/" + f.newInvitationWithRole(actor, access.RoleOpikMember) + "/resend"), ""
+			}
+			return f.pathA("/invitations/" + f.newInvitation(actor) + "/resend"), ""
+		}, allowed(200, everyMember...)},
 
 		{"list join requests", "GET", o + "/requests", fixed("/requests", ""), allowed(200, adminOnly...)},
 		{"approve join request", "POST", o + "/requests/{id}/approve", func(f *fixture, _ string) (string, string) {

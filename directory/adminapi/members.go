@@ -214,7 +214,8 @@ func (a *API) createInvitation(w http.ResponseWriter, r *http.Request, c *caller
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, inv)
+	// Mail goes after the commit: its failure never loses the invitation.
+	a.writeInvitation(w, r, c, http.StatusCreated, inv)
 	return nil
 }
 

@@ -171,6 +171,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{[]string{"Member"}, directory.Member{}, false},
 		{[]string{"MemberPatch"}, memberPatch{}, true},
 		{[]string{"Invitation"}, directory.Invitation{}, false},
+		{[]string{"InvitationCreated"}, invitationAnswer{}, false},
 		{[]string{"InvitationCreate"}, invitationBody{}, true},
 		{[]string{"JoinRequest"}, directory.JoinRequest{}, false},
 		{[]string{"ServiceAccount"}, directory.ServiceAccount{}, false},
