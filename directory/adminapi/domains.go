@@ -119,35 +119,11 @@ func (a *API) verifyDomain(w http.ResponseWriter, r *http.Request, c *caller) er
 	if err := noBody(w, r); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	name, err := directory.NormalizeDomain(r.PathValue("domain"))
+	d, err := a.VerifyDomain(r.Context(), c.subject, c.orgID(), r.PathValue("domain"))
 	if err != nil {
 		return err
 	}
-	ds, err := a.store.ListDomains(ctx, c.orgID())
-	if err != nil {
-		return err
-	}
-	var d *directory.Domain
-	for i := range ds {
-		if ds[i].Domain == name {
-			d = &ds[i]
-		}
-	}
-	if d == nil {
-		return notFound("domain " + quote(name) + " not found")
-	}
-	if d.VerifiedAt == nil {
-		if err := a.findChallenge(ctx, *d); err != nil {
-			return err
-		}
-		verified, err := a.store.MarkDomainVerified(ctx, c.subject, c.orgID(), name)
-		if err != nil {
-			return err
-		}
-		d = &verified
-	}
-	writeJSON(w, http.StatusOK, domainView(*d))
+	writeJSON(w, http.StatusOK, domainView(d))
 	return nil
 }
 
