@@ -44,8 +44,8 @@
 // group mapping atomically, and by outcome the user gets a session, a
 // "waiting for approval" page (200) or a "no invitation" page (403).
 // Starting a SAML login signs an AuthnRequest, so each network source
-// (Options.Sources) may start Options.SAMLStartsPerMinute (20) a minute,
-// burst 10, in a table of at most 10 000 sources; past it: 429.
+// (Options.Sources) may start Options.SAMLStartsPerMinute (600) a minute,
+// burst 100, in a table of at most 10 000 sources; past it: 429.
 //
 // # Hand-off to tokens
 //

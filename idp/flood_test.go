@@ -55,8 +55,11 @@ const (
 	// session store (session, spent login state, spent authorization,
 	// code, redeemed-code record, SAML assertion id, refresh family).
 	recordsPerSignIn = 10
-	// maxRedisFloodBytes bounds the Redis memory the test's keys may hold.
-	maxRedisFloodBytes = 1 << 20
+	// maxRedisFloodBytes bounds the Redis memory the test's keys may hold
+	// besides redisBytesPerSignIn for each legitimate sign-in (its session,
+	// spent states, code records and refresh family: about 2.5 KB).
+	maxRedisFloodBytes  = 1 << 20
+	redisBytesPerSignIn = 4 << 10
 	// maxUsedMemoryGrowth bounds Redis's used_memory growth over the run;
 	// it is instance-wide (other packages' tests may run on the same
 	// Redis), hence looser than maxRedisFloodBytes. Storing one record per
@@ -452,7 +455,7 @@ func TestStateFloodDoesNotStopSignIns(t *testing.T) {
 				default:
 				}
 				// A person's pace: a sign-in every half second, every sixth
-				// through SAML (20 a minute, the per-source SAML budget).
+				// through SAML.
 				next := time.Now().Add(legitPace)
 				if problem := fw.legitSignIn(legit, legit%6 == 5); problem != "" {
 					problems = append(problems, problem)
@@ -481,8 +484,8 @@ func TestStateFloodDoesNotStopSignIns(t *testing.T) {
 				keys, bytes, used := fw.redisBytes(ctx)
 				t.Logf("Redis: %d → %d keys under the test's prefix, %d bytes (MEMORY USAGE); used_memory %d → %d (%+d, instance-wide)",
 					keysBefore, keys, bytes, usedBefore, used, used-usedBefore)
-				if bytes > maxRedisFloodBytes {
-					t.Errorf("Redis holds %d bytes under the test's prefix, more than %d", bytes, maxRedisFloodBytes)
+				if limit := int64(maxRedisFloodBytes + legit*redisBytesPerSignIn); bytes > limit {
+					t.Errorf("Redis holds %d bytes under the test's prefix, more than %d (1 MiB + %d legitimate sign-ins)", bytes, limit, legit)
 				}
 				if used-usedBefore > maxUsedMemoryGrowth {
 					t.Errorf("Redis used_memory grew by %d bytes, more than %d", used-usedBefore, maxUsedMemoryGrowth)
@@ -507,7 +510,8 @@ func TestStateFloodDoesNotStopSignIns(t *testing.T) {
 				}
 			}
 			// The SAML starts: the source's burst is signed, the rest is 429.
-			if saml := statuses["login-saml"]; saml[http.StatusTooManyRequests] == 0 || saml[http.StatusSeeOther] > 10+int(elapsed.Minutes()*20)+1 {
+			maxSigned := idp.DefaultSAMLStartBurst + int(elapsed.Minutes()*idp.DefaultSAMLStartsPerMinute) + 1
+			if saml := statuses["login-saml"]; saml[http.StatusTooManyRequests] == 0 || saml[http.StatusSeeOther] > maxSigned {
 				t.Errorf("login-saml: %v, want 429 past the per-source budget", saml)
 			}
 		})

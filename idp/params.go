@@ -57,6 +57,15 @@ const (
 // one cookie, and a cookie holds at most 4096 bytes.
 const MaxAuthzLen = 2400
 
+// Defaults of the per-source SAML start budget (Options). One source may
+// make the broker sign 10 AuthnRequests a second (about 2% of a core with
+// RSA-2048), 100 at once: a flood from one source costs little CPU, and a
+// whole office behind one NAT address signing in at nine still passes.
+const (
+	DefaultSAMLStartsPerMinute = 600
+	DefaultSAMLStartBurst      = 100
+)
+
 // maxBudgetSources bounds the per-source tables (about 200 bytes a source).
 const maxBudgetSources = 10_000
 

@@ -76,8 +76,9 @@ type Options struct {
 	// budgets; the zero value trusts no proxy.
 	Sources session.Sources
 	// SAMLStartsPerMinute and SAMLStartBurst bound the SAML sign-ins one
-	// source may start (each signs an AuthnRequest): default 20 a minute,
-	// 10 at once. Past it the source gets 429 and no request is signed.
+	// source may start (each signs an AuthnRequest): default
+	// DefaultSAMLStartsPerMinute, DefaultSAMLStartBurst at once. Past it
+	// the source gets 429 and no request is signed.
 	SAMLStartsPerMinute int
 	SAMLStartBurst      int
 	// ConnectorMaxAge is how long a built connector (discovery document,
@@ -138,10 +139,10 @@ func New(opts Options) (*Service, error) {
 		opts.ConnectorMaxAge = time.Hour
 	}
 	if opts.SAMLStartsPerMinute <= 0 {
-		opts.SAMLStartsPerMinute = 20
+		opts.SAMLStartsPerMinute = DefaultSAMLStartsPerMinute
 	}
 	if opts.SAMLStartBurst <= 0 {
-		opts.SAMLStartBurst = 10
+		opts.SAMLStartBurst = DefaultSAMLStartBurst
 	}
 	sealer := session.NewRandomSealer()
 	if len(opts.SealKey) > 0 {
