@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -15,8 +17,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ssobroker/ssobroker/directory"
+	"github.com/ssobroker/ssobroker/directory/secretbox"
 	"github.com/ssobroker/ssobroker/idp"
+	"github.com/ssobroker/ssobroker/idp/mail"
 	"github.com/ssobroker/ssobroker/session"
+	"github.com/ssobroker/ssobroker/tokens"
 )
 
 // config is everything the broker reads from its environment and flags.
@@ -50,7 +56,22 @@ type config struct {
 	// DNSResolver (host:port) is the DNS server that domain verification
 	// asks for TXT records; empty: the system's resolver.
 	DNSResolver string
-	JSON        bool
+	// SMTPURL and MailFrom configure outgoing mail (idp/mail): invitations
+	// and join-request notices. Empty SMTPURL: no mail is sent.
+	SMTPURL  string
+	MailFrom string
+	// MigrationLockTimeout bounds the wait for the PostgreSQL migration
+	// lock another replica holds (a Go duration; directory.PostgresOptions).
+	MigrationLockTimeout string
+	JSON                 bool
+
+	// sealed is set by checkSealed once the store was opened: the secret
+	// key that opens its sealed data (nil when there is none and no key is
+	// configured), and whether that check ran.
+	sealedKey     []byte
+	sealedChecked bool
+	// flags are the groups of flags the command registered.
+	flags flagGroup
 }
 
 // bindConfig registers the shared configuration flags on fs, with defaults
@@ -66,7 +87,7 @@ func bindConfig(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.StringVar(&c.Addr, "addr", env("SSOBROKER_ADDR", "127.0.0.1:8080"), "listen address (SSOBROKER_ADDR)")
 	fs.StringVar(&c.Issuer, "issuer", env("SSOBROKER_ISSUER", "http://127.0.0.1:8080"), "public base URL, the iss of every token (SSOBROKER_ISSUER)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("SSOBROKER_DATABASE_URL", ""), "postgres:// URL; empty: embedded SQLite in the data dir (SSOBROKER_DATABASE_URL)")
-	fs.StringVar(&c.RedisURL, "redis-url", env("SSOBROKER_REDIS_URL", ""), "redis:// or rediss:// URL; empty: in-process session store (SSOBROKER_REDIS_URL)")
+	fs.StringVar(&c.RedisURL, "redis-url", env("SSOBROKER_REDIS_URL", ""), "redis://host:port/db, rediss://, comma-separated for a Cluster, redis+sentinel://…?master_name=M, unix:///path; empty: in-process session store (SSOBROKER_REDIS_URL)")
 	fs.StringVar(&c.DataDir, "data-dir", env("SSOBROKER_DATA_DIR", "./data"), "embedded database and generated dev secret (SSOBROKER_DATA_DIR)")
 	fs.StringVar(&c.SecretKey, "secret-key", env("SSOBROKER_SECRET_KEY", ""), "base64 32-byte key encrypting secrets at rest (SSOBROKER_SECRET_KEY)")
 	fs.StringVar(&c.SigningAlg, "signing-alg", env("SSOBROKER_SIGNING_ALG", "ES256"), "algorithm of new signing keys: ES256, EdDSA or RS256 (SSOBROKER_SIGNING_ALG)")
@@ -82,7 +103,66 @@ func bindConfig(fs *flag.FlagSet, getenv func(string) string) *config {
 		"comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client, for per-source limits; empty: the peer address (SSOBROKER_TRUSTED_PROXIES)")
 	fs.StringVar(&c.DNSResolver, "dns-resolver", env("SSOBROKER_DNS_RESOLVER", ""),
 		"host:port of the DNS server asked for domain-verification TXT records; empty: the system resolver (SSOBROKER_DNS_RESOLVER)")
+	fs.StringVar(&c.SMTPURL, "smtp-url", env("SSOBROKER_SMTP_URL", ""),
+		"smtp://user:pass@host:port (STARTTLS when offered; ?starttls=required insists) or smtps://… (implicit TLS); empty: no mail (SSOBROKER_SMTP_URL)")
+	fs.StringVar(&c.MailFrom, "mail-from", env("SSOBROKER_MAIL_FROM", ""),
+		"sender of the broker's mail, e.g. \"ssobroker <no-reply@example.com>\" (SSOBROKER_MAIL_FROM)")
+	fs.StringVar(&c.MigrationLockTimeout, "migration-lock-timeout", env("SSOBROKER_MIGRATION_LOCK_TIMEOUT", "2m"),
+		"how long to wait for the migration lock another replica holds before exiting non-zero, e.g. 2m (SSOBROKER_MIGRATION_LOCK_TIMEOUT)")
 	fs.BoolVar(&c.JSON, "json", false, "print machine-readable JSON")
+	return c
+}
+
+// flagGroup is a set of configuration flags; each command registers only
+// the groups it reads, so its help lists only those.
+type flagGroup uint
+
+const (
+	// flagsServer: what only the server reads (listen address, Redis, IdP
+	// reach, proxies, …). A flag bindConfig registers that groupOf does not
+	// name is a server flag.
+	flagsServer flagGroup = 1 << iota
+	// flagsStore: where the directory is and the key sealing its secrets.
+	flagsStore
+	// flagsIssuer: the public base URL, for commands that print links.
+	flagsIssuer
+	// flagsMail: outgoing mail.
+	flagsMail
+	// flagsKeys: the algorithms of new signing keys.
+	flagsKeys
+	// flagsJSON: --json output.
+	flagsJSON
+)
+
+// groupOf names the groups a configuration flag belongs to.
+func groupOf(name string) flagGroup {
+	switch name {
+	case "database-url", "data-dir", "secret-key", "log-format", "migration-lock-timeout":
+		return flagsStore
+	case "issuer":
+		return flagsServer | flagsIssuer
+	case "smtp-url", "mail-from":
+		return flagsServer | flagsMail
+	case "signing-alg", "id-token-alg":
+		return flagsServer | flagsKeys
+	case "json":
+		return flagsJSON
+	default:
+		return flagsServer
+	}
+}
+
+// bindConfigFor is bindConfig registering on fs only the flags of groups;
+// the environment is read for every setting all the same.
+func bindConfigFor(fs *flag.FlagSet, getenv func(string) string, groups flagGroup) *config {
+	all := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	c := bindConfig(all, getenv)
+	all.VisitAll(func(f *flag.Flag) {
+		if groupOf(f.Name)&groups != 0 {
+			fs.Var(f.Value, f.Name, f.Usage)
+		}
+	})
+	c.flags = groups
 	return c
 }
 
@@ -102,13 +182,13 @@ func (c *config) validate() error {
 		}
 	}
 	if c.RedisURL != "" {
-		for _, raw := range strings.Split(c.RedisURL, ",") {
-			u, err := url.Parse(strings.TrimSpace(raw))
-			if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-				errs = append(errs, errors.New("SSOBROKER_REDIS_URL must be redis:// or rediss:// URLs, comma-separated for a cluster"))
-				break
-			}
+		// The session package owns the URL forms (session.NewRedis).
+		if err := session.ValidateURL(c.RedisURL); err != nil {
+			errs = append(errs, fmt.Errorf("SSOBROKER_REDIS_URL: %v (forms: %s)", err, session.URLForms))
 		}
+	}
+	if _, err := c.migrationLockTimeout(); err != nil {
+		errs = append(errs, fmt.Errorf("SSOBROKER_MIGRATION_LOCK_TIMEOUT %q: %v", c.MigrationLockTimeout, err))
 	}
 	if _, err := c.sources(); err != nil {
 		errs = append(errs, fmt.Errorf("SSOBROKER_TRUSTED_PROXIES: %v", err))
@@ -118,10 +198,11 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("SSOBROKER_SECRET_KEY: %v", err))
 		}
 	}
-	if c.SigningAlg != "ES256" && c.SigningAlg != "EdDSA" && c.SigningAlg != "RS256" {
+	// The tokens package owns the algorithms (tokens.Algorithm.Valid).
+	if !tokens.Algorithm(c.SigningAlg).Valid() {
 		errs = append(errs, fmt.Errorf("SSOBROKER_SIGNING_ALG %q must be ES256, EdDSA or RS256", c.SigningAlg))
 	}
-	if c.IDTokenAlg != "ES256" && c.IDTokenAlg != "EdDSA" && c.IDTokenAlg != "RS256" {
+	if !tokens.Algorithm(c.IDTokenAlg).Valid() {
 		errs = append(errs, fmt.Errorf("SSOBROKER_ID_TOKEN_ALG %q must be RS256, ES256 or EdDSA", c.IDTokenAlg))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
@@ -133,7 +214,43 @@ func (c *config) validate() error {
 	if _, err := dnsResolver(c.DNSResolver); err != nil {
 		errs = append(errs, fmt.Errorf("SSOBROKER_DNS_RESOLVER %q: %v", c.DNSResolver, err))
 	}
+	if c.SMTPURL != "" {
+		if err := mail.ValidateURL(c.SMTPURL); err != nil {
+			errs = append(errs, fmt.Errorf("SSOBROKER_SMTP_URL %v", err))
+		}
+		if err := mail.ValidateFrom(c.MailFrom); err != nil {
+			errs = append(errs, fmt.Errorf("SSOBROKER_MAIL_FROM %v", err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// mailer returns the configured Mailer, or nil when SSOBROKER_SMTP_URL is
+// empty (no mail is sent; invitations still carry their link).
+func (c *config) mailer(log *slog.Logger) (*mail.Mailer, error) {
+	if c.SMTPURL == "" {
+		return nil, nil
+	}
+	return mail.New(mail.Config{URL: c.SMTPURL, From: c.MailFrom, Logger: log})
+}
+
+// migrationLockTimeout parses SSOBROKER_MIGRATION_LOCK_TIMEOUT.
+func (c *config) migrationLockTimeout() (time.Duration, error) {
+	d, err := time.ParseDuration(c.MigrationLockTimeout)
+	if err != nil {
+		return 0, errors.New("must be a duration such as 2m or 30s")
+	}
+	if d < time.Second || d > 24*time.Hour {
+		return 0, errors.New("must be between 1s and 24h")
+	}
+	return d, nil
+}
+
+// postgresOptions are the directory's PostgreSQL options from the
+// configuration (validated before any command runs).
+func (c *config) postgresOptions() directory.PostgresOptions {
+	d, _ := c.migrationLockTimeout()
+	return directory.PostgresOptions{MigrationLockTimeout: d}
 }
 
 // upstreamPolicy is the address policy of the client that calls org IdPs.
@@ -184,29 +301,124 @@ func decodeSecretKey(s string) ([]byte, error) {
 	return b, nil
 }
 
-// secretKey returns the configured key or, when none is set, the key kept in
-// the data dir, generating it on first use with a warning.
+// devKeyPath is where a development secret key is kept when
+// SSOBROKER_SECRET_KEY is not set.
+func (c *config) devKeyPath() string { return filepath.Join(c.DataDir, "secret.key") }
+
+// readDevKey returns the development key in the data dir, or nil when there
+// is none.
+func (c *config) readDevKey() ([]byte, error) {
+	path := c.devKeyPath()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	k, err := decodeSecretKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// signingKeyStore lists the sealed signing keys (*directory.SQLStore).
+type signingKeyStore interface {
+	ListSigningKeys(ctx context.Context) ([]directory.SigningKey, error)
+}
+
+// signingKeyAD is the associated data a signing key is sealed with; it
+// must match tokens/keys.go (sealAD). TestCLIRefusesSealedDataItCannotOpen
+// fails if they drift: the right key would no longer be accepted.
+func signingKeyAD(kid string) []byte { return []byte("ssobroker signing key " + kid) }
+
+// checkSealed refuses a directory whose sealed data the configured secret
+// key cannot open, before anything is read or written with the wrong key:
+// signing keys sealed with another key, signing keys but no key at all
+// (a new development key would never open them), or a development key in
+// the data dir that differs from SSOBROKER_SECRET_KEY. It records the key
+// that opens the data for secretKey.
+func (c *config) checkSealed(ctx context.Context, s signingKeyStore) error {
+	dir, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		dir = c.DataDir
+	}
+	dev, err := c.readDevKey()
+	if err != nil {
+		return err
+	}
+	key, source := dev, "the development key "+filepath.Join(dir, "secret.key")
+	if c.SecretKey != "" {
+		if key, err = decodeSecretKey(c.SecretKey); err != nil {
+			return fmt.Errorf("SSOBROKER_SECRET_KEY: %w", err)
+		}
+		source = "SSOBROKER_SECRET_KEY"
+	}
+	keys, err := s.ListSigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the sealed signing keys: %w", err)
+	}
+	const fix = "set SSOBROKER_SECRET_KEY to the key the server runs with"
+	switch {
+	case len(keys) > 0 && key == nil:
+		return fmt.Errorf("this directory holds signing keys sealed with a secret key, but SSOBROKER_SECRET_KEY is not set and the data dir %s holds no development key: %s (a new key would never open them)", dir, fix)
+	case len(keys) > 0:
+		box, err := secretbox.New(key)
+		if err != nil {
+			return err
+		}
+		opened := false
+		for _, k := range keys {
+			if _, err := box.Open(k.Sealed, signingKeyAD(k.ID)); err == nil {
+				opened = true
+				break
+			}
+		}
+		if !opened {
+			return fmt.Errorf("%s cannot open the signing keys of this directory (data dir %s): they were sealed with another key; %s", source, dir, fix)
+		}
+	case dev != nil && c.SecretKey != "" && !bytes.Equal(dev, key):
+		return fmt.Errorf("the data dir %s holds a development key (secret.key) that differs from SSOBROKER_SECRET_KEY, and data sealed with it would not open: use that key as SSOBROKER_SECRET_KEY, or remove secret.key if the server never ran with it", dir)
+	}
+	c.sealedKey, c.sealedChecked = key, true
+	return nil
+}
+
+// secretKey returns the key sealing secrets at rest: the configured one,
+// else the development key in the data dir, generating it (with a warning)
+// only when the store was checked and holds nothing sealed (checkSealed).
 func (c *config) secretKey(log *slog.Logger) ([]byte, error) {
 	if c.SecretKey != "" {
 		return decodeSecretKey(c.SecretKey)
 	}
-	path := filepath.Join(c.DataDir, "secret.key")
-	if b, err := os.ReadFile(path); err == nil {
-		k, err := decodeSecretKey(string(b))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
+	path := c.devKeyPath()
+	k, err := c.readDevKey()
+	if err != nil {
+		return nil, err
+	}
+	if k != nil {
 		log.Warn("SSOBROKER_SECRET_KEY is not set; using the development key in the data dir — set it in production", "path", path)
 		return k, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	k := make([]byte, 32)
+	if !c.sealedChecked || c.sealedKey != nil {
+		return nil, errors.New("no secret key: a development key is made only once the store was opened and holds nothing sealed")
+	}
+	k = make([]byte, 32)
 	_, _ = rand.Read(k) // never fails: docs/architecture.md, "Construction and failures"
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(k)+"\n"), 0o600); err != nil {
+	// O_EXCL: never replace a key another process just wrote.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(k) + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("write %s: %w", path, err)
 	}
 	log.Warn("SSOBROKER_SECRET_KEY is not set; generated a development key into the data dir — set it in production", "path", path)

@@ -8,30 +8,21 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
+	"os/user"
+	"path/filepath"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/ssobroker/ssobroker/directory"
 )
-
-const usage = `ssobroker — SSO identity broker and token service
-
-Usage:
-  ssobroker serve                 run the HTTP server
-  ssobroker migrate               apply database migrations and exit
-  ssobroker admin bootstrap --org NAME --email EMAIL
-  ssobroker admin org list|create --name NAME
-  ssobroker admin service-account create --org ORG --name N [--role ROLE] [--workspace WS[:owner|member]]...
-  ssobroker admin client create --name N --redirect-uri U [--redirect-uri U2] [--public] [--admin-api]
-  ssobroker keys rotate|list
-  ssobroker version
-
-Every command reads the same configuration (environment variables, flags
-override); run "ssobroker serve -h" to list it. --json prints machine-readable output.
-`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -46,50 +37,249 @@ const (
 	exitUsage  = 2
 )
 
+// commandSpec is one command of the command line: its words, the synopsis
+// of its own flags, one line saying what it does, the configuration flags it
+// reads, and how it runs.
+type commandSpec struct {
+	path     string
+	synopsis string
+	summary  string
+	flags    flagGroup
+	// creates: the command may start a new embedded database (serve,
+	// migrate, admin bootstrap); every other one refuses a data dir that
+	// does not exist instead of silently making an empty one.
+	creates bool
+	run     command
+}
+
+const (
+	// adminFlags are what an admin command reads: the store and --json.
+	adminFlags = flagsStore | flagsJSON
+	// linkFlags are those of admin commands that print links.
+	linkFlags = adminFlags | flagsIssuer
+)
+
+// commandTable lists every command, in the order help shows them.
+func commandTable() []commandSpec {
+	return []commandSpec{
+		{path: "serve", summary: "run the HTTP server", flags: flagsServer | flagsStore, creates: true, run: serveCommand},
+		{path: "migrate", summary: "apply database migrations and exit", flags: flagsStore | flagsJSON, creates: true, run: migrateCommand},
+		{path: "version", summary: "print the version", flags: flagsJSON, run: versionCommand},
+
+		{path: "admin bootstrap", synopsis: "--org NAME --email EMAIL", summary: "create an org, its first workspace and its first admin, and print a one-time console sign-in link",
+			flags: linkFlags, creates: true, run: bootstrapCommand},
+		{path: "admin sign-in-link", synopsis: "--org ORG --email EMAIL [--ttl 15m]", summary: "print a one-time console sign-in link for a member (the break-glass way in)",
+			flags: linkFlags, run: signInLinkCommand},
+
+		{path: "admin org list", summary: "list organizations", flags: adminFlags, run: orgListCommand},
+		{path: "admin org create", synopsis: "--name NAME [--plan PLAN] [--workspace WS]", summary: "create an organization and its default workspace", flags: adminFlags, run: orgCreateCommand},
+
+		{path: "admin member list", synopsis: "--org ORG", summary: "list an org's members", flags: adminFlags, run: memberListCommand},
+		{path: "admin member invite", synopsis: "--org ORG --email EMAIL [--role ROLE] [--workspace WS[:owner|member]]... [--expires-in 168h]",
+			summary: "invite someone; prints the accept link and mails it when SMTP is configured", flags: linkFlags | flagsMail, run: memberInviteCommand},
+		{path: "admin member remove", synopsis: "--org ORG (--user USER | --email EMAIL)", summary: "remove a member from an org", flags: adminFlags, run: memberRemoveCommand},
+
+		{path: "admin invitation list", synopsis: "--org ORG", summary: "list an org's invitations with their accept links", flags: linkFlags, run: invitationListCommand},
+		{path: "admin invitation revoke", synopsis: "--org ORG --id INV", summary: "revoke a pending invitation", flags: adminFlags, run: invitationRevokeCommand},
+
+		{path: "admin workspace list", synopsis: "--org ORG", summary: "list an org's workspaces", flags: adminFlags, run: workspaceListCommand},
+		{path: "admin workspace create", synopsis: "--org ORG --name NAME", summary: "create a workspace", flags: adminFlags, run: workspaceCreateCommand},
+
+		{path: "admin service-account list", synopsis: "--org ORG", summary: "list an org's service accounts", flags: adminFlags, run: serviceAccountListCommand},
+		{path: "admin service-account create", synopsis: "--org ORG --name N [--role ROLE] [--workspace WS[:owner|member]]...",
+			summary: "create a service account and print its first API key once", flags: adminFlags, run: serviceAccountCreateCommand},
+
+		{path: "admin key create", synopsis: "--org ORG --service-account SA", summary: "create an API key for a service account (printed once)", flags: adminFlags, run: keyCreateCommand},
+		{path: "admin key revoke", synopsis: "--org ORG --key KEY", summary: "revoke an API key", flags: adminFlags, run: keyRevokeCommand},
+
+		{path: "admin client create", synopsis: "--name N --redirect-uri U [--redirect-uri U2]... [--public] [--admin-api]",
+			summary: "register an OAuth client (its secret is printed once)", flags: adminFlags, run: clientCreateCommand},
+
+		{path: "admin domain mark-verified", synopsis: "--org ORG --domain D", summary: "operator override of a domain's DNS verification (audited)", flags: adminFlags, run: domainMarkVerifiedCommand},
+
+		{path: "keys rotate", summary: "publish the next signing key and activate the due one", flags: flagsStore | flagsKeys | flagsJSON, run: keysRotateCommand},
+		{path: "keys list", summary: "list the signing keys", flags: flagsStore | flagsKeys | flagsJSON, run: keysListCommand},
+	}
+}
+
+// groupSummaries say what each group of commands is for.
+func groupSummaries() map[string]string {
+	return map[string]string{
+		"admin":                 "administer organizations, members, invitations, workspaces, service accounts and clients",
+		"admin org":             "organizations",
+		"admin member":          "an org's members",
+		"admin invitation":      "an org's invitations",
+		"admin workspace":       "an org's workspaces",
+		"admin service-account": "an org's service accounts",
+		"admin key":             "API keys of service accounts",
+		"admin client":          "OAuth clients",
+		"admin domain":          "an org's email domains",
+		"keys":                  "token signing keys",
+	}
+}
+
+// findCommand reads the command's words off args: the spec when they name a
+// command, else the longest group they name (prefix) and the rest.
+func findCommand(args []string) (spec *commandSpec, prefix string, rest []string) {
+	table := commandTable()
+	words := []string{}
+	for i, a := range args {
+		if strings.HasPrefix(a, "-") {
+			break
+		}
+		candidate := strings.Join(append(slices.Clone(words), a), " ")
+		for j := range table {
+			if table[j].path == candidate {
+				return &table[j], candidate, args[i+1:]
+			}
+		}
+		isGroup := false
+		for _, c := range table {
+			if strings.HasPrefix(c.path, candidate+" ") {
+				isGroup = true
+				break
+			}
+		}
+		if !isGroup {
+			return nil, strings.Join(words, " "), args[i:]
+		}
+		words = append(words, a)
+	}
+	return nil, strings.Join(words, " "), args[len(words):]
+}
+
+func isHelp(a string) bool { return a == "-h" || a == "--help" || a == "-help" || a == "help" }
+
 // run executes one command line and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		printGroupHelp(stderr, "")
 		return exitUsage
 	}
-	cmd, rest := args[0], args[1:]
-	if (cmd == "admin" || cmd == "keys") && len(rest) > 0 {
-		cmd, rest = cmd+" "+rest[0], rest[1:]
-		if len(rest) > 0 && (cmd == "admin org" || cmd == "admin service-account" || cmd == "admin client") {
-			cmd, rest = cmd+" "+rest[0], rest[1:]
+	if args[0] == "help" {
+		spec, prefix, rest := findCommand(args[1:])
+		switch {
+		case spec != nil:
+			printLeafHelp(stdout, *spec, newFlagSet(*spec, getenv, io.Discard))
+		case len(rest) > 0:
+			fmt.Fprintf(stderr, "ssobroker help: unknown command %q\n\n", strings.TrimSpace(prefix+" "+rest[0]))
+			printGroupHelp(stderr, prefix)
+			return exitUsage
+		default:
+			printGroupHelp(stdout, prefix)
 		}
+		return exitOK
 	}
-	h, ok := commands()[cmd]
-	if !ok {
-		fmt.Fprintf(stderr, "ssobroker: unknown command %q\n\n%s", cmd, usage)
+	spec, prefix, rest := findCommand(args)
+	if spec == nil {
+		if len(rest) > 0 && isHelp(rest[0]) {
+			printGroupHelp(stdout, prefix)
+			return exitOK
+		}
+		if len(rest) == 0 {
+			fmt.Fprintf(stderr, "ssobroker %s: which command?\n\n", prefix)
+		} else {
+			fmt.Fprintf(stderr, "ssobroker: unknown command %q\n\n", strings.TrimSpace(prefix+" "+rest[0]))
+		}
+		printGroupHelp(stderr, prefix)
 		return exitUsage
 	}
-	fs := flag.NewFlagSet("ssobroker "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfg := bindConfig(fs, getenv)
-	cmdRun := h(fs)
+	fs := newFlagSet(*spec, getenv, stderr)
+	cfg, cmdRun := fs.cfg, fs.run
 	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printLeafHelp(stdout, *spec, fs)
+			return exitOK
+		}
+		fmt.Fprintln(stderr)
+		printLeafHelp(stderr, *spec, fs)
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ssobroker %s: unexpected arguments %q\n", cmd, fs.Args())
+		if isHelp(fs.Arg(0)) {
+			printLeafHelp(stdout, *spec, fs)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "ssobroker %s: unexpected arguments %q\n\n", spec.path, fs.Args())
+		printLeafHelp(stderr, *spec, fs)
 		return exitUsage
 	}
 	if err := cfg.validate(); err != nil {
 		fmt.Fprintf(stderr, "ssobroker: invalid configuration:\n%v\n", err)
 		return exitUsage
 	}
-	env := &env{cfg: cfg, stdout: stdout, stderr: stderr, log: cfg.logger(stderr)}
+	env := &env{cfg: cfg, spec: *spec, stdout: stdout, stderr: stderr, log: cfg.logger(stderr)}
 	if err := cmdRun(ctx, env); err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "ssobroker %s: %v\n", cmd, err)
+			fmt.Fprintf(stderr, "ssobroker %s: %v\n\n", spec.path, err)
+			printLeafHelp(stderr, *spec, fs)
 			return exitUsage
 		}
-		fmt.Fprintf(stderr, "ssobroker %s: %v\n", cmd, err)
+		fmt.Fprintf(stderr, "ssobroker %s: %v\n", spec.path, err)
 		return exitFailed
 	}
 	return exitOK
+}
+
+// commandFlags is a command's flag set with its configuration and runner.
+type commandFlags struct {
+	*flag.FlagSet
+	cfg *config
+	run func(ctx context.Context, e *env) error
+}
+
+func newFlagSet(spec commandSpec, getenv func(string) string, out io.Writer) commandFlags {
+	fs := flag.NewFlagSet("ssobroker "+spec.path, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {} // run prints the help itself, to the right stream
+	cfg := bindConfigFor(fs, getenv, spec.flags)
+	return commandFlags{FlagSet: fs, cfg: cfg, run: spec.run(fs)}
+}
+
+const helpHeader = "ssobroker — SSO identity broker and token service\n\n"
+
+// printGroupHelp lists the commands under prefix ("" for all), one line each.
+func printGroupHelp(w io.Writer, prefix string) {
+	if prefix == "" {
+		fmt.Fprint(w, helpHeader)
+	} else if s := groupSummaries()[prefix]; s != "" {
+		fmt.Fprintf(w, "ssobroker %s — %s\n\n", prefix, s)
+	}
+	fmt.Fprintln(w, "Usage:")
+	tw := tabwriter.NewWriter(w, 2, 4, 3, ' ', 0)
+	for _, c := range commandTable() {
+		if prefix != "" && !strings.HasPrefix(c.path, prefix+" ") {
+			continue
+		}
+		fmt.Fprintf(tw, "  ssobroker %s\t%s\n", c.path, c.summary)
+	}
+	if prefix == "" {
+		fmt.Fprintf(tw, "  ssobroker help [COMMAND]\tthis help, or a command's\n")
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "\nRun \"ssobroker COMMAND --help\" for the flags a command reads. Configuration comes from\n"+
+		"SSOBROKER_* environment variables (docs/operations.md); a command's flags override them.\n")
+}
+
+// printLeafHelp shows one command: its synopsis, what it does, and only the
+// flags it reads.
+func printLeafHelp(w io.Writer, spec commandSpec, fs commandFlags) {
+	fmt.Fprintf(w, "Usage: ssobroker %s", spec.path)
+	if spec.synopsis != "" {
+		fmt.Fprintf(w, " %s", spec.synopsis)
+	}
+	fmt.Fprintf(w, "\n\n%s.\n", strings.ToUpper(spec.summary[:1])+spec.summary[1:])
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nFlags:")
+	old := fs.Output()
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(old)
 }
 
 // usageError is a mistake in the command line.
@@ -100,6 +290,7 @@ func (e usageError) Error() string { return e.msg }
 // env is what a command runs with.
 type env struct {
 	cfg    *config
+	spec   commandSpec
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
@@ -108,28 +299,70 @@ type env struct {
 // command binds its own flags to fs and returns the function that runs it.
 type command func(fs *flag.FlagSet) func(ctx context.Context, e *env) error
 
-func commands() map[string]command {
-	return map[string]command{
-		"serve":                        serveCommand,
-		"migrate":                      migrateCommand,
-		"version":                      versionCommand,
-		"admin bootstrap":              bootstrapCommand,
-		"admin org list":               orgListCommand,
-		"admin org create":             orgCreateCommand,
-		"admin service-account create": serviceAccountCreateCommand,
-		"admin client create":          clientCreateCommand,
-		"keys rotate":                  keysRotateCommand,
-		"keys list":                    keysListCommand,
+// actor is the audit-log actor for changes made from the command line:
+// "cli:" and the operator's OS user name.
+func (e *env) actor() string {
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
 	}
+	if name == "" {
+		name = os.Getenv("USER")
+	}
+	if name == "" {
+		name = "unknown"
+	}
+	return "cli:" + name
 }
 
 // openStore opens the configured directory: PostgreSQL when a URL is set,
-// else the embedded SQLite file in the data dir.
+// else the embedded SQLite file in the data dir. It says on stderr which
+// store it opened, refuses a data dir that does not exist (unless the
+// command may start one), and refuses sealed data the configured secret key
+// cannot open (config.checkSealed).
 func (e *env) openStore(ctx context.Context) (*directory.SQLStore, error) {
-	if e.cfg.DatabaseURL != "" {
-		return directory.OpenPostgres(ctx, e.cfg.DatabaseURL, e.log)
+	dir, err := filepath.Abs(e.cfg.DataDir)
+	if err != nil {
+		dir = e.cfg.DataDir
 	}
-	return directory.OpenSQLite(ctx, e.cfg.sqlitePath(), e.log)
+	if e.cfg.DatabaseURL == "" && !e.spec.creates {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no ssobroker data in %s — run from the folder where serve runs, or set SSOBROKER_DATA_DIR", e.cfg.DataDir)
+		}
+	}
+	var s *directory.SQLStore
+	if e.cfg.DatabaseURL != "" {
+		e.say("ssobroker: directory: PostgreSQL %s; data dir %s", redactedURL(e.cfg.DatabaseURL), dir)
+		s, err = directory.OpenPostgresWith(ctx, e.cfg.DatabaseURL, e.log, e.cfg.postgresOptions())
+	} else {
+		e.say("ssobroker: data dir %s (SQLite %s)", dir, filepath.Join(dir, "ssobroker.db"))
+		s, err = directory.OpenSQLite(ctx, e.cfg.sqlitePath(), e.log)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := e.cfg.checkSealed(ctx, s); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// redactedURL hides a URL's password.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// say writes one line for the operator on stderr; serve logs instead.
+func (e *env) say(format string, a ...any) {
+	if e.spec.path == "serve" {
+		return
+	}
+	fmt.Fprintf(e.stderr, format+"\n", a...)
 }
 
 // print writes v as JSON with --json, else the human text.

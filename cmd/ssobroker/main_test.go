@@ -49,8 +49,12 @@ func TestInvalidConfigurationIsReportedAllAtOnce(t *testing.T) {
 
 func TestFlagsOverrideEnvironment(t *testing.T) {
 	env := map[string]string{"SSOBROKER_ISSUER": "ftp://bad", "SSOBROKER_DATA_DIR": t.TempDir()}
-	if code, _, stderr := runCLI(t, env, "version", "--issuer", "https://sso.example.com"); code != exitOK {
+	code, out, stderr := runCLI(t, env, "admin", "bootstrap", "--org", "Acme", "--email", "ada@acme.com", "--issuer", "https://sso.example.com", "--json")
+	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, `"sign_in_url": "https://sso.example.com/admin/sign-in/`) {
+		t.Fatalf("the link does not use the --issuer flag:\n%s", out)
 	}
 }
 
@@ -80,8 +84,12 @@ func TestBootstrapIsIdempotent(t *testing.T) {
 			t.Fatalf("run %d: output is not JSON: %v\n%s", i, err, out)
 		}
 	}
-	if first["invitation_id"] != second["invitation_id"] {
-		t.Errorf("second bootstrap made a new invitation: %v then %v", first["invitation_id"], second["invitation_id"])
+	admin := func(m map[string]any) any { return m["admin"].(map[string]any)["principal_id"] }
+	if admin(first) != admin(second) || first["admin_created"] != true || second["admin_created"] != false {
+		t.Errorf("second bootstrap made another admin: %v (created %v) then %v (created %v)", admin(first), first["admin_created"], admin(second), second["admin_created"])
+	}
+	if first["sign_in_url"] == second["sign_in_url"] || !strings.HasPrefix(second["sign_in_url"].(string), "http://127.0.0.1:8080/admin/sign-in/") {
+		t.Errorf("each bootstrap prints a new one-time link: %v then %v", first["sign_in_url"], second["sign_in_url"])
 	}
 	if !strings.Contains(fmt.Sprint(second["actions"]), "exists") {
 		t.Errorf("second run does not say the org exists: %v", second["actions"])
