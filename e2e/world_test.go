@@ -195,7 +195,7 @@ func (w *world) newOrg(t *testing.T, name, domain string) org {
 func (w *world) createConnection(t *testing.T, o org, mappings map[string]any) string {
 	t.Helper()
 	body := map[string]any{"type": "oidc", "name": o.Name + " IdP", "enabled": false,
-		"oidc": map[string]any{"issuer": "http://127.0.0.1:9", "client_id": upstreamClientID, "client_secret": upstreamClientSecret,
+		"oidc": map[string]any{"issuer": placeholderIssuer(t), "client_id": upstreamClientID, "client_secret": upstreamClientSecret,
 			"scopes": []string{"openid", "email", "profile", "groups"}}}
 	for k, v := range mappings {
 		body[k] = v
@@ -205,6 +205,30 @@ func (w *world) createConnection(t *testing.T, o org, mappings map[string]any) s
 	}
 	o.a.must(t, http.StatusCreated, "POST", o.path("/connections"), body, &conn)
 	return conn.ID
+}
+
+// placeholderIssuer serves a discovery document that passes the broker's
+// save-time checks (reachable, exact issuer, code flow, S256), so that a
+// connection can be created before its IdP exists; enableConnection then
+// points it at the real IdP. The broker never signs anyone in through it.
+func placeholderIssuer(t *testing.T) string {
+	t.Helper()
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/openid-configuration" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"issuer": srv.URL, "authorization_endpoint": srv.URL + "/auth", "token_endpoint": srv.URL + "/token",
+			"jwks_uri": srv.URL + "/jwks", "response_types_supported": []string{"code"},
+			"subject_types_supported": []string{"public"}, "id_token_signing_alg_values_supported": []string{"RS256"},
+			"code_challenge_methods_supported": []string{"S256"},
+		})
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // enableConnection points the connection at its IdP and enables it
