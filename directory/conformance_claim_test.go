@@ -119,6 +119,17 @@ func testIdentityClaim(t *testing.T, s *directory.SQLStore) {
 		}
 	})
 
+	t.Run("a login says whether it created the join request, so admins are told once", func(t *testing.T) {
+		t.Parallel()
+		o, _, c := provisionOrg(t, s, directory.JITApproval)
+		in := login(o, c, "sub-"+tok(), "asker-"+tok()+"@example.com")
+		first := must[directory.LoginOutcome](t)(s.ProvisionLogin(bg, in))
+		second := must[directory.LoginOutcome](t)(s.ProvisionLogin(bg, in))
+		if first.Status != directory.LoginPendingApproval || !first.NewJoinRequest || second.NewJoinRequest || second.JoinRequest.ID != first.JoinRequest.ID {
+			t.Fatalf("first %+v, second %+v", first, second)
+		}
+	})
+
 	t.Run("not claimed when the identity-less user is not a member of the org", func(t *testing.T) {
 		t.Parallel()
 		o, c, m := setup(t, true)

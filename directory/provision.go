@@ -52,6 +52,9 @@ type LoginOutcome struct {
 	Member *Member
 	// JoinRequest is set when Status is LoginPendingApproval.
 	JoinRequest *JoinRequest
+	// NewJoinRequest is true when this login created JoinRequest (the org's
+	// admins are told once, not at every retry).
+	NewJoinRequest bool
 	// NewUser is true when this login created the user.
 	NewUser bool
 	// Notes lists mapping decisions that were refused (e.g. demoting the last admin).
@@ -267,6 +270,7 @@ func admit(ctx context.Context, q querier, o Organization, in LoginIdentity, out
 			if err := audit(ctx, q, o.ID, out.User.ID, "join_request.create", id, nil, j); err != nil {
 				return err
 			}
+			out.NewJoinRequest = true
 		}
 		out.Status, out.JoinRequest = LoginPendingApproval, &j
 	default:

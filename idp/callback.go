@@ -194,6 +194,9 @@ func (s *Service) finish(w http.ResponseWriter, r *http.Request, st loginState, 
 	case directory.LoginMember:
 		s.signIn(w, r, st, c, id, out.User, viaForm)
 	case directory.LoginPendingApproval:
+		if out.NewJoinRequest && out.JoinRequest != nil && s.opts.JoinRequests != nil {
+			s.opts.JoinRequests.NotifyJoinRequest(ctx, org, out.User, *out.JoinRequest)
+		}
 		ref := newRef()
 		s.log.InfoContext(ctx, "sign-in: waiting for approval", append(attrs, "ref", ref, "reason", "jit.pending_approval")...)
 		s.noteFailure(ctx, c.OrgID, c.ID, "jit.pending_approval", CausePolicy, ref)

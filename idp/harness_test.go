@@ -187,6 +187,7 @@ type world struct {
 	svc      *idp.Service
 	srv      *httptest.Server
 	logs     *syncBuffer
+	notices  *joinNotices
 	// upstreams by role
 	userinfoOnly, inIDToken, mixIdP, otherIdP *upstream
 	// secrets seen on the wire, which must never reach the log
@@ -242,7 +243,7 @@ func newWorld(t testing.TB, dir *directory.SQLStore, sessions session.Store, cli
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, dir: dir, sessions: sessions, box: box, logs: &syncBuffer{}}
+	w := &world{t: t, dir: dir, sessions: sessions, box: box, logs: &syncBuffer{}, notices: &joinNotices{}}
 	mux := http.NewServeMux()
 	w.srv = httptest.NewServer(mux)
 	t.Cleanup(w.srv.Close)
@@ -250,7 +251,7 @@ func newWorld(t testing.TB, dir *directory.SQLStore, sessions session.Store, cli
 		client = idp.NewUpstreamClient(true)
 	}
 	w.svc, err = idp.New(idp.Options{
-		Issuer: w.srv.URL, Directory: dir, Sessions: sessions, Secrets: box,
+		Issuer: w.srv.URL, Directory: dir, Sessions: sessions, Secrets: box, JoinRequests: w.notices,
 		Connectors: idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New},
 		HTTPClient: client,
 		Failures:   dirFailures{dir},

@@ -89,8 +89,18 @@ type Options struct {
 	// Failures keeps and counts sign-in failures per connection (sign-in
 	// diagnostics); nil keeps none.
 	Failures FailureRecorder
+	// JoinRequests, when set, is told about each new join request (an org
+	// in approval mode) after it is stored, so that the org's admins hear of
+	// it (idp/mail.JoinRequestNotices mails them); nil tells nobody.
+	JoinRequests JoinRequestNotifier
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+}
+
+// JoinRequestNotifier is told about a new join request. It must not block
+// the sign-in: it returns at once and does its work in the background.
+type JoinRequestNotifier interface {
+	NotifyJoinRequest(ctx context.Context, org directory.Organization, user directory.User, req directory.JoinRequest)
 }
 
 // Service is the sign-in side of the broker: home-realm discovery, the

@@ -259,6 +259,12 @@ func (w *signInWorld) approvalMode(t *testing.T) {
 	if len(reqs) != 1 || reqs[0].Email != a.email || reqs[0].State != directory.JoinPending {
 		t.Fatalf("join requests %+v", reqs)
 	}
+	// The org's admins are told once, not at every retry.
+	_, p = w.login(w.url("/login?authz=ap1b&login_hint="+url.QueryEscape(a.email)), a)
+	wantStatus(t, p, http.StatusOK, "Waiting for approval", w.appr.Name)
+	if got := w.notices.about(reqs[0].ID); len(got) != 1 || got[0].org.ID != w.appr.ID || got[0].user.Email != a.email {
+		t.Fatalf("join request notices %+v, want one for %s in %s", got, a.email, w.appr.ID)
+	}
 	must[directory.Member](t)(w.dir.ApproveJoinRequest(bg, actor, w.appr.ID, reqs[0].ID))
 	_, p = w.login(w.url("/login?authz=ap2&login_hint="+url.QueryEscape(a.email)), a)
 	w.wantContinue(t, p, "ap2")
