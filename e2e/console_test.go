@@ -48,6 +48,15 @@ import (
 //     or breaks its Content-Security-Policy;
 //   - one task is done with the keyboard alone.
 //
+// Chromium logs "Failed to load resource" for every 4xx document; that line
+// is allowed only for the steps whose refusal the test expects (the only
+// workspace, the sole admin's own role, a used or expired link, a
+// non-member added to a workspace).
+//
+// While `admin bootstrap` prints no one-time link (CONTRACTS C2/C3), the test
+// fails on that and goes on signing the admin in through the org's IdP
+// (signInThroughIdP), so that the rest of the console is still proven.
+//
 // Screenshots of every tab go to the test's temporary directory; with
 // SSOBROKER_UPDATE_SCREENSHOTS=1 the main ones are copied to
 // docs/screenshots/console-*.png.
@@ -302,7 +311,7 @@ func (w *consoleWorld) workspaces(t *testing.T) {
 		t.Fatalf("workspaces %v after deleting two, want research", rows)
 	}
 	p = d.click(t, "admin", `#ws-research a[href$="#delete"]`)
-	if p.H1 != "Workspace research Default" && !strings.HasPrefix(p.H1, "Workspace research") {
+	if !strings.HasPrefix(p.H1, "Workspace research") {
 		t.Fatalf("research's page: %q", p.H1)
 	}
 	w.research = pathTail(p.URL)
