@@ -158,7 +158,14 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
+	// Invitation mail and join-request notices (idp/mail), when configured.
+	invitationMail, joinNotices, err := e.outgoingMail(store)
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
 	admin, err := adminapi.New(adminapi.Config{
+		Mailer:      invitationMail,
 		Webhooks:    hooks,
 		Store:       store,
 		Tokens:      bearerVerifier{a.issuer},
@@ -206,6 +213,8 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		Logger:     e.log,
 		SealKey:    loginStateKey,
 		Sources:    sources,
+		// The org's admins hear of each new join request.
+		JoinRequests: joinNotices,
 	})
 	if err != nil {
 		a.stop()
@@ -217,7 +226,7 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	// The admin console and /account (idp/console); it also serves /static/.
 	web, err := console.New(console.Config{Issuer: e.cfg.Issuer, Store: store, Sessions: a.sessions, Key: key, Logger: e.log,
 		// The Connections and Domains tabs save through the admin API's path.
-		Connections: admin, SelfService: store})
+		Connections: admin, SelfService: store, Mailer: invitationMail})
 	if err != nil {
 		a.stop()
 		return nil, err

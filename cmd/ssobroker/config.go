@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ssobroker/ssobroker/directory"
+	"github.com/ssobroker/ssobroker/directory/adminapi"
 	"github.com/ssobroker/ssobroker/directory/secretbox"
 	"github.com/ssobroker/ssobroker/idp"
 	"github.com/ssobroker/ssobroker/idp/mail"
@@ -223,6 +224,22 @@ func (c *config) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// outgoingMail returns what sends the broker's mail — invitations (for the
+// admin API and the console) and join-request notices (for sign-in) — or
+// nils when SSOBROKER_SMTP_URL is empty. The nils are untyped: a nil
+// *mail.Mailer in an interface would look configured.
+func (e *env) outgoingMail(members mail.MemberLister) (adminapi.InvitationMailer, idp.JoinRequestNotifier, error) {
+	m, err := e.cfg.mailer(e.log)
+	if err != nil || m == nil {
+		if err == nil {
+			e.log.Info("mail: not configured (SSOBROKER_SMTP_URL is empty); invitation links are shown, not mailed")
+		}
+		return nil, nil, err
+	}
+	e.log.Info("mail: SMTP", "server", m.Describe(), "from", e.cfg.MailFrom)
+	return m, &mail.JoinRequestNotices{Mailer: m, Members: members, Issuer: e.cfg.Issuer, Logger: e.log}, nil
 }
 
 // mailer returns the configured Mailer, or nil when SSOBROKER_SMTP_URL is
