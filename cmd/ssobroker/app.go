@@ -226,7 +226,8 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	// The admin console and /account (idp/console); it also serves /static/.
 	web, err := console.New(console.Config{Issuer: e.cfg.Issuer, Store: store, Sessions: a.sessions, Key: key, Logger: e.log,
 		// The Connections and Domains tabs save through the admin API's path.
-		Connections: admin, SelfService: store, Mailer: invitationMail})
+		Connections: admin, SelfService: store, Mailer: invitationMail,
+		SignInLinks: signInLinks{store}, Invitations: store})
 	if err != nil {
 		a.stop()
 		return nil, err
