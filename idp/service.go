@@ -119,6 +119,7 @@ type Service struct {
 	base   string // the issuer's path, prefixed to our redirects
 	secure bool   // cookies are Secure
 
+	tests       *testRecorder
 	cache       *connectorCache
 	sealer      *session.Sealer
 	samlStarts  *sourceBudget
@@ -189,6 +190,7 @@ func New(opts Options) (*Service, error) {
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	s.tests = &testRecorder{dir: opts.Directory, records: opts.Sessions, now: opts.Now, log: s.log}
 	s.cache.refreshFailed = func(id string, err error) {
 		s.log.Warn("refreshing a connector (discovery document or SAML metadata) failed; the last good one stays in use",
 			"connection", id, "err", err)
@@ -223,6 +225,7 @@ func (s *Service) Close() {
 //	GET  /sso/oidc/{conn}/callback   the upstream OIDC callback
 //	GET  /sso/saml/{conn}/metadata   our SAML SP metadata (signed)
 //	POST /sso/saml/{conn}/acs        the SAML assertion consumer service
+//	GET  /sso/test/{token}           a test sign-in's one-time start (conntest.go)
 func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+LoginPath, s.loginPage)
 	mux.HandleFunc("POST "+LoginPath, s.loginSubmit)
@@ -232,6 +235,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sso/oidc/{conn}/callback", s.oidcCallback)
 	mux.HandleFunc("GET /sso/saml/{conn}/metadata", s.samlMetadata)
 	mux.HandleFunc("POST /sso/saml/{conn}/acs", s.samlACS)
+	mux.HandleFunc("GET "+TestStartPath+"{token}", s.testStartPage)
 }
 
 // CallbackURL returns the absolute URL the upstream IdP of connection c

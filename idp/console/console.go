@@ -34,6 +34,7 @@ import (
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/access"
+	"github.com/ssobroker/ssobroker/directory/adminapi"
 	"github.com/ssobroker/ssobroker/idp"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/templates"
@@ -155,6 +156,9 @@ type Config struct {
 	// When either is nil those tabs are read-only and /setup/ is off.
 	Connections ConnectionEditor
 	SelfService SelfServiceStore
+	// Tests runs test sign-ins ("Test this connection"; idp.Service); nil:
+	// the button says tests are not available.
+	Tests adminapi.ConnectionTester
 	// Templates renders the pages; nil loads the embedded ones.
 	Templates *templates.Set
 	Logger    *slog.Logger
@@ -174,6 +178,7 @@ type Console struct {
 	invites  InvitationFinder
 	conns    ConnectionEditor
 	self     SelfServiceStore
+	tests    adminapi.ConnectionTester
 	pages    *templates.Set
 	flashKey []byte
 	log      *slog.Logger
@@ -194,7 +199,7 @@ func New(cfg Config) (*Console, error) {
 	}
 	c := &Console{
 		issuer: strings.TrimSuffix(cfg.Issuer, "/"), base: strings.TrimSuffix(u.Path, "/"), secure: u.Scheme == "https",
-		store: cfg.Store, sessions: cfg.Sessions, mailer: cfg.Mailer, links: cfg.SignInLinks, invites: cfg.Invitations, conns: cfg.Connections, self: cfg.SelfService,
+		store: cfg.Store, sessions: cfg.Sessions, mailer: cfg.Mailer, links: cfg.SignInLinks, invites: cfg.Invitations, conns: cfg.Connections, self: cfg.SelfService, tests: cfg.Tests,
 		pages: cfg.Templates, flashKey: deriveKey(cfg.Key, "ssobroker console flash v1"), log: cfg.Logger, now: cfg.Now,
 	}
 	if c.pages == nil {
