@@ -203,16 +203,7 @@ func (s *SQLStore) GetMember(ctx context.Context, orgID, principalID string) (Me
 
 // ListMembers lists the org's members (users and service accounts) by id.
 func (s *SQLStore) ListMembers(ctx context.Context, orgID string, p Page) ([]Member, string, error) {
-	limit := limitOf(p)
-	r, err := s.db.query(ctx, `SELECT `+memberCols+memberFrom+` WHERE m.org_id = $1 AND m.principal_id > $2 ORDER BY m.principal_id LIMIT $3`, orgID, p.After, limit)
-	if err != nil {
-		return nil, "", err
-	}
-	out, err := collect(r, scanMember)
-	if err != nil || len(out) == 0 {
-		return out, "", err
-	}
-	return out, nextCursor(len(out), limit, out[len(out)-1].PrincipalID), nil
+	return s.SearchMembers(ctx, orgID, MemberFilter{Page: p})
 }
 
 // MemberFilter narrows SearchMembers.

@@ -76,11 +76,6 @@ func (c *countingStore) GetMember(ctx context.Context, orgID, principalID string
 	return c.s.GetMember(ctx, orgID, principalID)
 }
 
-func (c *countingStore) ListMembers(ctx context.Context, orgID string, p directory.Page) ([]directory.Member, string, error) {
-	c.calls.Add(1)
-	return c.s.ListMembers(ctx, orgID, p)
-}
-
 func (c *countingStore) ListPrincipalOrgs(ctx context.Context, principalID string) ([]directory.Member, error) {
 	c.calls.Add(1)
 	return c.s.ListPrincipalOrgs(ctx, principalID)
@@ -96,9 +91,19 @@ func (c *countingStore) RemoveMember(ctx context.Context, actor, orgID, principa
 	return c.s.RemoveMember(ctx, actor, orgID, principalID)
 }
 
-func (c *countingStore) CountAdmins(ctx context.Context, orgID string) (int, error) {
+func (c *countingStore) SearchMembers(ctx context.Context, orgID string, f directory.MemberFilter) ([]directory.Member, string, error) {
 	c.calls.Add(1)
-	return c.s.CountAdmins(ctx, orgID)
+	return c.s.SearchMembers(ctx, orgID, f)
+}
+
+func (c *countingStore) CountMembers(ctx context.Context, orgID string) (directory.MemberCounts, error) {
+	c.calls.Add(1)
+	return c.s.CountMembers(ctx, orgID)
+}
+
+func (c *countingStore) WorkspacesOfPrincipals(ctx context.Context, orgID string, principals []string) (map[string][]directory.WorkspaceMember, error) {
+	c.calls.Add(1)
+	return c.s.WorkspacesOfPrincipals(ctx, orgID, principals)
 }
 
 func (c *countingStore) PutWorkspaceMember(ctx context.Context, actor, orgID, wsID, principalID string, m access.Membership) (directory.WorkspaceMember, error) {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/idp"
@@ -111,6 +112,16 @@ func pagerFor(path string, q url.Values, after, next string) pager {
 		}
 	}
 	return p
+}
+
+// searchParam reads ?q= for a server-side search, trimmed and cut to the
+// directory's bound.
+func searchParam(q url.Values) string {
+	v := strings.TrimSpace(q.Get("q"))
+	if len(v) > directory.MaxSearchLen {
+		v = strings.ToValidUTF8(v[:directory.MaxSearchLen], "")
+	}
+	return v
 }
 
 // formValues keeps what a refused form held, to show it again.
