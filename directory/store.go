@@ -139,12 +139,21 @@ type Store interface {
 	RemoveMember(ctx context.Context, actor, orgID, principalID string) error
 	// CountAdmins counts the org's human admins.
 	CountAdmins(ctx context.Context, orgID string) (int, error)
+	// SearchMembers lists the members whose name or email contains f.Q,
+	// optionally leaving out a workspace's members, page by page.
+	SearchMembers(ctx context.Context, orgID string, f MemberFilter) ([]Member, string, error)
+	// CountMembers counts members, human admins and pending join requests
+	// in one query.
+	CountMembers(ctx context.Context, orgID string) (MemberCounts, error)
 
 	PutWorkspaceMember(ctx context.Context, actor, orgID, wsID, principalID string, m access.Membership) (WorkspaceMember, error)
 	RemoveWorkspaceMember(ctx context.Context, actor, orgID, wsID, principalID string) error
 	ListWorkspaceMembers(ctx context.Context, orgID, wsID string, p Page) ([]WorkspaceMember, string, error)
 	// PrincipalWorkspaces lists every workspace membership of a principal in the org.
 	PrincipalWorkspaces(ctx context.Context, orgID, principalID string) ([]WorkspaceMember, error)
+	// WorkspacesOfPrincipals returns the workspace memberships of several
+	// principals (at most MaxPrincipalsPerCall) in one query.
+	WorkspacesOfPrincipals(ctx context.Context, orgID string, principals []string) (map[string][]WorkspaceMember, error)
 
 	CreateInvitation(ctx context.Context, actor string, in NewInvitation) (Invitation, error)
 	GetInvitation(ctx context.Context, orgID, id string) (Invitation, error)
