@@ -338,6 +338,7 @@ func (c *Console) workspaceData(w http.ResponseWriter, r *http.Request, a *actor
 		CanAdd:   perms.Has(access.WorkspaceInvite),
 		CanOwner: perms.Has(access.WorkspaceConfigure), Role: string(access.WorkspaceMember)}
 	d.Pager = pagerFor(base, keepQuery(q, "q", "cand_after"), p.After, next)
+	d.Pager.Label = "Pages of members"
 	if d.CanAdd && d.Q != "" {
 		after := q.Get("cand_after")
 		if len(after) > 200 {
@@ -350,7 +351,7 @@ func (c *Console) workspaceData(w http.ResponseWriter, r *http.Request, a *actor
 			return workspaceData{}, false
 		}
 		d.Candidates = cands
-		d.CandPage = renamePager(pagerFor(base, keepQuery(q, "q", "after"), after, candNext), "cand_after")
+		d.CandPage = pagerOn(base, keepQuery(q, "q", "after"), "cand_after", after, candNext)
 		d.CandPage.Label = "Search results pages"
 	}
 	if refused != nil {

@@ -83,8 +83,8 @@ func (o *bigOrg) pages() []string {
 	p := o.path
 	return []string{p("/general"), p("/workspaces"), p("/workspaces?q=ws-01"), p("/workspaces?after=" + o.ws.ID),
 		p("/workspaces/" + o.ws.ID), p("/workspaces/" + o.ws.ID + "?q=user"), p("/users"), p("/users?q=user%2000"),
-		p("/users?after=" + o.someone), p("/users/" + o.someone),
-		p("/settings"), p("/service-accounts"), p("/service-accounts/" + o.sa.ID), p("/billing"), p("/audit"),
+		p("/users?after=" + o.someone), p("/users?inv_q=x&req_q=y"), p("/users/" + o.someone),
+		p("/settings"), p("/service-accounts"), p("/service-accounts?q=sa-0"), p("/service-accounts/" + o.sa.ID), p("/billing"), p("/audit"),
 		p("/audit?action=member.add"), p("/connections"), p("/domains"), "/account"}
 }
 

@@ -71,15 +71,15 @@ type Store interface {
 
 	CreateInvitation(ctx context.Context, actor string, in directory.NewInvitation) (directory.Invitation, error)
 	GetInvitation(ctx context.Context, orgID, id string) (directory.Invitation, error)
-	ListInvitations(ctx context.Context, orgID string, p directory.Page) ([]directory.Invitation, string, error)
+	SearchInvitations(ctx context.Context, orgID string, f directory.ListFilter) ([]directory.Invitation, string, error)
 	RevokeInvitation(ctx context.Context, actor, orgID, id string) error
-	ListJoinRequests(ctx context.Context, orgID string, p directory.Page) ([]directory.JoinRequest, string, error)
+	SearchJoinRequests(ctx context.Context, orgID string, f directory.ListFilter) ([]directory.JoinRequest, string, error)
 	ApproveJoinRequest(ctx context.Context, actor, orgID, id string) (directory.Member, error)
 	DenyJoinRequest(ctx context.Context, actor, orgID, id string) error
 
 	CreateServiceAccount(ctx context.Context, actor string, in directory.NewServiceAccount) (directory.ServiceAccount, error)
 	GetServiceAccount(ctx context.Context, orgID, id string) (directory.ServiceAccount, error)
-	ListServiceAccounts(ctx context.Context, orgID string, p directory.Page) ([]directory.ServiceAccount, string, error)
+	SearchServiceAccounts(ctx context.Context, orgID string, f directory.ListFilter) ([]directory.ServiceAccount, string, error)
 	DeleteServiceAccount(ctx context.Context, actor, orgID, id string) error
 	CreateAPIKey(ctx context.Context, actor, orgID, serviceAccountID string) (directory.APIKey, string, error)
 	ListAPIKeys(ctx context.Context, orgID, serviceAccountID string) ([]directory.APIKey, error)

@@ -136,9 +136,9 @@ func (c *countingStore) GetInvitation(ctx context.Context, orgID, id string) (di
 	return c.s.GetInvitation(ctx, orgID, id)
 }
 
-func (c *countingStore) ListInvitations(ctx context.Context, orgID string, p directory.Page) ([]directory.Invitation, string, error) {
+func (c *countingStore) SearchInvitations(ctx context.Context, orgID string, f directory.ListFilter) ([]directory.Invitation, string, error) {
 	c.calls.Add(1)
-	return c.s.ListInvitations(ctx, orgID, p)
+	return c.s.SearchInvitations(ctx, orgID, f)
 }
 
 func (c *countingStore) RevokeInvitation(ctx context.Context, actor, orgID, id string) error {
@@ -146,9 +146,9 @@ func (c *countingStore) RevokeInvitation(ctx context.Context, actor, orgID, id s
 	return c.s.RevokeInvitation(ctx, actor, orgID, id)
 }
 
-func (c *countingStore) ListJoinRequests(ctx context.Context, orgID string, p directory.Page) ([]directory.JoinRequest, string, error) {
+func (c *countingStore) SearchJoinRequests(ctx context.Context, orgID string, f directory.ListFilter) ([]directory.JoinRequest, string, error) {
 	c.calls.Add(1)
-	return c.s.ListJoinRequests(ctx, orgID, p)
+	return c.s.SearchJoinRequests(ctx, orgID, f)
 }
 
 func (c *countingStore) ApproveJoinRequest(ctx context.Context, actor, orgID, id string) (directory.Member, error) {
@@ -171,9 +171,9 @@ func (c *countingStore) GetServiceAccount(ctx context.Context, orgID, id string)
 	return c.s.GetServiceAccount(ctx, orgID, id)
 }
 
-func (c *countingStore) ListServiceAccounts(ctx context.Context, orgID string, p directory.Page) ([]directory.ServiceAccount, string, error) {
+func (c *countingStore) SearchServiceAccounts(ctx context.Context, orgID string, f directory.ListFilter) ([]directory.ServiceAccount, string, error) {
 	c.calls.Add(1)
-	return c.s.ListServiceAccounts(ctx, orgID, p)
+	return c.s.SearchServiceAccounts(ctx, orgID, f)
 }
 
 func (c *countingStore) DeleteServiceAccount(ctx context.Context, actor, orgID, id string) error {

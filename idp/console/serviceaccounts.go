@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/ssobroker/ssobroker/directory"
@@ -9,6 +10,8 @@ import (
 )
 
 type serviceAccountsData struct {
+	// Q searches the service accounts by name.
+	Q        string
 	Accounts []directory.ServiceAccount
 	Pager    pager
 	Roles    []access.OrgRole
@@ -22,17 +25,21 @@ func (c *Console) serviceAccountsPage(w http.ResponseWriter, r *http.Request, a 
 	if r.Method != http.MethodGet {
 		p.After = ""
 	}
-	items, next, err := c.store.ListServiceAccounts(r.Context(), a.orgID(), p)
+	q := searchParam(r.URL.Query())
+	if r.Method != http.MethodGet {
+		q = ""
+	}
+	items, next, err := c.store.SearchServiceAccounts(r.Context(), a.orgID(), directory.ListFilter{Q: q, Page: p})
 	if err != nil {
 		c.storeError(w, r, a, err)
 		return
 	}
-	d := serviceAccountsData{Accounts: items, Roles: access.OrgRoles(), Refused: refused,
+	d := serviceAccountsData{Q: q, Accounts: items, Roles: access.OrgRoles(), Refused: refused,
 		Role: string(access.RolePlatformMember), WorkspaceRole: string(access.WorkspaceMember)}
 	if refused != nil {
 		d.Name, d.Role, d.Workspaces, d.WorkspaceRole = refused.Values["name"], refused.Values["role"], refused.Values["workspaces"], refused.Values["workspace_role"]
 	}
-	d.Pager = pagerFor(c.adminPath(a, "service-accounts"), nil, p.After, next)
+	d.Pager = pagerFor(c.adminPath(a, "service-accounts"), keepQuery(url.Values{"q": {q}}, "q"), p.After, next)
 	c.render(w, r, status, "console/service-accounts", c.view(r, a, "service-accounts", "Service accounts", d))
 }
 

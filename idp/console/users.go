@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/ssobroker/ssobroker/directory"
@@ -24,18 +25,19 @@ type createdInvitation struct {
 }
 
 type usersData struct {
-	// Q searches the members by name or email.
-	Q           string
-	Members     []memberRow
-	MembersPage pager
-	Invitations []directory.Invitation
-	InvPage     pager
-	Requests    []directory.JoinRequest
-	ReqPage     pager
-	Roles       []access.OrgRole
-	Refused     *refusedForm
-	Created     *createdInvitation
-	MailEnabled bool
+	// Q, InvQ and ReqQ search the members by name or email, the
+	// invitations by email and the join requests by email or name.
+	Q, InvQ, ReqQ string
+	Members       []memberRow
+	MembersPage   pager
+	Invitations   []directory.Invitation
+	InvPage       pager
+	Requests      []directory.JoinRequest
+	ReqPage       pager
+	Roles         []access.OrgRole
+	Refused       *refusedForm
+	Created       *createdInvitation
+	MailEnabled   bool
 	// Invite form values (kept when refused).
 	Email, Role, Workspaces, WorkspaceRole string
 }
@@ -80,21 +82,30 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, a *actor, st
 	for _, m := range members {
 		d.Members = append(d.Members, memberRow{Member: m, Me: m.PrincipalID == a.userID(), Workspaces: wss[m.PrincipalID]})
 	}
-	d.MembersPage = pagerFor(path, keepQuery(q, "q", "inv_after", "req_after"), cursor("after"), next)
-	invs, invNext, err := c.store.ListInvitations(ctx, a.orgID(), directory.Page{After: cursor("inv_after"), Limit: pageSize})
+	// Each list has its own search and cursor; paging one keeps the others.
+	all := []string{"q", "after", "inv_q", "inv_after", "req_q", "req_after"}
+	others := func(own ...string) url.Values {
+		return keepQuery(q, slices.DeleteFunc(slices.Clone(all), func(n string) bool { return slices.Contains(own, n) })...)
+	}
+	d.MembersPage = pagerFor(path, others("after"), cursor("after"), next)
+	d.MembersPage.Label = "Pages of members"
+	d.InvQ, d.ReqQ = searchParam(url.Values{"q": {q.Get("inv_q")}}), searchParam(url.Values{"q": {q.Get("req_q")}})
+	invs, invNext, err := c.store.SearchInvitations(ctx, a.orgID(), directory.ListFilter{Q: d.InvQ, Page: directory.Page{After: cursor("inv_after"), Limit: pageSize}})
 	if err != nil {
 		c.storeError(w, r, a, err)
 		return
 	}
 	d.Invitations = invs
-	d.InvPage = renamePager(pagerFor(path, keepQuery(q, "q", "after", "req_after"), cursor("inv_after"), invNext), "inv_after")
-	reqs, reqNext, err := c.store.ListJoinRequests(ctx, a.orgID(), directory.Page{After: cursor("req_after"), Limit: pageSize})
+	d.InvPage = pagerOn(path, others("inv_after"), "inv_after", cursor("inv_after"), invNext)
+	d.InvPage.Label = "Pages of invitations"
+	reqs, reqNext, err := c.store.SearchJoinRequests(ctx, a.orgID(), directory.ListFilter{Q: d.ReqQ, Page: directory.Page{After: cursor("req_after"), Limit: pageSize}})
 	if err != nil {
 		c.storeError(w, r, a, err)
 		return
 	}
 	d.Requests = reqs
-	d.ReqPage = renamePager(pagerFor(path, keepQuery(q, "q", "after", "inv_after"), cursor("req_after"), reqNext), "req_after")
+	d.ReqPage = pagerOn(path, others("req_after"), "req_after", cursor("req_after"), reqNext)
+	d.ReqPage.Label = "Pages of join requests"
 	c.render(w, r, status, "console/users", c.view(r, a, "users", "Users", d))
 }
 
@@ -107,27 +118,6 @@ func keepQuery(q url.Values, names ...string) url.Values {
 		}
 	}
 	return out
-}
-
-// renamePager makes a pager built for ?after= use another cursor parameter.
-func renamePager(p pager, param string) pager {
-	fix := func(u string) string {
-		if u == "" {
-			return u
-		}
-		path, raw, _ := strings.Cut(u, "?")
-		q, _ := url.ParseQuery(raw)
-		if v := q.Get("after"); v != "" {
-			q.Del("after")
-			q.Set(param, v)
-		}
-		if len(q) == 0 {
-			return path
-		}
-		return path + "?" + q.Encode()
-	}
-	p.Next, p.First = fix(p.Next), fix(p.First)
-	return p
 }
 
 // createInvitation is POST /admin/{org}/invitations: invite an email with a

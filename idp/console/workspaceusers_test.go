@@ -129,6 +129,19 @@ func TestUsersAndBillingLists(t *testing.T) {
 		all := f.get(f.admin, f.path("/users"))
 		wantBody(t, all, `id="member-`+bob.id+`"`, `id="member-`+f.admin.id+`"`)
 
+		// Invitations and join requests have searches of their own, which
+		// the other lists' searches keep.
+		for _, e := range []string{"zoe@acme.test", "zack@acme.test", "yan@acme.test"} {
+			wantStatus(t, f.post(f.admin, f.path("/invitations"), url.Values{"email": {e}, "role": {"platform_member"}}), http.StatusCreated)
+		}
+		inv := f.get(f.admin, f.path("/users?inv_q=ZA&q=bob"))
+		wantBody(t, inv, "zack@acme.test", `id="member-`+bob.id+`"`, `<input type="hidden" name="inv_q" value="ZA">`)
+		if strings.Contains(inv.body(), "zoe@acme.test") || strings.Contains(inv.body(), "yan@acme.test") {
+			t.Fatal("the invitation search lists invitations that do not match")
+		}
+		wantBody(t, f.get(f.admin, f.path("/users?inv_q=nobody")), `id="no-invitations"`)
+		wantBody(t, f.get(f.admin, f.path("/service-accounts?q=nobody")), `id="no-service-accounts"`)
+
 		u, err := f.store.CreateUser(bg, "test", directory.NewUser{Email: "req@acme.test", EmailVerified: true, Name: "Req"})
 		if err != nil {
 			t.Fatal(err)
@@ -136,9 +149,12 @@ func TestUsersAndBillingLists(t *testing.T) {
 		if _, err := f.store.CreateJoinRequest(bg, f.org.ID, u.ID); err != nil {
 			t.Fatal(err)
 		}
+		wantBody(t, f.get(f.admin, f.path("/users?req_q=REQ")), `id="join-requests"`, "req@acme.test")
+		wantBody(t, f.get(f.admin, f.path("/users?req_q=zzz")), `id="no-requests"`)
 		if _, err := f.store.CreateServiceAccount(bg, "test", directory.NewServiceAccount{OrgID: f.org.ID, Name: "robot", Role: access.RoleOpikMember}); err != nil {
 			t.Fatal(err)
 		}
+		wantBody(t, f.get(f.admin, f.path("/service-accounts?q=ROB")), `id="service-accounts"`, "robot")
 		b := f.get(f.admin, f.path("/billing"))
 		wantBody(t, b, `<dd id="billing-members">3</dd>`, `<dd id="billing-admins">2</dd>`, `<dd id="billing-pending">1</dd>`, `<dt>Service accounts</dt><dd>1</dd>`)
 	})
