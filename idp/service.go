@@ -86,6 +86,10 @@ type Options struct {
 	// (default 1 hour). An unused connector is kept for 24 times as long,
 	// so that the last good one outlives an IdP outage of a quiet night.
 	ConnectorMaxAge time.Duration
+	// Documents keeps each connection's last good IdP metadata (fetched
+	// from a metadata URL) for when that URL is unreachable, at start or at
+	// a refresh; nil keeps none.
+	Documents UpstreamDocuments
 	// Failures keeps and counts sign-in failures per connection (sign-in
 	// diagnostics); nil keeps none.
 	Failures FailureRecorder
@@ -266,6 +270,7 @@ func (s *Service) connector(ctx context.Context, c directory.Connection) (Connec
 			OpenSecret:  func(sealed []byte) ([]byte, error) { return s.openSecret(c.ID, sealed) },
 			HTTPClient:  s.client,
 			CallbackURL: s.CallbackURL(c),
+			Documents:   s.opts.Documents,
 			Logger:      s.log.With("connection", c.ID),
 		}
 		if c.Type == directory.ConnectionSAML {

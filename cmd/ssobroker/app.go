@@ -172,9 +172,11 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		Connectors: idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New},
 		HTTPClient: upstream,
 		Failures:   failureRecorder{store: store, metrics: metrics, log: e.log},
-		Logger:     e.log,
-		SealKey:    loginStateKey,
-		Sources:    sources,
+		// A metadata URL's last good document survives a restart.
+		Documents: store,
+		Logger:    e.log,
+		SealKey:   loginStateKey,
+		Sources:   sources,
 		// The org's admins hear of each new join request.
 		JoinRequests: joinNotices,
 	})

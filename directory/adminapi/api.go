@@ -310,7 +310,8 @@ type AuthStore interface {
 // OrgStore changes an organization.
 type OrgStore interface {
 	UpdateOrg(ctx context.Context, actor, orgID string, u directory.OrgUpdate) (directory.Organization, error)
-	CountAdmins(ctx context.Context, orgID string) (int, error)
+	// CountMembers counts members, human admins and pending join requests (Billing).
+	CountMembers(ctx context.Context, orgID string) (directory.MemberCounts, error)
 }
 
 // WorkspaceStore reads and changes workspaces and their members.
