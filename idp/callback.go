@@ -22,6 +22,9 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if st.Test != "" {
+		r = asTest(r, st) // a refusal is the test's result
+	}
 	retry := st.retry()
 	c, ok := s.liveConnection(w, r, st, retry)
 	if !ok {
@@ -45,6 +48,10 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.spendState(w, r, session.KindLoginState, state, st) {
+		return
+	}
+	if st.Test != "" {
+		s.completeTest(w, r, st, c, id) // never provisions (conntest.go)
 		return
 	}
 	s.finish(w, r, st, c, id, false)
@@ -140,7 +147,8 @@ func (s *Service) liveConnection(w http.ResponseWriter, r *http.Request, st logi
 		s.fail(w, r, storeFailure("connection lookup", err, retry))
 		return c, false
 	}
-	if err != nil || !c.Enabled || c.OrgID != st.Org {
+	// A test may run before the connection is enabled (conntest.go).
+	if err != nil || (!c.Enabled && st.Test == "") || c.OrgID != st.Org {
 		s.fail(w, r, failure{status: http.StatusForbidden, title: "Sign-in method disabled",
 			message: "This sign-in method has been disabled or removed. Ask your administrator.",
 			log:     "connection deleted, disabled or moved during the login", level: slog.LevelWarn},
