@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/templates"
@@ -143,7 +145,10 @@ func (s *Service) samlACS(w http.ResponseWriter, r *http.Request) {
 		}
 		st = loginState{Connection: c.ID, Org: c.OrgID, ReturnTo: target}
 	}
-	id, err := sc.HandlePOST(ctx, r, SAMLExpect{RequestID: st.RequestID, ACSURL: s.CallbackURL(c), FirstSeen: s.firstSeen})
+	sctx, span := s.startSpan(ctx, spanSAMLACS, c)
+	span.SetAttributes(attribute.Bool("ssobroker.saml.idp_initiated", !solicited))
+	id, err := sc.HandlePOST(sctx, r, SAMLExpect{RequestID: st.RequestID, ACSURL: s.CallbackURL(c), FirstSeen: s.firstSeen})
+	endSpan(span, err)
 	if err != nil {
 		s.fail(w, r, connectorFailure(err, st.retry()), "org", c.OrgID, "connection", c.ID, "idp_initiated", !solicited)
 		return

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/session"
 )
@@ -38,7 +40,9 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, connectorFailure(errors.Join(ErrConfig, errors.New("connector has no callback capability")), retry), "connection", c.ID)
 		return
 	}
-	id, err := cc.HandleCallback(ctx, r, CallbackExpect{State: state, Nonce: st.Nonce, PKCEVerifier: st.Verifier, RedirectURI: s.CallbackURL(c)})
+	sctx, span := s.startSpan(ctx, spanOIDCCallback, c)
+	id, err := cc.HandleCallback(sctx, r, CallbackExpect{State: state, Nonce: st.Nonce, PKCEVerifier: st.Verifier, RedirectURI: s.CallbackURL(c)})
+	endSpan(span, err)
 	if err != nil {
 		s.fail(w, r, connectorFailure(err, retry), "org", c.OrgID, "connection", c.ID)
 		return
@@ -169,11 +173,17 @@ func (s *Service) finish(w http.ResponseWriter, r *http.Request, st loginState, 
 		return
 	}
 	role, workspaces := cfg.MapGroups(id.Groups)
-	out, err := s.dir.ProvisionLogin(ctx, directory.LoginIdentity{
+	pctx, span := s.startSpan(ctx, spanProvision, c)
+	out, err := s.dir.ProvisionLogin(pctx, directory.LoginIdentity{
 		OrgID: c.OrgID, ConnectionID: c.ID, Issuer: id.Issuer, Subject: id.Subject,
 		Email: id.Email, EmailVerified: id.EmailVerified, Name: id.Name,
 		MappedOrgRole: role, MappedWorkspaces: workspaces,
 	})
+	if err == nil {
+		span.SetAttributes(attribute.String("ssobroker.user.id", out.User.ID), attribute.Bool("ssobroker.user.new", out.NewUser),
+			attribute.String("ssobroker.login.status", string(out.Status)))
+	}
+	endSpan(span, err)
 	switch {
 	case errors.Is(err, directory.ErrNotFound):
 		s.fail(w, r, failure{status: http.StatusForbidden, title: "Sign-in method disabled",

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/templates"
@@ -99,6 +102,9 @@ type Options struct {
 	JoinRequests JoinRequestNotifier
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// TracerProvider makes the spans of the sign-in steps (tracing.go);
+	// nil makes none (a no-op provider).
+	TracerProvider trace.TracerProvider
 }
 
 // JoinRequestNotifier is told about a new join request. It must not block
@@ -118,6 +124,7 @@ type Service struct {
 	client   *http.Client
 	log      *slog.Logger
 	now      func() time.Time
+	tracer   trace.Tracer
 
 	issuer string // without a trailing slash
 	base   string // the issuer's path, prefixed to our redirects
@@ -176,6 +183,9 @@ func New(opts Options) (*Service, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = NewUpstreamClient(opts.AllowPrivateUpstreams)
 	}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = noop.NewTracerProvider()
+	}
 	s := &Service{
 		opts:       opts,
 		dir:        opts.Directory,
@@ -184,6 +194,7 @@ func New(opts Options) (*Service, error) {
 		client:     opts.HTTPClient,
 		log:        opts.Logger.With("component", "idp"),
 		now:        opts.Now,
+		tracer:     opts.TracerProvider.Tracer(tracerName),
 		issuer:     strings.TrimSuffix(opts.Issuer, "/"),
 		base:       strings.TrimSuffix(u.Path, "/"),
 		secure:     u.Scheme == "https",
@@ -276,11 +287,13 @@ func (s *Service) connector(ctx context.Context, c directory.Connection) (Connec
 		if c.Type == directory.ConnectionSAML {
 			in.EntityID = s.EntityID(c)
 		}
+		ctx, span := s.startSpan(ctx, spanConnectorBuild, c)
 		conn, err := factory(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("build %s connector: %w", c.Type, err)
+			err = fmt.Errorf("build %s connector: %w", c.Type, err)
 		}
-		return conn, nil
+		endSpan(span, err)
+		return conn, err
 	})
 }
 

@@ -45,7 +45,7 @@ func (e *env) openSessions(ctx context.Context) (session.Store, error) {
 	if e.cfg.RedisURL == "" {
 		return session.NewMemory(session.Options{}), nil
 	}
-	s, err := session.NewRedis(ctx, e.cfg.RedisURL, session.Options{})
+	s, err := session.NewRedis(ctx, e.cfg.RedisURL, session.Options{TracerProvider: e.tel.storeProvider()})
 	if err != nil {
 		return nil, fmt.Errorf("session store: %w", err)
 	}
@@ -137,7 +137,9 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
-	upstream := idp.NewUpstreamClientWithPolicy(policy)
+	// With tracing on, every call to an IdP and every webhook delivery
+	// carries the trace context (traceparent).
+	upstream := e.tel.client(idp.NewUpstreamClientWithPolicy(policy))
 	// The connector packages own their configuration's rules; the admin
 	// API, the console and the setup link reach them through this.
 	configurator, err := idp.NewConfigurator(idp.ConfiguratorConfig{Issuer: e.cfg.Issuer, Sealer: box, HTTPClient: upstream,
@@ -179,6 +181,8 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		Sources:   sources,
 		// The org's admins hear of each new join request.
 		JoinRequests: joinNotices,
+		// Spans of the sign-in steps (tracing.go; no-op when off).
+		TracerProvider: e.tel.tracerProvider(),
 	})
 	if err != nil {
 		a.stop()
