@@ -179,9 +179,9 @@ func (s *Service) ConnectionTest(ctx context.Context, orgID, connID, id string) 
 	return t, nil
 }
 
-// testStartPage is GET /sso/test/{token}: it redeems a test's one-time URL
-// and sends the browser to the connection's IdP with the test sealed in its
-// login state.
+// testStartPage is GET /sso/test/{token}[?login_hint=email]: it redeems a
+// test's one-time URL and sends the browser to the connection's IdP with
+// the test sealed in its login state.
 func (s *Service) testStartPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	token := r.PathValue("token")
@@ -225,6 +225,11 @@ func (s *Service) testStartPage(w http.ResponseWriter, r *http.Request) {
 	// A test authenticates again at the IdP (prompt=login, ForceAuthn):
 	// the admin may sign in there as the person to test.
 	lr := loginRequest{ReturnTo: st.Landing, ForceReauth: true, test: st.Test}
+	// ?login_hint= names the person to test as (the IdP may prefill it); an
+	// unusable hint is ignored, as for any login.
+	if h := strings.TrimSpace(r.URL.Query().Get("login_hint")); emailDomain(h) != "" && !hasControl(h) {
+		lr.LoginHint = h
+	}
 	// The console reaches here by redirecting a form's post: the answer is
 	// a page that navigates by itself (see start).
 	s.start(w, r, lr, org, c, true)

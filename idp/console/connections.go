@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -479,7 +480,16 @@ func (c *Console) startTest(w http.ResponseWriter, r *http.Request, a *actor, co
 		c.redirect(w, r, page)
 		return
 	}
-	c.redirect(w, r, u)
+	c.redirect(w, r, withLoginHint(u, r.PostForm.Get("login_hint")))
+}
+
+// withLoginHint adds the optional "test as" email of a test form to the
+// test's URL.
+func withLoginHint(u, hint string) string {
+	if hint = strings.TrimSpace(hint); hint == "" || len(hint) > 254 {
+		return u
+	}
+	return u + "?" + url.Values{"login_hint": {hint}}.Encode()
 }
 
 // testStartProblem is the sentence of a test that could not start.

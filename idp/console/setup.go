@@ -275,7 +275,7 @@ func (c *Console) setupPost(w http.ResponseWriter, r *http.Request, l directory.
 			return
 		}
 		c.setFlash(w, "ok", "Connection "+conn.Name+" created (not active yet). Give your identity provider the values below.")
-		c.redirect(w, r, base+"?idp="+url.QueryEscape(p.ID)+"#step-idp")
+		c.redirect(w, r, base+"?idp="+url.QueryEscape(p.ID))
 	case "domain":
 		vals := map[string]string{"domain": strings.TrimSpace(r.PostForm.Get("domain"))}
 		if _, err := c.self.AddDomain(ctx, actor, l.OrgID, vals["domain"]); err != nil {
@@ -283,7 +283,7 @@ func (c *Console) setupPost(w http.ResponseWriter, r *http.Request, l directory.
 			return
 		}
 		c.setFlash(w, "ok", "Domain "+vals["domain"]+" added. Publish the TXT record below, then verify.")
-		c.redirect(w, r, base+"#step-domain")
+		c.redirect(w, r, base)
 	default:
 		c.setupMessage(w, r, http.StatusNotFound, "Not found", "There is no such action.")
 	}
@@ -343,7 +343,7 @@ func (c *Console) setupConnPost(w http.ResponseWriter, r *http.Request, l direct
 			return
 		}
 		c.setFlash(w, "ok", "Identity provider settings saved and checked.")
-		c.redirect(w, r, base+"?idp="+url.QueryEscape(r.PostForm.Get("idp"))+"#step-domain")
+		c.redirect(w, r, base+"?idp="+url.QueryEscape(r.PostForm.Get("idp")))
 	case "test":
 		if c.tests == nil {
 			c.setupMessage(w, r, http.StatusNotImplemented, "Not available", "Test sign-ins are not available on this server.")
@@ -355,10 +355,10 @@ func (c *Console) setupConnPost(w http.ResponseWriter, r *http.Request, l direct
 		if err != nil {
 			c.log.WarnContext(ctx, "setup link: starting a test sign-in failed", "connection", conn.ID, "err", err)
 			c.setFlash(w, "error", "The test sign-in could not be started: "+testStartProblem(err))
-			c.redirect(w, r, base+"#step-test")
+			c.redirect(w, r, base)
 			return
 		}
-		c.redirect(w, r, u)
+		c.redirect(w, r, withLoginHint(u, r.PostForm.Get("login_hint")))
 	case "activate":
 		on := true
 		if _, err := c.conns.SaveConnection(ctx, actor, l.OrgID, conn.ID, adminapi.ConnectionInput{Enabled: &on}); err != nil {
@@ -366,7 +366,7 @@ func (c *Console) setupConnPost(w http.ResponseWriter, r *http.Request, l direct
 			return
 		}
 		c.setFlash(w, "ok", "Connection "+conn.Name+" is active: people of "+org.Name+" can sign in through it.")
-		c.redirect(w, r, base+"#step-activate")
+		c.redirect(w, r, base)
 	default:
 		c.setupMessage(w, r, http.StatusNotFound, "Not found", "There is no such action.")
 	}
@@ -385,7 +385,7 @@ func (c *Console) setupVerify(w http.ResponseWriter, r *http.Request, l director
 		return
 	}
 	c.setFlash(w, "ok", "Domain "+name+" verified.")
-	c.redirect(w, r, c.setupBase(r)+"#step-test")
+	c.redirect(w, r, c.setupBase(r))
 }
 
 // setupTestPage is GET /setup/{token}/connections/{id}/tests/{tid}.
