@@ -31,6 +31,9 @@ type ConnectionEditor interface {
 // satisfies it).
 type SelfServiceStore interface {
 	GetConnection(ctx context.Context, orgID, id string) (directory.Connection, error)
+	// CreateConnection makes the setup link's connection before the IdP
+	// is configured (disabled, no protocol section yet).
+	CreateConnection(ctx context.Context, actor string, c directory.Connection) (directory.Connection, error)
 	ListConnections(ctx context.Context, orgID string) ([]directory.Connection, error)
 	DeleteConnection(ctx context.Context, actor, orgID, id string) error
 	ListConnectionFailures(ctx context.Context, orgID, connectionID string) ([]directory.ConnectionFailure, error)
@@ -455,6 +458,7 @@ func (c *Console) selfServiceRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/{org}/connections/{id}/tests/{tid}", c.admin(c.testPage))
 	mux.HandleFunc("POST /admin/{org}/setup-links/{id}/revoke", c.admin(c.revokeSetupLink))
 	mux.HandleFunc("POST /admin/{org}/domains/{domain}/{action}", c.admin(c.domainPost))
+	c.setupRoutes(mux)
 }
 
 // startTest is POST /admin/{org}/connections/{id}/test: it starts a test

@@ -182,6 +182,7 @@ type Console struct {
 	tests    adminapi.ConnectionTester
 	pages    *templates.Set
 	flashKey []byte
+	setupKey []byte
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -201,7 +202,8 @@ func New(cfg Config) (*Console, error) {
 	c := &Console{
 		issuer: strings.TrimSuffix(cfg.Issuer, "/"), base: strings.TrimSuffix(u.Path, "/"), secure: u.Scheme == "https",
 		store: cfg.Store, sessions: cfg.Sessions, mailer: cfg.Mailer, links: cfg.SignInLinks, invites: cfg.Invitations, conns: cfg.Connections, self: cfg.SelfService, tests: cfg.Tests,
-		pages: cfg.Templates, flashKey: deriveKey(cfg.Key, "ssobroker console flash v1"), log: cfg.Logger, now: cfg.Now,
+		pages: cfg.Templates, flashKey: deriveKey(cfg.Key, "ssobroker console flash v1"),
+		setupKey: deriveKey(cfg.Key, "ssobroker setup link csrf v1"), log: cfg.Logger, now: cfg.Now,
 	}
 	if c.pages == nil {
 		if c.pages, err = templates.Load(); err != nil {
