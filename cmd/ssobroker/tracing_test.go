@@ -287,7 +287,8 @@ func traceparent(t *testing.T) (string, trace.TraceID, trace.SpanID) {
 // caller's traceparent is one server span "POST /oauth2/token" in the
 // caller's trace, under the caller's span; the SQL of the API-key and
 // access lookups (cold caches) and the Redis call of a failed attempt are
-// its children. No span shows the secret, its hash or a bound value.
+// its children. An admin API request is a server span by route with its
+// SQL under it. No span shows the secret, its hash or a bound value.
 func TestTracedTokenRequest(t *testing.T) {
 	ctx := context.Background()
 	b := startTracedBroker(t)
@@ -361,6 +362,25 @@ func TestTracedTokenRequest(t *testing.T) {
 	srv = v.one("POST /oauth2/token")
 	if len(v.children(srv, scopeRedis)) == 0 {
 		t.Fatalf("no Redis span (the failure count) under the failed token request; trace: %s", v.names())
+	}
+
+	// The admin API: a server span by route, the store's SQL under it.
+	tp, tid, _ := traceparent(t)
+	req, _ := http.NewRequest(http.MethodGet, b.url+"/api/v1/orgs/"+org.ID+"/workspaces", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("traceparent", tp)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("admin API: %d", resp.StatusCode)
+	}
+	v = b.trace(t, tid)
+	srv = v.one("GET /api/v1/orgs/{org}/workspaces")
+	if attr(srv, "http.route") != "/api/v1/orgs/{org}/workspaces" || len(v.children(srv, scopeSQL)) == 0 {
+		t.Errorf("admin API span: route %q, %d SQL children; trace: %s", attr(srv, "http.route"), len(v.children(srv, scopeSQL)), v.names())
 	}
 
 	for _, s := range b.spans.GetSpans() {
