@@ -31,6 +31,7 @@ import (
 	"github.com/ssobroker/ssobroker/directory/access"
 	"github.com/ssobroker/ssobroker/directory/directorytest"
 	"github.com/ssobroker/ssobroker/directory/secretbox"
+	"github.com/ssobroker/ssobroker/directory/webhooks"
 	"github.com/ssobroker/ssobroker/e2e/peers"
 	"github.com/ssobroker/ssobroker/idp"
 )
@@ -286,7 +287,8 @@ func traceparent(t *testing.T) (string, trace.TraceID, trace.SpanID) {
 // caller's traceparent is one server span "POST /oauth2/token" in the
 // caller's trace, under the caller's span; the SQL of the API-key and
 // access lookups (cold caches) and the Redis call of a failed attempt are
-// its children. No span shows the secret, its hash or a bound value.
+// its children. An admin API request is a server span by route with its
+// SQL under it. No span shows the secret, its hash or a bound value.
 func TestTracedTokenRequest(t *testing.T) {
 	ctx := context.Background()
 	b := startTracedBroker(t)
@@ -360,6 +362,25 @@ func TestTracedTokenRequest(t *testing.T) {
 	srv = v.one("POST /oauth2/token")
 	if len(v.children(srv, scopeRedis)) == 0 {
 		t.Fatalf("no Redis span (the failure count) under the failed token request; trace: %s", v.names())
+	}
+
+	// The admin API: a server span by route, the store's SQL under it.
+	tp, tid, _ := traceparent(t)
+	req, _ := http.NewRequest(http.MethodGet, b.url+"/api/v1/orgs/"+org.ID+"/workspaces", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("traceparent", tp)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("admin API: %d", resp.StatusCode)
+	}
+	v = b.trace(t, tid)
+	srv = v.one("GET /api/v1/orgs/{org}/workspaces")
+	if attr(srv, "http.route") != "/api/v1/orgs/{org}/workspaces" || len(v.children(srv, scopeSQL)) == 0 {
+		t.Errorf("admin API span: route %q, %d SQL children; trace: %s", attr(srv, "http.route"), len(v.children(srv, scopeSQL)), v.names())
 	}
 
 	for _, s := range b.spans.GetSpans() {
@@ -688,5 +709,63 @@ func TestServeExportsOTLP(t *testing.T) {
 	}
 	if slices.Contains(names, "GET /healthz") {
 		t.Errorf("/healthz was traced")
+	}
+}
+
+// TestTracedWebhookDelivery: a webhook delivery (the background worker
+// serve runs, through the upstream client) is a client span, and the
+// receiver gets a traceparent naming it.
+func TestTracedWebhookDelivery(t *testing.T) {
+	ctx := context.Background()
+	b := startTracedBroker(t)
+	var mu sync.Mutex
+	var seen []string
+	rec := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("traceparent"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer rec.Close()
+	org, _, err := b.store.CreateOrg(ctx, "system:test", directory.NewOrg{Name: "Traced Hooks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := webhooks.NewAdmin(webhooks.AdminConfig{Store: b.store, Sealer: b.box, AllowHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := admin.CreateWebhook(ctx, "system:test", org.ID, directory.NewWebhook{URL: rec.URL + "/hook", EventTypes: []string{"*", "audit.*"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.store.CreateWorkspace(ctx, "system:test", org.ID, "research", ""); err != nil {
+		t.Fatal(err)
+	}
+	var h string
+	for deadline := time.Now().Add(20 * time.Second); h == ""; {
+		if time.Now().After(deadline) {
+			t.Fatal("no webhook delivery within 20 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		if len(seen) > 0 {
+			h = seen[0]
+			if h == "" {
+				mu.Unlock()
+				t.Fatal("the webhook delivery carried no traceparent")
+			}
+		}
+		mu.Unlock()
+	}
+	tid, parent := parseTraceparent(t, h)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		for _, s := range b.trace(t, tid).spans {
+			if s.SpanContext.SpanID() == parent && s.SpanKind == trace.SpanKindClient && s.InstrumentationScope.Name == scopeHTTP {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the traceparent names span %v of trace %v, which is not a recorded client span", parent, tid)
+		}
 	}
 }
