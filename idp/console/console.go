@@ -160,6 +160,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// SessionCookieDomain is the session cookie's Domain, as for package
+	// idp (SSOBROKER_SESSION_COOKIE_DOMAIN); empty: host-only.
+	SessionCookieDomain string
 }
 
 // Console serves the console's routes. Create it with New.
@@ -167,6 +170,7 @@ type Console struct {
 	issuer   string
 	base     string
 	secure   bool
+	cookie   session.BrowserCookie
 	store    Store
 	sessions Sessions
 	mailer   InvitationMailer
@@ -192,10 +196,15 @@ func New(cfg Config) (*Console, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("console: issuer %q is not an absolute http(s) URL", cfg.Issuer)
 	}
+	domain, err := session.ValidateCookieDomain(cfg.SessionCookieDomain, u.Hostname())
+	if err != nil {
+		return nil, fmt.Errorf("console: session cookie domain %q: %w", cfg.SessionCookieDomain, err)
+	}
 	c := &Console{
 		issuer: strings.TrimSuffix(cfg.Issuer, "/"), base: strings.TrimSuffix(u.Path, "/"), secure: u.Scheme == "https",
 		store: cfg.Store, sessions: cfg.Sessions, mailer: cfg.Mailer, links: cfg.SignInLinks, invites: cfg.Invitations, conns: cfg.Connections, self: cfg.SelfService,
 		pages: cfg.Templates, flashKey: deriveKey(cfg.Key, "ssobroker console flash v1"), log: cfg.Logger, now: cfg.Now,
+		cookie: session.BrowserCookie{Domain: domain, Secure: u.Scheme == "https"},
 	}
 	if c.pages == nil {
 		if c.pages, err = templates.Load(); err != nil {
