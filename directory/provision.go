@@ -235,6 +235,17 @@ func admit(ctx context.Context, q querier, o Organization, in LoginIdentity, out
 			return audit(ctx, q, o.ID, out.User.ID, "invitation.accept", inv.ID, nil, map[string]any{"role": inv.Role})
 		}
 	}
+	// A user the org's SCIM client deactivated (or holds inactive) is not
+	// re-admitted by just-in-time provisioning or a join request: SCIM is
+	// the source of truth for who belongs (docs/scim.md).
+	deactivated, err := scimDeactivated(ctx, q, o.ID, out.User.ID, strings.ToLower(out.User.Email))
+	if err != nil {
+		return err
+	}
+	if deactivated {
+		out.Status = LoginNotInvited
+		return nil
+	}
 	switch o.Settings.JITMode {
 	case JITAuto:
 		role := o.Settings.NewMemberRole(in.MappedOrgRole)

@@ -26,6 +26,23 @@ func sp(s string) *string { return &s }
 func testSCIMStore(t *testing.T, s *directory.SQLStore) {
 	noMap := directory.GroupMapping{}
 
+	t.Run("a user SCIM deactivated is refused at sign-in, not re-admitted by JIT", func(t *testing.T) {
+		t.Parallel()
+		for _, mode := range []directory.JITMode{directory.JITAuto, directory.JITApproval} {
+			o, _, c := provisionOrg(t, s, mode)
+			email := "gone-" + tok() + "@acme.com"
+			u := must[directory.SCIMUser](t)(s.CreateSCIMUser(bg, "scim:t", o.ID, directory.SCIMUserInput{UserName: email, Active: true}, noMap))
+			must[directory.SCIMUser](t)(s.ReplaceSCIMUser(bg, "scim:t", o.ID, u.ID, directory.SCIMUserInput{UserName: email, Active: false}, 0, noMap))
+			out := must[directory.LoginOutcome](t)(s.ProvisionLogin(bg, login(o, c, "sub-gone-"+tok(), email)))
+			if out.Status != directory.LoginNotInvited || out.Member != nil || out.JoinRequest != nil {
+				t.Fatalf("%s: sign-in of a SCIM-deactivated user: %+v", mode, out)
+			}
+			if _, err := s.GetMember(bg, o.ID, out.User.ID); !errors.Is(err, directory.ErrNotFound) {
+				t.Fatalf("%s: the SCIM-deactivated user is a member again: %v", mode, err)
+			}
+		}
+	})
+
 	t.Run("tokens: shown once, found by secret, scoped, revocable", func(t *testing.T) {
 		t.Parallel()
 		o, _ := newOrg(t, s)

@@ -147,7 +147,9 @@ func BuildDiscovery(issuer string, f Features, scopes []string) Discovery {
 		d.PromptValuesSupported = []string{"none", "login", "consent", "select_account"}
 		d.AuthorizationResponseIssParameterSupported = true
 		d.RequestParameterSupported, d.RequestURIParameterSupported, d.ClaimsParameterSupported = &no, &no, &no
-		for _, s := range oidcScopes {
+		// ScopeAdmin is asked for at the authorization endpoint too, by the
+		// clients an operator allowed it (AdminAPI).
+		for _, s := range append(oidcScopes[:], ScopeAdmin) {
 			if !slices.Contains(d.ScopesSupported, s) {
 				d.ScopesSupported = append(d.ScopesSupported, s)
 			}

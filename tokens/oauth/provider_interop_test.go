@@ -42,7 +42,7 @@ func TestDiscoveryAdvertisesTheProviderHonestly(t *testing.T) {
 		"grant_types_supported":                          `["authorization_code","refresh_token","client_credentials"]`,
 		"code_challenge_methods_supported":               `["S256"]`,
 		"id_token_signing_alg_values_supported":          `["RS256"]`,
-		"scopes_supported":                               `["openid","profile","email","offline_access"]`,
+		"scopes_supported":                               `["openid","profile","email","offline_access","ssobroker:admin"]`,
 		"token_endpoint_auth_methods_supported":          `["client_secret_basic","client_secret_post","none"]`,
 		"subject_types_supported":                        `["public"]`,
 		"authorization_response_iss_parameter_supported": `true`,
