@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/templates"
@@ -99,6 +102,13 @@ type Options struct {
 	JoinRequests JoinRequestNotifier
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// SessionCookieDomain is the session cookie's Domain
+	// (SSOBROKER_SESSION_COOKIE_DOMAIN; session.ValidateCookieDomain):
+	// empty, the cookie is the issuer host's alone.
+	SessionCookieDomain string
+	// TracerProvider makes the spans of the sign-in steps (tracing.go);
+	// nil makes none (a no-op provider).
+	TracerProvider trace.TracerProvider
 }
 
 // JoinRequestNotifier is told about a new join request. It must not block
@@ -118,11 +128,15 @@ type Service struct {
 	client   *http.Client
 	log      *slog.Logger
 	now      func() time.Time
+	tracer   trace.Tracer
 
 	issuer string // without a trailing slash
 	base   string // the issuer's path, prefixed to our redirects
 	secure bool   // cookies are Secure
+	// cookie writes the browser session cookie.
+	cookie session.BrowserCookie
 
+	tests       *testRecorder
 	cache       *connectorCache
 	sealer      *session.Sealer
 	samlStarts  *sourceBudget
@@ -158,6 +172,10 @@ func New(opts Options) (*Service, error) {
 	if opts.SAMLStartBurst <= 0 {
 		opts.SAMLStartBurst = DefaultSAMLStartBurst
 	}
+	domain, err := session.ValidateCookieDomain(opts.SessionCookieDomain, u.Hostname())
+	if err != nil {
+		return nil, fmt.Errorf("idp: session cookie domain %q: %w", opts.SessionCookieDomain, err)
+	}
 	sealer := session.NewRandomSealer()
 	if len(opts.SealKey) > 0 {
 		if sealer, err = session.NewSealer(opts.SealKey); err != nil {
@@ -175,6 +193,9 @@ func New(opts Options) (*Service, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = NewUpstreamClient(opts.AllowPrivateUpstreams)
 	}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = noop.NewTracerProvider()
+	}
 	s := &Service{
 		opts:       opts,
 		dir:        opts.Directory,
@@ -183,9 +204,11 @@ func New(opts Options) (*Service, error) {
 		client:     opts.HTTPClient,
 		log:        opts.Logger.With("component", "idp"),
 		now:        opts.Now,
+		tracer:     opts.TracerProvider.Tracer(tracerName),
 		issuer:     strings.TrimSuffix(opts.Issuer, "/"),
 		base:       strings.TrimSuffix(u.Path, "/"),
 		secure:     u.Scheme == "https",
+		cookie:     session.BrowserCookie{Domain: domain, Secure: u.Scheme == "https"},
 		cache:      newConnectorCache(opts.ConnectorMaxAge, opts.Now),
 		sealer:     sealer,
 		samlStarts: newSourceBudget(opts.SAMLStartsPerMinute, opts.SAMLStartBurst, maxBudgetSources, opts.Now),
@@ -193,6 +216,7 @@ func New(opts Options) (*Service, error) {
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	s.tests = &testRecorder{dir: opts.Directory, records: opts.Sessions, now: opts.Now, log: s.log}
 	s.cache.refreshFailed = func(id string, err error) {
 		s.log.Warn("refreshing a connector (discovery document or SAML metadata) failed; the last good one stays in use",
 			"connection", id, "err", err)
@@ -227,6 +251,7 @@ func (s *Service) Close() {
 //	GET  /sso/oidc/{conn}/callback   the upstream OIDC callback
 //	GET  /sso/saml/{conn}/metadata   our SAML SP metadata (signed)
 //	POST /sso/saml/{conn}/acs        the SAML assertion consumer service
+//	GET  /sso/test/{token}           a test sign-in's one-time start (conntest.go)
 func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+LoginPath, s.loginPage)
 	mux.HandleFunc("POST "+LoginPath, s.loginSubmit)
@@ -236,6 +261,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sso/oidc/{conn}/callback", s.oidcCallback)
 	mux.HandleFunc("GET /sso/saml/{conn}/metadata", s.samlMetadata)
 	mux.HandleFunc("POST /sso/saml/{conn}/acs", s.samlACS)
+	mux.HandleFunc("GET "+TestStartPath+"{token}", s.testStartPage)
 }
 
 // CallbackURL returns the absolute URL the upstream IdP of connection c
@@ -272,11 +298,13 @@ func (s *Service) connector(ctx context.Context, c directory.Connection) (Connec
 		if c.Type == directory.ConnectionSAML {
 			in.EntityID = s.EntityID(c)
 		}
+		ctx, span := s.startSpan(ctx, spanConnectorBuild, c)
 		conn, err := factory(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("build %s connector: %w", c.Type, err)
+			err = fmt.Errorf("build %s connector: %w", c.Type, err)
 		}
-		return conn, nil
+		endSpan(span, err)
+		return conn, err
 	})
 }
 

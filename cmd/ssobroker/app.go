@@ -45,7 +45,7 @@ func (e *env) openSessions(ctx context.Context) (session.Store, error) {
 	if e.cfg.RedisURL == "" {
 		return session.NewMemory(session.Options{}), nil
 	}
-	s, err := session.NewRedis(ctx, e.cfg.RedisURL, session.Options{})
+	s, err := session.NewRedis(ctx, e.cfg.RedisURL, session.Options{TracerProvider: e.tel.storeProvider()})
 	if err != nil {
 		return nil, fmt.Errorf("session store: %w", err)
 	}
@@ -117,7 +117,15 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
-	provider, err := tokens.NewProvider(a.issuer, store, a.sessions, tokens.ProviderConfig{Log: e.log, SealKey: pendingKey})
+	// The session cookie's Domain (validate() checked it): idp and the
+	// console set it, tokens' logout clears it.
+	cookieDomain, err := e.cfg.sessionCookieDomain()
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	provider, err := tokens.NewProvider(a.issuer, store, a.sessions, tokens.ProviderConfig{Log: e.log, SealKey: pendingKey,
+		CookieDomain: cookieDomain})
 	if err != nil {
 		a.stop()
 		return nil, err
@@ -137,7 +145,9 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
-	upstream := idp.NewUpstreamClientWithPolicy(policy)
+	// With tracing on, every call to an IdP and every webhook delivery
+	// carries the trace context (traceparent).
+	upstream := e.tel.client(idp.NewUpstreamClientWithPolicy(policy))
 	// The connector packages own their configuration's rules; the admin
 	// API, the console and the setup link reach them through this.
 	configurator, err := idp.NewConfigurator(idp.ConfiguratorConfig{Issuer: e.cfg.Issuer, Sealer: box, HTTPClient: upstream,
@@ -164,6 +174,33 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
+	login, err := idp.New(idp.Options{
+		Issuer:     e.cfg.Issuer,
+		Directory:  store,
+		Sessions:   a.sessions,
+		Secrets:    box,
+		Connectors: idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New},
+		HTTPClient: upstream,
+		Failures:   failureRecorder{store: store, metrics: metrics, log: e.log},
+		// A metadata URL's last good document survives a restart.
+		Documents: store,
+		Logger:    e.log,
+		SealKey:   loginStateKey,
+		Sources:   sources,
+		// The org's admins hear of each new join request.
+		JoinRequests: joinNotices,
+		// Spans of the sign-in steps (tracing.go; no-op when off).
+		TracerProvider: e.tel.tracerProvider(),
+		// The session cookie reaches Opik on a sibling host (docs/opik.md).
+		SessionCookieDomain: cookieDomain,
+	})
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	a.stops = append(a.stops, login.Close)
+	login.Routes(mux)
+
 	admin, err := adminapi.New(adminapi.Config{
 		Mailer:      invitationMail,
 		Webhooks:    hooks,
@@ -173,6 +210,7 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		Connections: configurator,
 		Failures:    store,
 		SetupLinks:  store,
+		Tests:       login,
 		JWTIssuers:  store,
 		Resolver:    e.cfg.txtResolver(),
 		Logger:      e.log,
@@ -193,8 +231,13 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	}
 	scimSrv.Routes(mux)
 
+	opikPerms, err := opik.ParsePermissionMap(e.cfg.OpikPermissionMap) // validate() checked it
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
 	opikAuth, err := opik.New(opik.Config{Directory: store, Sessions: a.sessions, Tokens: a.issuer,
-		TrustUsernameHeader: e.cfg.OpikTrustUsernameHeader, Logger: e.log})
+		TrustUsernameHeader: e.cfg.OpikTrustUsernameHeader, Permissions: opikPerms, Logger: e.log})
 	if err != nil {
 		a.stop()
 		return nil, err
@@ -202,33 +245,10 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	a.stops = append(a.stops, opikAuth.Close)
 	opikAuth.Routes(mux)
 
-	login, err := idp.New(idp.Options{
-		Issuer:     e.cfg.Issuer,
-		Directory:  store,
-		Sessions:   a.sessions,
-		Secrets:    box,
-		Connectors: idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New},
-		HTTPClient: upstream,
-		Failures:   failureRecorder{store: store, metrics: metrics, log: e.log},
-		// A metadata URL's last good document survives a restart.
-		Documents: store,
-		Logger:    e.log,
-		SealKey:   loginStateKey,
-		Sources:   sources,
-		// The org's admins hear of each new join request.
-		JoinRequests: joinNotices,
-	})
-	if err != nil {
-		a.stop()
-		return nil, err
-	}
-	a.stops = append(a.stops, login.Close)
-	login.Routes(mux)
-
 	// The admin console and /account (idp/console); it also serves /static/.
-	web, err := console.New(console.Config{Issuer: e.cfg.Issuer, Store: store, Sessions: a.sessions, Key: key, Logger: e.log,
+	web, err := console.New(console.Config{Issuer: e.cfg.Issuer, SessionCookieDomain: cookieDomain, Store: store, Sessions: a.sessions, Key: key, Logger: e.log,
 		// The Connections and Domains tabs save through the admin API's path.
-		Connections: admin, SelfService: store, Mailer: invitationMail,
+		Connections: admin, SelfService: store, Tests: login, Mailer: invitationMail,
 		SignInLinks: signInLinks{store}, Invitations: store})
 	if err != nil {
 		a.stop()
