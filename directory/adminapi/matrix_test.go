@@ -206,6 +206,12 @@ func matrixCases() []matrixCase {
 		{"connection failures", "GET", o + "/connections/{id}/failures", func(f *fixture, _ string) (string, string) {
 			return f.pathA("/connections/" + f.newConnection() + "/failures"), ""
 		}, allowed(200, adminOnly...)},
+		{"SP keys", "GET", o + "/connections/{id}/sp-keys", func(f *fixture, _ string) (string, string) {
+			return f.pathA("/connections/" + f.newConnection() + "/sp-keys"), ""
+		}, allowed(200, adminOnly...)},
+		{"rotate SP key", "POST", o + "/connections/{id}/sp-keys/rotate", func(f *fixture, _ string) (string, string) {
+			return f.pathA("/connections/" + f.newConnection() + "/sp-keys/rotate"), `{"step":"publish"}`
+		}, allowed(200, adminOnly...)},
 		{"list setup links", "GET", o + "/setup-links", fixed("/setup-links", ""), allowed(200, adminOnly...)},
 		{"create setup link", "POST", o + "/setup-links", fixed("/setup-links", `{"expires_in":"1h"}`), allowed(201, adminOnly...)},
 		{"revoke setup link", "DELETE", o + "/setup-links/{id}", func(f *fixture, _ string) (string, string) {
