@@ -59,24 +59,10 @@ func testMemberQueries(t *testing.T, s directory.Store, _ func(testing.TB) direc
 
 		all := func(f directory.MemberFilter) []string {
 			t.Helper()
-			var ids []string
-			f.Limit = 1
-			for pages := 0; ; pages++ {
-				if pages > 10 {
-					t.Fatal("pagination does not end")
-				}
-				ms, next, err := s.SearchMembers(bg, o.ID, f)
-				noErr(t, err)
-				for _, m := range ms {
-					ids = append(ids, m.PrincipalID)
-				}
-				if next == "" {
-					break
-				}
-				f.After = next
-			}
-			slices.Sort(ids)
-			return ids
+			return pagedIDs(t, func(after string) ([]directory.Member, string, error) {
+				f.After, f.Limit = after, 1
+				return s.SearchMembers(bg, o.ID, f)
+			}, func(m directory.Member) string { return m.PrincipalID })
 		}
 		sorted := func(ids ...string) []string { slices.Sort(ids); return ids }
 		if got, want := all(directory.MemberFilter{Q: "ADA"}), sorted(ada, lovelace, sa.ID); !slices.Equal(got, want) {
@@ -143,4 +129,97 @@ func testMemberQueries(t *testing.T, s directory.Store, _ func(testing.TB) direc
 		_, err := s.WorkspacesOfPrincipals(bg, o.ID, make([]string, directory.MaxPrincipalsPerCall+1))
 		wantInvalid(t, err, "principals")
 	})
+
+	t.Run("invitations, join requests and service accounts are searched, page by page", func(t *testing.T) {
+		t.Parallel()
+		o, _ := newOrg(t, s)
+		other, _ := newOrg(t, s)
+		id := tok()
+		invite := func(orgID, email string) string {
+			return must[directory.Invitation](t)(s.CreateInvitation(bg, actorSystem, directory.NewInvitation{OrgID: orgID, Email: email, Role: access.RolePlatformMember})).ID
+		}
+		i1 := invite(o.ID, "Zed-"+id+"@example.com")
+		i2 := invite(o.ID, "zed2-"+id+"@example.com")
+		invite(o.ID, "amy-"+id+"@example.com")
+		invite(other.ID, "zed3-"+id+"@example.com")
+		got := pagedIDs(t, func(after string) ([]directory.Invitation, string, error) {
+			return s.SearchInvitations(bg, o.ID, directory.ListFilter{Q: "ZED", Page: directory.Page{After: after, Limit: 1}})
+		}, func(i directory.Invitation) string { return i.ID })
+		wantInv := []string{i1, i2}
+		slices.Sort(wantInv)
+		if !slices.Equal(got, wantInv) {
+			t.Fatalf("invitations matching ZED = %v, want %v (any case, this org only)", got, wantInv)
+		}
+
+		req := func(email, name string) string {
+			u := must[directory.User](t)(s.CreateUser(bg, actorSystem, directory.NewUser{Email: email + "-" + id + "@example.com", EmailVerified: true, Name: name}))
+			return must[directory.JoinRequest](t)(s.CreateJoinRequest(bg, o.ID, u.ID)).ID
+		}
+		rq := req("quinn", "Quinn Q")
+		req("rosa", "Rosa R")
+		rn := req("sam", "Samuel Quill")
+		js, _, err := s.SearchJoinRequests(bg, o.ID, directory.ListFilter{Q: "qu"})
+		noErr(t, err)
+		var jids []string
+		for _, j := range js {
+			jids = append(jids, j.ID)
+		}
+		slices.Sort(jids)
+		want := []string{rq, rn}
+		slices.Sort(want)
+		if !slices.Equal(jids, want) {
+			t.Fatalf("join requests matching qu = %v, want %v (email or name)", jids, want)
+		}
+		all, _, err := s.SearchJoinRequests(bg, o.ID, directory.ListFilter{})
+		noErr(t, err)
+		if len(all) != 3 {
+			t.Fatalf("an empty search lists %d join requests, want 3", len(all))
+		}
+
+		robot := must[directory.ServiceAccount](t)(s.CreateServiceAccount(bg, actorSystem, directory.NewServiceAccount{OrgID: o.ID, Name: "Deploy Robot " + id, Role: access.RoleOpikMember}))
+		newServiceAccount(t, s, o.ID, access.RoleOpikMember)
+		sas, _, err := s.SearchServiceAccounts(bg, o.ID, directory.ListFilter{Q: "deploy robot"})
+		noErr(t, err)
+		if len(sas) != 1 || sas[0].ID != robot.ID || sas[0].Role != access.RoleOpikMember {
+			t.Fatalf("service accounts matching deploy robot = %+v", sas)
+		}
+		for _, q := range []string{"%", "_"} {
+			sas, _, err = s.SearchServiceAccounts(bg, o.ID, directory.ListFilter{Q: q})
+			noErr(t, err)
+			if len(sas) != 0 {
+				t.Fatalf("service accounts matching %q = %+v (LIKE wildcards are literal)", q, sas)
+			}
+		}
+		long := strings.Repeat("x", directory.MaxSearchLen+1)
+		_, _, err = s.SearchInvitations(bg, o.ID, directory.ListFilter{Q: long})
+		wantInvalid(t, err, "q")
+		_, _, err = s.SearchJoinRequests(bg, o.ID, directory.ListFilter{Q: long})
+		wantInvalid(t, err, "q")
+		_, _, err = s.SearchServiceAccounts(bg, o.ID, directory.ListFilter{Q: long})
+		wantInvalid(t, err, "q")
+	})
+}
+
+// pagedIDs reads every page of a list, one item a page, and returns the
+// items' ids sorted.
+func pagedIDs[T any](t *testing.T, list func(after string) ([]T, string, error), id func(T) string) []string {
+	t.Helper()
+	var ids []string
+	after := ""
+	for pages := 0; ; pages++ {
+		if pages > 20 {
+			t.Fatal("pagination does not end")
+		}
+		items, next, err := list(after)
+		noErr(t, err)
+		for _, it := range items {
+			ids = append(ids, id(it))
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	slices.Sort(ids)
+	return ids
 }

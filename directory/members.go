@@ -203,16 +203,7 @@ func (s *SQLStore) GetMember(ctx context.Context, orgID, principalID string) (Me
 
 // ListMembers lists the org's members (users and service accounts) by id.
 func (s *SQLStore) ListMembers(ctx context.Context, orgID string, p Page) ([]Member, string, error) {
-	limit := limitOf(p)
-	r, err := s.db.query(ctx, `SELECT `+memberCols+memberFrom+` WHERE m.org_id = $1 AND m.principal_id > $2 ORDER BY m.principal_id LIMIT $3`, orgID, p.After, limit)
-	if err != nil {
-		return nil, "", err
-	}
-	out, err := collect(r, scanMember)
-	if err != nil || len(out) == 0 {
-		return out, "", err
-	}
-	return out, nextCursor(len(out), limit, out[len(out)-1].PrincipalID), nil
+	return s.SearchMembers(ctx, orgID, MemberFilter{Page: p})
 }
 
 // MemberFilter narrows SearchMembers.
@@ -226,38 +217,17 @@ type MemberFilter struct {
 	Page
 }
 
-// MaxSearchLen bounds a search string of the directory's lists.
-const MaxSearchLen = 100
-
 // SearchMembers lists the org's members (users and service accounts) whose
 // name or email contains f.Q, by principal id, one page at a time. An empty
 // Q lists every member, as ListMembers does.
 func (s *SQLStore) SearchMembers(ctx context.Context, orgID string, f MemberFilter) ([]Member, string, error) {
-	if len(f.Q) > MaxSearchLen {
-		return nil, "", invalid("q", "a search must be at most %d characters", MaxSearchLen)
-	}
-	limit := limitOf(f.Page)
-	qs := `SELECT ` + memberCols + memberFrom + ` WHERE m.org_id = $1 AND m.principal_id > $2`
-	args := []any{orgID, f.After}
-	if f.Q != "" {
-		args = append(args, likePattern(f.Q))
-		qs += fmt.Sprintf(` AND (lower(COALESCE(u.name, sa.name, '')) LIKE $%d ESCAPE '\' OR lower(COALESCE(u.email, '')) LIKE $%d ESCAPE '\')`, len(args), len(args))
-	}
+	lq := listQuery{selectFrom: `SELECT ` + memberCols + memberFrom, org: "m.org_id", key: "m.principal_id",
+		match: []string{"COALESCE(u.name, sa.name, '')", "COALESCE(u.email, '')"}}
 	if f.NotInWorkspace != "" {
-		args = append(args, f.NotInWorkspace)
-		qs += fmt.Sprintf(` AND NOT EXISTS (SELECT 1 FROM workspace_members x WHERE x.workspace_id = $%d AND x.principal_id = m.principal_id)`, len(args))
+		lq.extra = `NOT EXISTS (SELECT 1 FROM workspace_members x WHERE x.workspace_id = $%d AND x.principal_id = m.principal_id)`
+		lq.extraArg = f.NotInWorkspace
 	}
-	args = append(args, limit)
-	qs += fmt.Sprintf(` ORDER BY m.principal_id LIMIT $%d`, len(args))
-	r, err := s.db.query(ctx, qs, args...)
-	if err != nil {
-		return nil, "", err
-	}
-	out, err := collect(r, scanMember)
-	if err != nil || len(out) == 0 {
-		return out, "", err
-	}
-	return out, nextCursor(len(out), limit, out[len(out)-1].PrincipalID), nil
+	return searchPage(ctx, s.db, lq, orgID, ListFilter{Q: f.Q, Page: f.Page}, scanMember, func(m Member) string { return m.PrincipalID })
 }
 
 // MemberCounts are an org's head counts (the Billing overview).

@@ -158,6 +158,8 @@ type Store interface {
 	CreateInvitation(ctx context.Context, actor string, in NewInvitation) (Invitation, error)
 	GetInvitation(ctx context.Context, orgID, id string) (Invitation, error)
 	ListInvitations(ctx context.Context, orgID string, p Page) ([]Invitation, string, error)
+	// SearchInvitations lists the invitations whose email contains f.Q.
+	SearchInvitations(ctx context.Context, orgID string, f ListFilter) ([]Invitation, string, error)
 	RevokeInvitation(ctx context.Context, actor, orgID, id string) error
 	// PendingInvitations lists unexpired pending invitations for an email in any org.
 	PendingInvitations(ctx context.Context, email string) ([]Invitation, error)
@@ -169,6 +171,9 @@ type Store interface {
 	// user and org returns the pending one.
 	CreateJoinRequest(ctx context.Context, orgID, userID string) (JoinRequest, error)
 	ListJoinRequests(ctx context.Context, orgID string, p Page) ([]JoinRequest, string, error)
+	// SearchJoinRequests lists the join requests whose requester's email or
+	// name contains f.Q.
+	SearchJoinRequests(ctx context.Context, orgID string, f ListFilter) ([]JoinRequest, string, error)
 	// ApproveJoinRequest makes the user a member with the org's default role
 	// in its default workspace.
 	ApproveJoinRequest(ctx context.Context, actor, orgID, id string) (Member, error)
@@ -177,6 +182,8 @@ type Store interface {
 	CreateServiceAccount(ctx context.Context, actor string, in NewServiceAccount) (ServiceAccount, error)
 	GetServiceAccount(ctx context.Context, orgID, id string) (ServiceAccount, error)
 	ListServiceAccounts(ctx context.Context, orgID string, p Page) ([]ServiceAccount, string, error)
+	// SearchServiceAccounts lists the service accounts whose name contains f.Q.
+	SearchServiceAccounts(ctx context.Context, orgID string, f ListFilter) ([]ServiceAccount, string, error)
 	RenameServiceAccount(ctx context.Context, actor, orgID, id, name string) (ServiceAccount, error)
 	// DeleteServiceAccount deletes the account, its memberships and its keys.
 	DeleteServiceAccount(ctx context.Context, actor, orgID, id string) error

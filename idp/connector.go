@@ -31,6 +31,10 @@ type Identity struct {
 	// AMR lists the authentication methods the IdP reported (RFC 8176), or
 	// nil when it reported none.
 	AMR []string
+	// Attributes are the SAML attributes or OIDC claims the IdP sent, as
+	// text and bounded (Attributes.Add), for a test sign-in to show; sign-in
+	// itself reads only the fields above.
+	Attributes Attributes
 }
 
 // Connector is an upstream identity provider built from one connection.

@@ -103,6 +103,8 @@ func openAPIPaths() map[string]map[string]op {
 		o + "/connections/{id}/failures":       {"get": {id: "listConnectionFailures", summary: "The connection's recent sign-in failures (the last 50), newest first, with reason codes", perm: admin, status: 200, resp: "ConnectionFailureList"}},
 		o + "/connections/{id}/sp-keys":        {"get": {id: "getSPKeys", summary: "The SAML connection's SP certificates: current, next (published, not yet signing) and previous (decrypting only)", perm: admin, status: 200, resp: "SPKeys"}},
 		o + "/connections/{id}/sp-keys/rotate": {"post": {id: "rotateSPKey", summary: "One step of a SAML SP key rotation: publish the next certificate in our metadata, activate it (it signs from then on), or retire the previous one", perm: admin, body: "SPKeyStep", status: 200, resp: "SPKeys"}},
+		o + "/connections/{id}/test":           {"post": {id: "startConnectionTest", summary: "Start a test sign-in through the connection (it may be disabled): a one-time URL that runs a real sign-in at the IdP and provisions nobody", perm: admin, status: 201, resp: "StartedConnectionTest"}},
+		o + "/connections/{id}/tests/{tid}":    {"get": {id: "getConnectionTest", summary: "A test sign-in: pending, or what the IdP asserted and the roles it would map to, or the refusal's reason code (kept one hour)", perm: admin, status: 200, resp: "ConnectionTest"}},
 		o + "/setup-links": {
 			"get":  {id: "listSetupLinks", summary: "Setup links of the org (without their URLs)", perm: admin, status: 200, resp: "SetupLinkList"},
 			"post": {id: "createSetupLink", summary: "Create a setup link for a customer's IT admin: its URL is in this response only", perm: admin, body: "SetupLinkCreate", optionalBody: true, status: 201, resp: "CreatedSetupLink"},
@@ -140,6 +142,7 @@ func pathParamDocs() map[string]string {
 		"key":       "API key id (key_…)",
 		"domain":    "Domain name",
 		"did":       "Webhook delivery id (msg_…)",
+		"tid":       "Connection test id (ctest_…)",
 	}
 }
 
@@ -464,6 +467,20 @@ func openAPISchemas() map[string]any {
 		"SPKey": object(map[string]any{"certificate": describe(str(), "PEM"), "sha256": describe(str(), "SHA-256 fingerprint, hex pairs"),
 			"not_after": dateTime(), "published_at": describe(dateTime(), "When the next certificate was published (next only)")}),
 		"SPKeys": object(map[string]any{"current": ref("SPKey"), "next": ref("SPKey"), "previous": ref("SPKey")}),
+		"ConnectionTest": object(map[string]any{"id": str(), "org_id": str(), "connection_id": str(), "started_by": str(),
+			"status": enum("pending", "succeeded", "failed"), "created_at": dateTime(), "completed_at": dateTime(),
+			"expires_at": describe(dateTime(), "When the result is forgotten"),
+			"identity": object(map[string]any{"issuer": str(), "subject": str(), "email": str(), "email_verified": boolean(),
+				"name": str(), "groups": arr(str()), "attributes": strMap(arr(str()))}),
+			"mapping": object(map[string]any{"mapped_org_role": describe(orgRole, "The org role the group mapping gives (absent: none)"),
+				"org_role":   describe(orgRole, "The role a newcomer admitted just in time gets: the mapped role, else the org's default"),
+				"workspaces": strMap(wsRole), "jit_mode": enum("auto", "approval", "invite_only"), "admission": str()}),
+			"reason":    describe(str(), "A refusal's stable reason code, as in the sign-in failures"),
+			"cause":     enum("availability", "policy", "configuration", "response"),
+			"message":   str(),
+			"reference": str()}, "id", "status"),
+		"StartedConnectionTest": object(map[string]any{"test": ref("ConnectionTest"),
+			"url": describe(str(), "{issuer}/sso/test/{token}: one-time, valid 15 minutes; the browser that follows it signs in at the IdP and lands on the console's result page")}, "test", "url"),
 		"SetupLink": object(map[string]any{"id": str(), "org_id": str(), "created_by": str(), "expires_at": dateTime(),
 			"created_at": dateTime(), "revoked_at": nullableTime()}),
 		"SetupLinkList":   listOf("SetupLink"),

@@ -16,3 +16,13 @@ func (fakeConfigurator) RotateSPKey(_ context.Context, conn directory.Connection
 func (fakeConfigurator) SPKeys(directory.Connection) (directory.SPKeys, error) {
 	return directory.SPKeys{}, nil
 }
+
+// spKeysConnection is one connection of org A shared by the SP key cases of
+// the permission matrix (a fresh one per case would flood the event outbox
+// the webhook cases read).
+func (f *fixture) spKeysConnection() string {
+	if f.ids["a-spkeys-conn"] == "" {
+		f.ids["a-spkeys-conn"] = f.newConnection()
+	}
+	return f.ids["a-spkeys-conn"]
+}
