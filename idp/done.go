@@ -75,6 +75,6 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.InfoContext(r.Context(), "signed out")
 	}
-	http.SetCookie(w, session.Cookie(SessionCookie, "", s.secure, -1))
+	s.cookie.Clear(w)
 	s.redirect(w, r, s.base+LoginDonePath)
 }

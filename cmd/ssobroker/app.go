@@ -117,7 +117,15 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
-	provider, err := tokens.NewProvider(a.issuer, store, a.sessions, tokens.ProviderConfig{Log: e.log, SealKey: pendingKey})
+	// The session cookie's Domain (validate() checked it): idp and the
+	// console set it, tokens' logout clears it.
+	cookieDomain, err := e.cfg.sessionCookieDomain()
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	provider, err := tokens.NewProvider(a.issuer, store, a.sessions, tokens.ProviderConfig{Log: e.log, SealKey: pendingKey,
+		CookieDomain: cookieDomain})
 	if err != nil {
 		a.stop()
 		return nil, err
@@ -183,6 +191,8 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		JoinRequests: joinNotices,
 		// Spans of the sign-in steps (tracing.go; no-op when off).
 		TracerProvider: e.tel.tracerProvider(),
+		// The session cookie reaches Opik on a sibling host (docs/opik.md).
+		SessionCookieDomain: cookieDomain,
 	})
 	if err != nil {
 		a.stop()
@@ -221,8 +231,13 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	}
 	scimSrv.Routes(mux)
 
+	opikPerms, err := opik.ParsePermissionMap(e.cfg.OpikPermissionMap) // validate() checked it
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
 	opikAuth, err := opik.New(opik.Config{Directory: store, Sessions: a.sessions, Tokens: a.issuer,
-		TrustUsernameHeader: e.cfg.OpikTrustUsernameHeader, Logger: e.log})
+		TrustUsernameHeader: e.cfg.OpikTrustUsernameHeader, Permissions: opikPerms, Logger: e.log})
 	if err != nil {
 		a.stop()
 		return nil, err
@@ -231,7 +246,7 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	opikAuth.Routes(mux)
 
 	// The admin console and /account (idp/console); it also serves /static/.
-	web, err := console.New(console.Config{Issuer: e.cfg.Issuer, Store: store, Sessions: a.sessions, Key: key, Logger: e.log,
+	web, err := console.New(console.Config{Issuer: e.cfg.Issuer, SessionCookieDomain: cookieDomain, Store: store, Sessions: a.sessions, Key: key, Logger: e.log,
 		// The Connections and Domains tabs save through the admin API's path.
 		Connections: admin, SelfService: store, Tests: login, Mailer: invitationMail,
 		SignInLinks: signInLinks{store}, Invitations: store})
