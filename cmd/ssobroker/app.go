@@ -22,6 +22,7 @@ import (
 	"github.com/ssobroker/ssobroker/idp/saml"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/tokens"
+	"github.com/ssobroker/ssobroker/tokens/oauth"
 	"github.com/ssobroker/ssobroker/tokens/opik"
 )
 
@@ -130,10 +131,10 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
-	srv, err := tokens.NewServer(a.keys, a.issuer, tokens.Features{
+	srv, err := oauth.NewServer(a.keys, a.issuer, tokens.Features{
 		ClientCredentials: true, Introspection: true, Revocation: true,
 		AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true,
-	}, tokens.WithProvider(provider), tokens.WithSources(sources))
+	}, oauth.WithProvider(provider), oauth.WithSources(sources))
 	if err != nil {
 		a.stop()
 		return nil, err

@@ -98,7 +98,11 @@ const maxBody = 64 << 10
 
 // workspaceRequest is the body of every POST: the auth endpoints send all
 // three fields (path and requiredPermissions may be absent), the
-// workspace-permissions endpoints only workspaceName. Unknown fields are
+// workspace-permissions endpoints only workspaceName. Path is the Opik
+// route being authorised — /v1/private/… or, since Opik's Agent Insights,
+// /v1/internal/analytics-queries/… — and decides nothing: every path is
+// answered by the caller, the workspace and the required permissions alone
+// (docs/opik.md), so a route Opik adds needs no change here. Unknown fields are
 // ignored, so a newer Opik adding one is still understood.
 type workspaceRequest struct {
 	WorkspaceName       string   `json:"workspaceName"`
