@@ -31,6 +31,10 @@ type Identity struct {
 	// AMR lists the authentication methods the IdP reported (RFC 8176), or
 	// nil when it reported none.
 	AMR []string
+	// IDToken is the IdP's raw ID token (OIDC), kept sealed with the
+	// browser session as the id_token_hint of an upstream logout
+	// (upstreamlogout.go). Never logged.
+	IDToken string
 }
 
 // Connector is an upstream identity provider built from one connection.
