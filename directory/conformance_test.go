@@ -37,6 +37,7 @@ func runConformance(t *testing.T, open func(testing.TB) directory.Store) {
 		{"organizations", testOrganizations},
 		{"workspaces", testWorkspaces},
 		{"members", testMembers},
+		{"member queries", testMemberQueries},
 		{"concurrency", testConcurrency},
 		{"workspace members", testWorkspaceMembers},
 		{"invitations", testInvitations},

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/url"
 	"time"
+
+	"github.com/ssobroker/ssobroker/directory/access"
 )
 
 // PreparedSection is a connection's protocol section ("saml" or "oidc") as
@@ -79,4 +81,89 @@ func clipValue(s string) string {
 		return s[:200] + "…"
 	}
 	return s
+}
+
+// NewMemberRole is the org role a person admitted by just-in-time
+// provisioning gets: the role the connection's group mapping gives
+// (mapped), or else the org's default role. ProvisionLogin applies it and a
+// test sign-in shows it.
+func (s OrgSettings) NewMemberRole(mapped access.OrgRole) access.OrgRole {
+	if mapped != "" {
+		return mapped
+	}
+	return s.DefaultOrgRole
+}
+
+// States of a ConnectionTest.
+const (
+	TestPending   = "pending"
+	TestSucceeded = "succeeded"
+	TestFailed    = "failed"
+)
+
+// ConnectionTest is a test sign-in through one connection: a real sign-in
+// at the IdP that provisions nobody, and what came back. It lives in the
+// session store for a bounded time (never in the directory).
+type ConnectionTest struct {
+	ID           string     `json:"id"`
+	OrgID        string     `json:"org_id"`
+	ConnectionID string     `json:"connection_id"`
+	StartedBy    string     `json:"started_by"`
+	Status       string     `json:"status"`
+	CreatedAt    time.Time  `json:"created_at"`
+	CompletedAt  *time.Time `json:"completed_at,omitempty"`
+	// ExpiresAt is when the result is forgotten.
+	ExpiresAt time.Time `json:"expires_at"`
+	// Identity is what the IdP asserted (a test that succeeded).
+	Identity *TestIdentity `json:"identity,omitempty"`
+	// Mapping is what the sign-in would give this person.
+	Mapping *TestMapping `json:"mapping,omitempty"`
+	// Reason is the refusal's stable code (the sign-in diagnostics' codes,
+	// e.g. saml.audience), Cause its class and Message the sentence.
+	Reason  string `json:"reason,omitempty"`
+	Cause   string `json:"cause,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Reference is what the operator log line of a refusal carries.
+	Reference string `json:"reference,omitempty"`
+}
+
+// TestIdentity is what an IdP asserted in a test sign-in.
+type TestIdentity struct {
+	Issuer        string              `json:"issuer"`
+	Subject       string              `json:"subject"`
+	Email         string              `json:"email"`
+	EmailVerified bool                `json:"email_verified"`
+	Name          string              `json:"name,omitempty"`
+	Groups        []string            `json:"groups"`
+	Attributes    map[string][]string `json:"attributes"`
+}
+
+// TestMapping is what a test sign-in's identity would get: the org role
+// and workspace roles of the connection's group mapping (the function
+// sign-in uses) and the org's defaults, and how the org admits a newcomer.
+type TestMapping struct {
+	// MappedOrgRole is the role the group mapping gives, "" for none.
+	MappedOrgRole access.OrgRole `json:"mapped_org_role,omitempty"`
+	// OrgRole is the role a newcomer admitted by just-in-time provisioning
+	// gets (NewMemberRole); an invitation's role wins over it.
+	OrgRole access.OrgRole `json:"org_role"`
+	// Workspaces are the workspace roles the group mapping gives, by
+	// workspace name or id.
+	Workspaces map[string]access.WorkspaceRole `json:"workspaces"`
+	// JITMode is the org's admission mode; Admission says in a sentence
+	// what it means for a newcomer.
+	JITMode   JITMode `json:"jit_mode"`
+	Admission string  `json:"admission"`
+}
+
+// Admission says what mode m does with a newcomer who has no invitation.
+func (m JITMode) Admission() string {
+	switch m {
+	case JITAuto:
+		return "A newcomer joins the organization at the first sign-in."
+	case JITApproval:
+		return "A newcomer asks to join; an administrator approves the request."
+	default:
+		return "Only invited people can join; a newcomer without an invitation is refused."
+	}
 }

@@ -143,16 +143,7 @@ func (s *SQLStore) GetInvitation(ctx context.Context, orgID, id string) (Invitat
 
 // ListInvitations lists the org's invitations, newest state included, by id.
 func (s *SQLStore) ListInvitations(ctx context.Context, orgID string, p Page) ([]Invitation, string, error) {
-	limit := limitOf(p)
-	r, err := s.db.query(ctx, `SELECT `+invCols+` FROM invitations WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3`, orgID, p.After, limit)
-	if err != nil {
-		return nil, "", err
-	}
-	out, err := collect(r, scanInvitation)
-	if err != nil || len(out) == 0 {
-		return out, "", err
-	}
-	return out, nextCursor(len(out), limit, out[len(out)-1].ID), nil
+	return s.SearchInvitations(ctx, orgID, ListFilter{Page: p})
 }
 
 // RevokeInvitation revokes a pending invitation.
@@ -323,16 +314,7 @@ func (s *SQLStore) CreateJoinRequest(ctx context.Context, orgID, userID string) 
 
 // ListJoinRequests lists the org's join requests by id.
 func (s *SQLStore) ListJoinRequests(ctx context.Context, orgID string, p Page) ([]JoinRequest, string, error) {
-	limit := limitOf(p)
-	r, err := s.db.query(ctx, `SELECT `+joinCols+joinFrom+` WHERE r.org_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3`, orgID, p.After, limit)
-	if err != nil {
-		return nil, "", err
-	}
-	out, err := collect(r, scanJoinRequest)
-	if err != nil || len(out) == 0 {
-		return out, "", err
-	}
-	return out, nextCursor(len(out), limit, out[len(out)-1].ID), nil
+	return s.SearchJoinRequests(ctx, orgID, ListFilter{Page: p})
 }
 
 func decideJoinRequest(ctx context.Context, q querier, actor, orgID, id string, to JoinRequestState) (JoinRequest, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ssobroker/ssobroker/directory/access"
@@ -202,16 +203,57 @@ func (s *SQLStore) GetMember(ctx context.Context, orgID, principalID string) (Me
 
 // ListMembers lists the org's members (users and service accounts) by id.
 func (s *SQLStore) ListMembers(ctx context.Context, orgID string, p Page) ([]Member, string, error) {
-	limit := limitOf(p)
-	r, err := s.db.query(ctx, `SELECT `+memberCols+memberFrom+` WHERE m.org_id = $1 AND m.principal_id > $2 ORDER BY m.principal_id LIMIT $3`, orgID, p.After, limit)
+	return s.SearchMembers(ctx, orgID, MemberFilter{Page: p})
+}
+
+// MemberFilter narrows SearchMembers.
+type MemberFilter struct {
+	// Q matches a substring of the member's name or email, case-insensitively
+	// (at most MaxSearchLen characters).
+	Q string
+	// NotInWorkspace, when set, leaves out the members of that workspace (by
+	// id): the people a workspace's "add a member" search offers.
+	NotInWorkspace string
+	Page
+}
+
+// SearchMembers lists the org's members (users and service accounts) whose
+// name or email contains f.Q, by principal id, one page at a time. An empty
+// Q lists every member, as ListMembers does.
+func (s *SQLStore) SearchMembers(ctx context.Context, orgID string, f MemberFilter) ([]Member, string, error) {
+	lq := listQuery{selectFrom: `SELECT ` + memberCols + memberFrom, org: "m.org_id", key: "m.principal_id",
+		match: []string{"COALESCE(u.name, sa.name, '')", "COALESCE(u.email, '')"}}
+	if f.NotInWorkspace != "" {
+		lq.extra = `NOT EXISTS (SELECT 1 FROM workspace_members x WHERE x.workspace_id = $%d AND x.principal_id = m.principal_id)`
+		lq.extraArg = f.NotInWorkspace
+	}
+	return searchPage(ctx, s.db, lq, orgID, ListFilter{Q: f.Q, Page: f.Page}, scanMember, func(m Member) string { return m.PrincipalID })
+}
+
+// MemberCounts are an org's head counts (the Billing overview).
+type MemberCounts struct {
+	// Users and ServiceAccounts are the org's members of each kind.
+	Users, ServiceAccounts int
+	// Admins are the human admins (as CountAdmins).
+	Admins int
+	// PendingRequests are the join requests waiting for a decision.
+	PendingRequests int
+}
+
+// CountMembers counts the org's members, admins and pending join requests
+// in one query, whatever the org's size.
+func (s *SQLStore) CountMembers(ctx context.Context, orgID string) (MemberCounts, error) {
+	var c MemberCounts
+	err := s.db.queryRow(ctx, `SELECT
+		(SELECT count(*) FROM org_members WHERE org_id = $1 AND principal_type = 'user'),
+		(SELECT count(*) FROM org_members WHERE org_id = $1 AND principal_type = 'service_account'),
+		(SELECT count(*) FROM org_members WHERE org_id = $1 AND principal_type = 'user' AND role = 'admin'),
+		(SELECT count(*) FROM join_requests WHERE org_id = $1 AND state = 'pending')`, orgID).
+		Scan(&c.Users, &c.ServiceAccounts, &c.Admins, &c.PendingRequests)
 	if err != nil {
-		return nil, "", err
+		return MemberCounts{}, fmt.Errorf("count members: %w", err)
 	}
-	out, err := collect(r, scanMember)
-	if err != nil || len(out) == 0 {
-		return out, "", err
-	}
-	return out, nextCursor(len(out), limit, out[len(out)-1].PrincipalID), nil
+	return c, nil
 }
 
 // ListPrincipalOrgs lists a principal's org memberships.
@@ -465,6 +507,41 @@ func (s *SQLStore) ListWorkspaceMembers(ctx context.Context, orgID, wsID string,
 // PrincipalWorkspaces lists every workspace membership of a principal in the org, by workspace name.
 func (s *SQLStore) PrincipalWorkspaces(ctx context.Context, orgID, principalID string) ([]WorkspaceMember, error) {
 	return principalWorkspaces(ctx, s.db, orgID, principalID)
+}
+
+// MaxPrincipalsPerCall bounds WorkspacesOfPrincipals (a page of a list).
+const MaxPrincipalsPerCall = 500
+
+// WorkspacesOfPrincipals returns the workspace memberships in the org of
+// each of principals (at most MaxPrincipalsPerCall), by workspace name, in
+// one query: the workspaces column of a page of members. A principal with
+// no membership has no entry.
+func (s *SQLStore) WorkspacesOfPrincipals(ctx context.Context, orgID string, principals []string) (map[string][]WorkspaceMember, error) {
+	if len(principals) > MaxPrincipalsPerCall {
+		return nil, invalid("principals", "at most %d principals a call", MaxPrincipalsPerCall)
+	}
+	out := map[string][]WorkspaceMember{}
+	if len(principals) == 0 {
+		return out, nil
+	}
+	args := []any{orgID}
+	in := make([]string, len(principals))
+	for i, p := range principals {
+		args = append(args, p)
+		in[i] = fmt.Sprintf("$%d", i+2)
+	}
+	r, err := s.db.query(ctx, `SELECT `+wsMemberCols+wsMemberFrom+` WHERE wm.org_id = $1 AND wm.principal_id IN (`+strings.Join(in, ", ")+`) ORDER BY wm.principal_id, w.name`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("workspaces of principals: %w", err)
+	}
+	all, err := collect(r, scanWorkspaceMember)
+	if err != nil {
+		return nil, fmt.Errorf("workspaces of principals: %w", err)
+	}
+	for _, wm := range all {
+		out[wm.PrincipalID] = append(out[wm.PrincipalID], wm)
+	}
+	return out, nil
 }
 
 func principalWorkspaces(ctx context.Context, q querier, orgID, principalID string) ([]WorkspaceMember, error) {

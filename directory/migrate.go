@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Migrations (docs/operations.md, "Upgrades"):
@@ -48,6 +50,9 @@ type PostgresOptions struct {
 	// MigrationLockTimeout bounds the wait for the migration lock held by
 	// another process; zero means DefaultMigrationLockTimeout.
 	MigrationLockTimeout time.Duration
+	// TracerProvider, when set, traces every SQL statement run for a traced
+	// request (tracing.go); nil traces nothing and installs no hook.
+	TracerProvider trace.TracerProvider
 }
 
 func (o PostgresOptions) migrationLockTimeout() time.Duration {

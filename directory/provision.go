@@ -237,10 +237,7 @@ func admit(ctx context.Context, q querier, o Organization, in LoginIdentity, out
 	}
 	switch o.Settings.JITMode {
 	case JITAuto:
-		role := o.Settings.DefaultOrgRole
-		if in.MappedOrgRole != "" {
-			role = in.MappedOrgRole
-		}
+		role := o.Settings.NewMemberRole(in.MappedOrgRole)
 		m, err := joinOrg(ctx, q, o, out.User.ID, role, nil)
 		if err != nil {
 			return err

@@ -91,16 +91,7 @@ func (s *SQLStore) GetServiceAccount(ctx context.Context, orgID, id string) (Ser
 
 // ListServiceAccounts lists the org's service accounts by id.
 func (s *SQLStore) ListServiceAccounts(ctx context.Context, orgID string, p Page) ([]ServiceAccount, string, error) {
-	limit := limitOf(p)
-	r, err := s.db.query(ctx, `SELECT `+saCols+saFrom+` WHERE sa.org_id = $1 AND sa.id > $2 ORDER BY sa.id LIMIT $3`, orgID, p.After, limit)
-	if err != nil {
-		return nil, "", err
-	}
-	out, err := collect(r, scanServiceAccount)
-	if err != nil || len(out) == 0 {
-		return out, "", err
-	}
-	return out, nextCursor(len(out), limit, out[len(out)-1].ID), nil
+	return s.SearchServiceAccounts(ctx, orgID, ListFilter{Page: p})
 }
 
 // RenameServiceAccount renames a service account.

@@ -94,6 +94,9 @@ func OpenPostgresWith(ctx context.Context, url string, log *slog.Logger, opts Po
 	if cfg.MaxConns < 8 {
 		cfg.MaxConns = 8
 	}
+	if opts.TracerProvider != nil {
+		cfg.ConnConfig.Tracer = sqlTracer(opts.TracerProvider)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w: %v", ErrUnavailable, err)

@@ -139,16 +139,27 @@ type Store interface {
 	RemoveMember(ctx context.Context, actor, orgID, principalID string) error
 	// CountAdmins counts the org's human admins.
 	CountAdmins(ctx context.Context, orgID string) (int, error)
+	// SearchMembers lists the members whose name or email contains f.Q,
+	// optionally leaving out a workspace's members, page by page.
+	SearchMembers(ctx context.Context, orgID string, f MemberFilter) ([]Member, string, error)
+	// CountMembers counts members, human admins and pending join requests
+	// in one query.
+	CountMembers(ctx context.Context, orgID string) (MemberCounts, error)
 
 	PutWorkspaceMember(ctx context.Context, actor, orgID, wsID, principalID string, m access.Membership) (WorkspaceMember, error)
 	RemoveWorkspaceMember(ctx context.Context, actor, orgID, wsID, principalID string) error
 	ListWorkspaceMembers(ctx context.Context, orgID, wsID string, p Page) ([]WorkspaceMember, string, error)
 	// PrincipalWorkspaces lists every workspace membership of a principal in the org.
 	PrincipalWorkspaces(ctx context.Context, orgID, principalID string) ([]WorkspaceMember, error)
+	// WorkspacesOfPrincipals returns the workspace memberships of several
+	// principals (at most MaxPrincipalsPerCall) in one query.
+	WorkspacesOfPrincipals(ctx context.Context, orgID string, principals []string) (map[string][]WorkspaceMember, error)
 
 	CreateInvitation(ctx context.Context, actor string, in NewInvitation) (Invitation, error)
 	GetInvitation(ctx context.Context, orgID, id string) (Invitation, error)
 	ListInvitations(ctx context.Context, orgID string, p Page) ([]Invitation, string, error)
+	// SearchInvitations lists the invitations whose email contains f.Q.
+	SearchInvitations(ctx context.Context, orgID string, f ListFilter) ([]Invitation, string, error)
 	RevokeInvitation(ctx context.Context, actor, orgID, id string) error
 	// PendingInvitations lists unexpired pending invitations for an email in any org.
 	PendingInvitations(ctx context.Context, email string) ([]Invitation, error)
@@ -160,6 +171,9 @@ type Store interface {
 	// user and org returns the pending one.
 	CreateJoinRequest(ctx context.Context, orgID, userID string) (JoinRequest, error)
 	ListJoinRequests(ctx context.Context, orgID string, p Page) ([]JoinRequest, string, error)
+	// SearchJoinRequests lists the join requests whose requester's email or
+	// name contains f.Q.
+	SearchJoinRequests(ctx context.Context, orgID string, f ListFilter) ([]JoinRequest, string, error)
 	// ApproveJoinRequest makes the user a member with the org's default role
 	// in its default workspace.
 	ApproveJoinRequest(ctx context.Context, actor, orgID, id string) (Member, error)
@@ -168,6 +182,8 @@ type Store interface {
 	CreateServiceAccount(ctx context.Context, actor string, in NewServiceAccount) (ServiceAccount, error)
 	GetServiceAccount(ctx context.Context, orgID, id string) (ServiceAccount, error)
 	ListServiceAccounts(ctx context.Context, orgID string, p Page) ([]ServiceAccount, string, error)
+	// SearchServiceAccounts lists the service accounts whose name contains f.Q.
+	SearchServiceAccounts(ctx context.Context, orgID string, f ListFilter) ([]ServiceAccount, string, error)
 	RenameServiceAccount(ctx context.Context, actor, orgID, id, name string) (ServiceAccount, error)
 	// DeleteServiceAccount deletes the account, its memberships and its keys.
 	DeleteServiceAccount(ctx context.Context, actor, orgID, id string) error

@@ -22,6 +22,11 @@
 //   press {key, nav}               one key on the focused element (nav default false)
 //   type {text}                    type text on the focused element
 //   tab_to {selector, max}         press Tab until the element has focus; value: presses
+//   wait_for {selector, text}      wait until the element is visible (and its
+//                                  innerText contains text, when given)
+//   wait_closed {selector}         wait until a <dialog> is no longer open
+//   axe {}                         run axe-core on the page as it is now (a
+//                                  dialog opened without a navigation)
 //   focused {}                     value: the focused element's id
 //   text {selector}                value: its innerText ("" when absent)
 //   texts {selector}               value: innerText of every match
@@ -198,9 +203,10 @@ async function describe(e) {
   return { url: p.url(), status: e.statusURL === p.url() ? e.status : 0, ...d, text: cut(d.text, 4000) };
 }
 
-// axe runs on the page shown when it is a new document of our origin.
-async function checkPage(e) {
-  if (e.loads === e.checked) return;
+// axe runs on the page shown when it is a new document of our origin (or
+// when asked to, force).
+async function checkPage(e, force) {
+  if (e.loads === e.checked && !force) return;
   e.checked = e.loads;
   const url = e.page.url();
   if (!origin || !url.startsWith(`${origin}/`)) return;
@@ -305,6 +311,18 @@ async function run(cmd) {
       value = n;
       break;
     }
+    case 'wait_for':
+      await loc().waitFor({ state: 'visible' });
+      if (cmd.text) {
+        await p.waitForFunction(([sel, text]) => (document.querySelector(sel)?.innerText ?? '').includes(text), [cmd.selector, cmd.text]);
+      }
+      break;
+    case 'wait_closed':
+      await p.waitForFunction((sel) => !document.querySelector(sel)?.open, cmd.selector);
+      break;
+    case 'axe':
+      await checkPage(e, true);
+      break;
     case 'focused':
       value = await p.evaluate(() => document.activeElement?.id ?? '');
       break;

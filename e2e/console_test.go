@@ -755,48 +755,88 @@ func (w *consoleWorld) members(t *testing.T) {
 func (w *consoleWorld) workspaceMembers(t *testing.T) {
 	d := w.drv
 	d.goto_(t, "admin", w.admin("workspaces"))
-	p := d.click(t, "admin", `a[aria-label="Manage users of research"]`)
-	if !strings.HasPrefix(p.H1, "Workspace research") {
-		t.Fatalf("research's page: %q", p.H1)
+	const dlg = "#panel-dialog"
+
+	// With the keyboard alone: Tab to "Manage users", Enter opens the
+	// dialog with the focus on its search; a search for someone outside the
+	// org finds nobody; Escape closes it and gives the focus back.
+	n := d.tabTo(t, "admin", "#manage-research")
+	d.press(t, "admin", "Enter", false)
+	d.waitFor(t, "admin", dlg+" #workspace-members", "")
+	if got := d.text(t, "admin", "#panel-dialog-title"); got != "Users of workspace research" {
+		t.Errorf("the dialog is titled %q", got)
 	}
-	row := "#member-" + w.adaID
-	if !d.visible(t, "admin", row) {
-		t.Fatalf("ada (invited into research) is not listed among its members")
+	if got := d.focused(t, "admin"); got != "member-q" {
+		t.Errorf("opening the dialog left the focus on %q, want its search field member-q", got)
 	}
-	// Remove her, add her back as member, then make her owner with a flag.
-	p = d.click(t, "admin", row+" button.danger")
-	wantFlash(t, p, "Removed from workspace research.")
+	d.typeText(t, "admin", "grace")
+	d.press(t, "admin", "Enter", false)
+	d.waitFor(t, "admin", dlg+" #no-candidates", "No member of the organization outside research")
+	d.press(t, "admin", "Escape", false)
+	d.waitClosed(t, "admin", dlg)
+	if got := d.focused(t, "admin"); got != "manage-research" {
+		t.Errorf("closing the dialog left the focus on %q, want the link that opened it", got)
+	}
+	t.Logf("keyboard alone: %d Tab presses to Manage users, Enter, typed a search, Enter, Escape", n)
+
+	// With the mouse: open the dialog; ada (invited into research) is listed.
+	d.clickNoNav(t, "admin", `a[aria-label="Manage users of research"]`)
+	row := dlg + " #member-" + w.adaID
+	d.waitFor(t, "admin", row, "Ada Lovelace")
+	d.axe(t, "admin")
+	// Remove her (the removal asks first), search her by name, add her back
+	// as member, give her can_invite, then make her owner: every answer
+	// stays in the dialog.
+	d.clickNoNav(t, "admin", row+" button.danger")
+	d.waitFor(t, "admin", dlg+" #panel-flash", "Removed from workspace research.")
+	if got := d.dialogs(t, "admin"); !slices.Contains(got, "Remove Ada Lovelace from workspace research?") {
+		t.Errorf("no confirmation before removing a workspace member: %q", got)
+	}
 	if d.visible(t, "admin", row) {
 		t.Errorf("ada still listed after removal")
 	}
-	d.fill(t, "admin", "#principal", w.adaID)
-	d.selectOption(t, "admin", "#role", "member")
-	p = d.click(t, "admin", "#add-member button[type=submit]")
-	wantFlash(t, p, " added to workspace research as member.")
+	d.fill(t, "admin", dlg+" #member-q", "lovelace")
+	d.clickNoNav(t, "admin", dlg+" #member-search button[type=submit]")
+	cand := dlg + " #candidate-" + w.adaID
+	d.waitFor(t, "admin", cand, "Ada Lovelace")
+	w.shot(t, "admin", "workspace-dialog")
+	d.axe(t, "admin")
+	d.selectOption(t, "admin", "#add-role-"+w.adaID, "member")
+	d.clickNoNav(t, "admin", cand+" button[type=submit]")
+	d.waitFor(t, "admin", dlg+" #panel-flash", "Ada Lovelace added to workspace research as member.")
+	d.waitFor(t, "admin", row, "Ada Lovelace")
 	membership := func() string {
 		return fmt.Sprintf("%s can_invite=%v can_make_public=%v",
 			d.value(t, "admin", "#role-"+w.adaID), d.checked(t, "admin", "#ci-"+w.adaID), d.checked(t, "admin", "#cp-"+w.adaID))
 	}
-	// A flag for a member; then owner, which holds both flags.
 	d.check(t, "admin", "#ci-"+w.adaID, true)
-	p = d.click(t, "admin", "#update-"+w.adaID+" button[type=submit]")
-	wantFlash(t, p, " updated in workspace research as member.")
+	d.clickNoNav(t, "admin", "#update-"+w.adaID+" button[type=submit]")
+	d.waitFor(t, "admin", dlg+" #panel-flash", "Ada Lovelace updated in workspace research as member.")
 	if got := membership(); got != "member can_invite=true can_make_public=false" {
 		t.Errorf("ada's membership after setting can_invite: %s", got)
 	}
 	d.selectOption(t, "admin", "#role-"+w.adaID, "owner")
-	p = d.click(t, "admin", "#update-"+w.adaID+" button[type=submit]")
-	wantFlash(t, p, " updated in workspace research as owner.")
+	d.clickNoNav(t, "admin", "#update-"+w.adaID+" button[type=submit]")
+	d.waitFor(t, "admin", dlg+" #panel-flash", "Ada Lovelace updated in workspace research as owner.")
 	if got := membership(); got != "owner can_invite=true can_make_public=true" {
 		t.Errorf("ada's membership after making her owner: %s (owners hold both flags)", got)
 	}
-	w.shot(t, "admin", "workspace")
-	// Someone who is not a member of the org cannot be added.
-	d.fill(t, "admin", "#principal", w.graceID)
-	p = d.submitRefused(t, "admin", "#add-member button[type=submit]", http.StatusUnprocessableEntity)
-	if !strings.Contains(p.FormError, "only members of the organization can be added to its workspaces") {
-		t.Errorf("adding a removed member: %d %q", p.Status, p.FormError)
+	d.axe(t, "admin")
+	// Closing after changes reloads the list behind the dialog.
+	d.clickNoNav(t, "admin", dlg+" .dialog-close")
+	d.waitClosed(t, "admin", dlg)
+	p := d.state(t, "admin")
+	if !strings.HasSuffix(pathOf(p.URL), "/workspaces") {
+		t.Errorf("after closing the dialog: %s", p.URL)
 	}
+
+	// Without the script the same panel is the workspace's own page.
+	p = d.goto_(t, "admin", w.admin("workspaces", w.research)+"?q=lovelace")
+	if !strings.HasPrefix(p.H1, "Workspace research") || !d.visible(t, "admin", "#member-"+w.adaID) || d.visible(t, "admin", "#candidate-"+w.adaID) {
+		t.Errorf("research's page: %q; ada listed as member %v, offered again %v", p.H1,
+			d.visible(t, "admin", "#member-"+w.adaID), d.visible(t, "admin", "#candidate-"+w.adaID))
+	}
+	w.shot(t, "admin", "workspace")
 }
 
 // ---- 3. The sole admin cannot demote themself ----
@@ -900,6 +940,13 @@ func (w *consoleWorld) linkReuse(t *testing.T) {
 	d.close(t, "late")
 }
 
+// consoleScreenshots are the screenshots published in docs/screenshots as
+// console-NAME.png: every tab, the workspace-users dialog, a member's and a
+// service account's page, the account page and two refusals.
+var consoleScreenshots = []string{"general", "workspaces", "workspace-dialog", "workspace", "users", "member",
+	"settings", "service-accounts", "service-account", "billing", "audit", "connections", "domains", "account",
+	"last-admin-refused", "link-used"}
+
 // finish checks the run as a whole and publishes the screenshots.
 func (w *consoleWorld) finish(t *testing.T) {
 	var rep struct {
@@ -923,7 +970,7 @@ func (w *consoleWorld) finish(t *testing.T) {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"general", "workspaces", "users", "service-accounts", "account"} {
+	for _, name := range consoleScreenshots {
 		b, err := os.ReadFile(filepath.Join(w.shots, name+".png"))
 		if err != nil {
 			t.Errorf("screenshot %s: %v", name, err)
@@ -1224,6 +1271,37 @@ func (d *consoleDriver) typeText(t *testing.T, ctx, s string) {
 func (d *consoleDriver) press(t *testing.T, ctx, key string, nav bool) pageState {
 	t.Helper()
 	return d.call(t, ctx, "press", map[string]any{"key": key, "nav": nav}, 0, nil)
+}
+
+// waitFor waits until sel is visible and, when text is not empty, its
+// text contains text.
+func (d *consoleDriver) waitFor(t *testing.T, ctx, sel, text string) {
+	t.Helper()
+	d.call(t, ctx, "wait_for", map[string]any{"selector": sel, "text": text}, 0, nil)
+}
+
+// waitClosed waits until the <dialog> sel is closed.
+func (d *consoleDriver) waitClosed(t *testing.T, ctx, sel string) {
+	t.Helper()
+	d.call(t, ctx, "wait_closed", map[string]any{"selector": sel}, 0, nil)
+}
+
+// axe checks the page as it is now (a dialog opened in place).
+func (d *consoleDriver) axe(t *testing.T, ctx string) {
+	t.Helper()
+	d.call(t, ctx, "axe", nil, 0, nil)
+}
+
+func (d *consoleDriver) focused(t *testing.T, ctx string) string {
+	t.Helper()
+	var s string
+	d.call(t, ctx, "focused", nil, 0, &s)
+	return s
+}
+
+func (d *consoleDriver) state(t *testing.T, ctx string) pageState {
+	t.Helper()
+	return d.call(t, ctx, "state", nil, 0, nil)
 }
 
 func (d *consoleDriver) text(t *testing.T, ctx, sel string) string {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/templates"
@@ -105,13 +107,17 @@ func (s *Service) samlACS(w http.ResponseWriter, r *http.Request) {
 		if st, ok = s.takeState(w, r, session.KindSAMLRequest, relay, connID); !ok {
 			return
 		}
+		if st.Test != "" {
+			r = asTest(r, st) // a refusal is the test's result
+		}
 	}
 	c, err := s.dir.LookupConnection(ctx, connID)
 	if err != nil && !errors.Is(err, directory.ErrNotFound) && !errors.Is(err, directory.ErrInvalid) {
 		s.fail(w, r, storeFailure("connection lookup", err, st.retry()))
 		return
 	}
-	if err != nil || c.Type != directory.ConnectionSAML || !c.Enabled || (solicited && c.OrgID != st.Org) {
+	// A test may run before the connection is enabled (conntest.go).
+	if err != nil || c.Type != directory.ConnectionSAML || (!c.Enabled && st.Test == "") || (solicited && c.OrgID != st.Org) {
 		s.fail(w, r, failure{status: http.StatusForbidden, title: "Sign-in method disabled",
 			message: "This sign-in method has been disabled or removed. Ask your administrator.",
 			log:     "ACS post for a connection that is gone, disabled, not SAML or moved", level: slog.LevelWarn},
@@ -139,7 +145,10 @@ func (s *Service) samlACS(w http.ResponseWriter, r *http.Request) {
 		}
 		st = loginState{Connection: c.ID, Org: c.OrgID, ReturnTo: target}
 	}
-	id, err := sc.HandlePOST(ctx, r, SAMLExpect{RequestID: st.RequestID, ACSURL: s.CallbackURL(c), FirstSeen: s.firstSeen})
+	sctx, span := s.startSpan(ctx, spanSAMLACS, c)
+	span.SetAttributes(attribute.Bool("ssobroker.saml.idp_initiated", !solicited))
+	id, err := sc.HandlePOST(sctx, r, SAMLExpect{RequestID: st.RequestID, ACSURL: s.CallbackURL(c), FirstSeen: s.firstSeen})
+	endSpan(span, err)
 	if err != nil {
 		s.fail(w, r, connectorFailure(err, st.retry()), "org", c.OrgID, "connection", c.ID, "idp_initiated", !solicited)
 		return
@@ -149,6 +158,10 @@ func (s *Service) samlACS(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.vouchForEmail(ctx, c, &id); err != nil {
 		s.fail(w, r, storeFailure("domain lookup", err, st.retry()))
+		return
+	}
+	if st.Test != "" {
+		s.completeTest(w, r, st, c, id) // never provisions (conntest.go)
 		return
 	}
 	// A post our bounce page re-sent must not end in a redirect (see finish).

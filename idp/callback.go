@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/session"
 )
@@ -19,6 +21,9 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	st, ok := s.takeState(w, r, session.KindLoginState, state, connID)
 	if !ok {
 		return
+	}
+	if st.Test != "" {
+		r = asTest(r, st) // a refusal is the test's result
 	}
 	retry := st.retry()
 	c, ok := s.liveConnection(w, r, st, retry)
@@ -35,12 +40,18 @@ func (s *Service) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, connectorFailure(errors.Join(ErrConfig, errors.New("connector has no callback capability")), retry), "connection", c.ID)
 		return
 	}
-	id, err := cc.HandleCallback(ctx, r, CallbackExpect{State: state, Nonce: st.Nonce, PKCEVerifier: st.Verifier, RedirectURI: s.CallbackURL(c)})
+	sctx, span := s.startSpan(ctx, spanOIDCCallback, c)
+	id, err := cc.HandleCallback(sctx, r, CallbackExpect{State: state, Nonce: st.Nonce, PKCEVerifier: st.Verifier, RedirectURI: s.CallbackURL(c)})
+	endSpan(span, err)
 	if err != nil {
 		s.fail(w, r, connectorFailure(err, retry), "org", c.OrgID, "connection", c.ID)
 		return
 	}
 	if !s.spendState(w, r, session.KindLoginState, state, st) {
+		return
+	}
+	if st.Test != "" {
+		s.completeTest(w, r, st, c, id) // never provisions (conntest.go)
 		return
 	}
 	s.finish(w, r, st, c, id, false)
@@ -136,7 +147,8 @@ func (s *Service) liveConnection(w http.ResponseWriter, r *http.Request, st logi
 		s.fail(w, r, storeFailure("connection lookup", err, retry))
 		return c, false
 	}
-	if err != nil || !c.Enabled || c.OrgID != st.Org {
+	// A test may run before the connection is enabled (conntest.go).
+	if err != nil || (!c.Enabled && st.Test == "") || c.OrgID != st.Org {
 		s.fail(w, r, failure{status: http.StatusForbidden, title: "Sign-in method disabled",
 			message: "This sign-in method has been disabled or removed. Ask your administrator.",
 			log:     "connection deleted, disabled or moved during the login", level: slog.LevelWarn},
@@ -161,11 +173,17 @@ func (s *Service) finish(w http.ResponseWriter, r *http.Request, st loginState, 
 		return
 	}
 	role, workspaces := cfg.MapGroups(id.Groups)
-	out, err := s.dir.ProvisionLogin(ctx, directory.LoginIdentity{
+	pctx, span := s.startSpan(ctx, spanProvision, c)
+	out, err := s.dir.ProvisionLogin(pctx, directory.LoginIdentity{
 		OrgID: c.OrgID, ConnectionID: c.ID, Issuer: id.Issuer, Subject: id.Subject,
 		Email: id.Email, EmailVerified: id.EmailVerified, Name: id.Name,
 		MappedOrgRole: role, MappedWorkspaces: workspaces,
 	})
+	if err == nil {
+		span.SetAttributes(attribute.String("ssobroker.user.id", out.User.ID), attribute.Bool("ssobroker.user.new", out.NewUser),
+			attribute.String("ssobroker.login.status", string(out.Status)))
+	}
+	endSpan(span, err)
 	switch {
 	case errors.Is(err, directory.ErrNotFound):
 		s.fail(w, r, failure{status: http.StatusForbidden, title: "Sign-in method disabled",

@@ -35,6 +35,10 @@ type Identity struct {
 	// browser session as the id_token_hint of an upstream logout
 	// (upstreamlogout.go). Never logged.
 	IDToken string
+	// Attributes are the SAML attributes or OIDC claims the IdP sent, as
+	// text and bounded (Attributes.Add), for a test sign-in to show; sign-in
+	// itself reads only the fields above.
+	Attributes Attributes
 }
 
 // Connector is an upstream identity provider built from one connection.
@@ -183,7 +187,22 @@ type FactoryInput struct {
 	// EntityID is the broker's SAML entity ID for the connection: the
 	// absolute URL of its SP metadata. Empty for other protocols.
 	EntityID string
-	Logger   *slog.Logger
+	// Documents keeps the last good document fetched from the IdP (SAML
+	// metadata of a metadata URL), for when the IdP cannot be reached; nil
+	// keeps none.
+	Documents UpstreamDocuments
+	Logger    *slog.Logger
+}
+
+// UpstreamDocuments keeps the last good document a connector fetched from
+// its IdP, per connection and URL, across restarts (*directory.SQLStore
+// satisfies it). A connector saves a document only after it passed
+// validation, and validates a stored one again before using it.
+type UpstreamDocuments interface {
+	SaveUpstreamDocument(ctx context.Context, d directory.UpstreamDocument) error
+	// GetUpstreamDocument fails wrapping directory.ErrNotFound when none
+	// was kept for that connection and URL.
+	GetUpstreamDocument(ctx context.Context, connectionID, url string) (directory.UpstreamDocument, error)
 }
 
 // ConnectionConfig is the JSON of directory.Connection.Config, as the admin

@@ -25,6 +25,9 @@ type loginRequest struct {
 	ReturnTo     string
 	// ForceReauth is prompt=login: the IdP must authenticate the user again.
 	ForceReauth bool
+	// test is the id of the test sign-in this login runs (conntest.go);
+	// only testStartPage sets it, never a request parameter.
+	test string
 }
 
 // errBadParam is a login parameter that fails validation; its text is shown.
@@ -295,6 +298,9 @@ type loginState struct {
 	Force    bool   `json:"f,omitempty"`
 	// RequestID is the ID of the SAML AuthnRequest sent (SAML logins only).
 	RequestID string `json:"q,omitempty"`
+	// Test is the id of the test sign-in this login runs: its callback
+	// keeps the result and provisions nobody (conntest.go).
+	Test string `json:"t,omitempty"`
 }
 
 // start sends the browser to connection c's IdP. After a form post the
@@ -307,7 +313,7 @@ func (s *Service) start(w http.ResponseWriter, r *http.Request, lr loginRequest,
 		s.fail(w, r, connectorFailure(err, &lr), "org", org.ID, "connection", c.ID)
 		return
 	}
-	st := loginState{Connection: c.ID, Org: org.ID, Authz: lr.Authz, ReturnTo: lr.ReturnTo, Force: lr.ForceReauth}
+	st := loginState{Connection: c.ID, Org: org.ID, Authz: lr.Authz, ReturnTo: lr.ReturnTo, Force: lr.ForceReauth, Test: lr.test}
 	binding := cookieValue(r, BindingCookie)
 	if binding == "" {
 		binding = randomToken()
@@ -375,7 +381,7 @@ func (s *Service) start(w http.ResponseWriter, r *http.Request, lr loginRequest,
 	}
 	http.SetCookie(w, s.stateCookie(key, sealed))
 	http.SetCookie(w, session.Cookie(BindingCookie, binding, s.secure, 0))
-	s.log.InfoContext(ctx, "sign-in: redirecting upstream", "org", org.ID, "connection", c.ID, "for_client", lr.Authz != "")
+	s.log.InfoContext(ctx, "sign-in: redirecting upstream", "org", org.ID, "connection", c.ID, "for_client", lr.Authz != "", "test", lr.test)
 	switch {
 	case post != nil:
 		s.autoPost(w, r, post.URL, "Taking you to "+c.Name+"…", post.Form, "*")

@@ -76,6 +76,11 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, f failure, attrs 
 	}
 	reason, cause := failureReason(r, f)
 	args = append(args, "reason", reason)
+	if st, ok := testOf(r); ok {
+		s.log.Log(r.Context(), f.level, "test sign-in refused: "+f.log, append(args, "test", st.Test)...)
+		s.failTest(w, r, st, f, reason, cause, ref)
+		return
+	}
 	s.log.Log(r.Context(), f.level, "sign-in failed: "+f.log, args...)
 	s.noteFailure(r.Context(), attrString(attrs, "org"), attrString(attrs, "connection"), reason, cause, ref)
 	data := messagePageData{Title: f.title, Message: f.message, Ref: ref, Cause: causeSentence(cause)}

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/templates"
@@ -86,6 +89,10 @@ type Options struct {
 	// (default 1 hour). An unused connector is kept for 24 times as long,
 	// so that the last good one outlives an IdP outage of a quiet night.
 	ConnectorMaxAge time.Duration
+	// Documents keeps each connection's last good IdP metadata (fetched
+	// from a metadata URL) for when that URL is unreachable, at start or at
+	// a refresh; nil keeps none.
+	Documents UpstreamDocuments
 	// Failures keeps and counts sign-in failures per connection (sign-in
 	// diagnostics); nil keeps none.
 	Failures FailureRecorder
@@ -95,6 +102,9 @@ type Options struct {
 	JoinRequests JoinRequestNotifier
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// TracerProvider makes the spans of the sign-in steps (tracing.go);
+	// nil makes none (a no-op provider).
+	TracerProvider trace.TracerProvider
 }
 
 // JoinRequestNotifier is told about a new join request. It must not block
@@ -114,11 +124,13 @@ type Service struct {
 	client   *http.Client
 	log      *slog.Logger
 	now      func() time.Time
+	tracer   trace.Tracer
 
 	issuer string // without a trailing slash
 	base   string // the issuer's path, prefixed to our redirects
 	secure bool   // cookies are Secure
 
+	tests       *testRecorder
 	cache       *connectorCache
 	sealer      *session.Sealer
 	samlStarts  *sourceBudget
@@ -171,6 +183,9 @@ func New(opts Options) (*Service, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = NewUpstreamClient(opts.AllowPrivateUpstreams)
 	}
+	if opts.TracerProvider == nil {
+		opts.TracerProvider = noop.NewTracerProvider()
+	}
 	s := &Service{
 		opts:       opts,
 		dir:        opts.Directory,
@@ -179,6 +194,7 @@ func New(opts Options) (*Service, error) {
 		client:     opts.HTTPClient,
 		log:        opts.Logger.With("component", "idp"),
 		now:        opts.Now,
+		tracer:     opts.TracerProvider.Tracer(tracerName),
 		issuer:     strings.TrimSuffix(opts.Issuer, "/"),
 		base:       strings.TrimSuffix(u.Path, "/"),
 		secure:     u.Scheme == "https",
@@ -189,6 +205,7 @@ func New(opts Options) (*Service, error) {
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
+	s.tests = &testRecorder{dir: opts.Directory, records: opts.Sessions, now: opts.Now, log: s.log}
 	s.cache.refreshFailed = func(id string, err error) {
 		s.log.Warn("refreshing a connector (discovery document or SAML metadata) failed; the last good one stays in use",
 			"connection", id, "err", err)
@@ -225,6 +242,7 @@ func (s *Service) Close() {
 //	GET  /sso/logout?id=             a logout /oauth2/logout hands over to the IdP's
 //	GET  /sso/saml/{conn}/metadata   our SAML SP metadata (signed)
 //	POST /sso/saml/{conn}/acs        the SAML assertion consumer service
+//	GET  /sso/test/{token}           a test sign-in's one-time start (conntest.go)
 func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+LoginPath, s.loginPage)
 	mux.HandleFunc("POST "+LoginPath, s.loginSubmit)
@@ -236,6 +254,7 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+UpstreamLogoutPath, s.upstreamLogoutHandoff)
 	mux.HandleFunc("GET /sso/saml/{conn}/metadata", s.samlMetadata)
 	mux.HandleFunc("POST /sso/saml/{conn}/acs", s.samlACS)
+	mux.HandleFunc("GET "+TestStartPath+"{token}", s.testStartPage)
 }
 
 // CallbackURL returns the absolute URL the upstream IdP of connection c
@@ -266,16 +285,19 @@ func (s *Service) connector(ctx context.Context, c directory.Connection) (Connec
 			OpenSecret:  func(sealed []byte) ([]byte, error) { return s.openSecret(c.ID, sealed) },
 			HTTPClient:  s.client,
 			CallbackURL: s.CallbackURL(c),
+			Documents:   s.opts.Documents,
 			Logger:      s.log.With("connection", c.ID),
 		}
 		if c.Type == directory.ConnectionSAML {
 			in.EntityID = s.EntityID(c)
 		}
+		ctx, span := s.startSpan(ctx, spanConnectorBuild, c)
 		conn, err := factory(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("build %s connector: %w", c.Type, err)
+			err = fmt.Errorf("build %s connector: %w", c.Type, err)
 		}
-		return conn, nil
+		endSpan(span, err)
+		return conn, err
 	})
 }
 

@@ -85,6 +85,12 @@ func NewRedis(ctx context.Context, rawURL string, opts Options) (*Redis, error) 
 	if err != nil {
 		return nil, err
 	}
+	if opts.TracerProvider != nil {
+		if err := traceRedis(client, opts.TracerProvider); err != nil {
+			_ = client.Close()
+			return nil, err
+		}
+	}
 	r := &Redis{
 		client:       client,
 		mode:         mode,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Errors returned by every Store. Callers test them with errors.Is; the
@@ -258,6 +260,10 @@ type Options struct {
 	// MaxEntries (default DefaultMaxCounters); beyond it the oldest window
 	// is evicted (Memory.CounterEvictions). Ignored by Redis.
 	MaxCounters int
+	// TracerProvider, when set, traces every Redis command (a client span
+	// named by the command, e.g. "evalsha", without its arguments: keys and
+	// values stay out of traces). Nil installs no hook. Ignored by Memory.
+	TracerProvider trace.TracerProvider
 }
 
 // Defaults of Options.

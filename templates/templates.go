@@ -48,13 +48,14 @@ const StaticPath = "/static/"
 
 // ContentSecurityPolicy is sent with every page: scripts and styles load
 // only from our own static files (never inline), images only from us,
-// forms post only to us, nobody frames us.
+// scripts fetch only from us (the console's dialog loads its pages with
+// fetch), forms post only to us, nobody frames us.
 //
 // form-action 'self' also applies to the redirects that follow a form
 // submission (Chrome enforces it there), so a form whose answer leads to
 // another origin must answer with a page that navigates on its own (see the
 // "redirect" page), not with a redirect.
-const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // layoutName is the file that wraps every page.
 const layoutName = "layout"

@@ -45,7 +45,7 @@ func (e *env) openSessions(ctx context.Context) (session.Store, error) {
 	if e.cfg.RedisURL == "" {
 		return session.NewMemory(session.Options{}), nil
 	}
-	s, err := session.NewRedis(ctx, e.cfg.RedisURL, session.Options{})
+	s, err := session.NewRedis(ctx, e.cfg.RedisURL, session.Options{TracerProvider: e.tel.storeProvider()})
 	if err != nil {
 		return nil, fmt.Errorf("session store: %w", err)
 	}
@@ -137,7 +137,9 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
-	upstream := idp.NewUpstreamClientWithPolicy(policy)
+	// With tracing on, every call to an IdP and every webhook delivery
+	// carries the trace context (traceparent).
+	upstream := e.tel.client(idp.NewUpstreamClientWithPolicy(policy))
 	// The connector packages own their configuration's rules; the admin
 	// API, the console and the setup link reach them through this.
 	configurator, err := idp.NewConfigurator(idp.ConfiguratorConfig{Issuer: e.cfg.Issuer, Sealer: box, HTTPClient: upstream,
@@ -164,6 +166,31 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
+	login, err := idp.New(idp.Options{
+		Issuer:     e.cfg.Issuer,
+		Directory:  store,
+		Sessions:   a.sessions,
+		Secrets:    box,
+		Connectors: idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New},
+		HTTPClient: upstream,
+		Failures:   failureRecorder{store: store, metrics: metrics, log: e.log},
+		// A metadata URL's last good document survives a restart.
+		Documents: store,
+		Logger:    e.log,
+		SealKey:   loginStateKey,
+		Sources:   sources,
+		// The org's admins hear of each new join request.
+		JoinRequests: joinNotices,
+		// Spans of the sign-in steps (tracing.go; no-op when off).
+		TracerProvider: e.tel.tracerProvider(),
+	})
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	a.stops = append(a.stops, login.Close)
+	login.Routes(mux)
+
 	admin, err := adminapi.New(adminapi.Config{
 		Mailer:      invitationMail,
 		Webhooks:    hooks,
@@ -173,6 +200,7 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		Connections: configurator,
 		Failures:    store,
 		SetupLinks:  store,
+		Tests:       login,
 		JWTIssuers:  store,
 		Resolver:    e.cfg.txtResolver(),
 		Logger:      e.log,
@@ -202,31 +230,10 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	a.stops = append(a.stops, opikAuth.Close)
 	opikAuth.Routes(mux)
 
-	login, err := idp.New(idp.Options{
-		Issuer:     e.cfg.Issuer,
-		Directory:  store,
-		Sessions:   a.sessions,
-		Secrets:    box,
-		Connectors: idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New},
-		HTTPClient: upstream,
-		Failures:   failureRecorder{store: store, metrics: metrics, log: e.log},
-		Logger:     e.log,
-		SealKey:    loginStateKey,
-		Sources:    sources,
-		// The org's admins hear of each new join request.
-		JoinRequests: joinNotices,
-	})
-	if err != nil {
-		a.stop()
-		return nil, err
-	}
-	a.stops = append(a.stops, login.Close)
-	login.Routes(mux)
-
 	// The admin console and /account (idp/console); it also serves /static/.
 	web, err := console.New(console.Config{Issuer: e.cfg.Issuer, Store: store, Sessions: a.sessions, Key: key, Logger: e.log,
 		// The Connections and Domains tabs save through the admin API's path.
-		Connections: admin, SelfService: store, Mailer: invitationMail,
+		Connections: admin, SelfService: store, Tests: login, Mailer: invitationMail,
 		SignInLinks: signInLinks{store}, Invitations: store})
 	if err != nil {
 		a.stop()

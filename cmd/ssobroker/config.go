@@ -65,6 +65,9 @@ type config struct {
 	// lock another replica holds (a Go duration; directory.PostgresOptions).
 	MigrationLockTimeout string
 	JSON                 bool
+	// Tracing is what the standard OTEL_* variables say (tracing.go); off
+	// unless they ask for it.
+	Tracing tracingConfig
 
 	// sealed is set by checkSealed once the store was opened: the secret
 	// key that opens its sealed data (nil when there is none and no key is
@@ -111,6 +114,7 @@ func bindConfig(fs *flag.FlagSet, getenv func(string) string) *config {
 	fs.StringVar(&c.MigrationLockTimeout, "migration-lock-timeout", env("SSOBROKER_MIGRATION_LOCK_TIMEOUT", "2m"),
 		"how long to wait for the migration lock another replica holds before exiting non-zero, e.g. 2m (SSOBROKER_MIGRATION_LOCK_TIMEOUT)")
 	fs.BoolVar(&c.JSON, "json", false, "print machine-readable JSON")
+	c.Tracing = readTracingConfig(getenv)
 	return c
 }
 
@@ -214,6 +218,9 @@ func (c *config) validate() error {
 	}
 	if _, err := dnsResolver(c.DNSResolver); err != nil {
 		errs = append(errs, fmt.Errorf("SSOBROKER_DNS_RESOLVER %q: %v", c.DNSResolver, err))
+	}
+	if err := c.Tracing.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.SMTPURL != "" {
 		if err := mail.ValidateURL(c.SMTPURL); err != nil {

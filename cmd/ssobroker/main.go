@@ -294,6 +294,9 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+	// tel is the tracing serve runs with (tracing.go); nil (off) for
+	// every other command.
+	tel *telemetry
 }
 
 // command binds its own flags to fs and returns the function that runs it.
@@ -333,7 +336,9 @@ func (e *env) openStore(ctx context.Context) (*directory.SQLStore, error) {
 	var s *directory.SQLStore
 	if e.cfg.DatabaseURL != "" {
 		e.say("ssobroker: directory: PostgreSQL %s; data dir %s", redactedURL(e.cfg.DatabaseURL), dir)
-		s, err = directory.OpenPostgresWith(ctx, e.cfg.DatabaseURL, e.log, e.cfg.postgresOptions())
+		opts := e.cfg.postgresOptions()
+		opts.TracerProvider = e.tel.storeProvider()
+		s, err = directory.OpenPostgresWith(ctx, e.cfg.DatabaseURL, e.log, opts)
 	} else {
 		e.say("ssobroker: data dir %s (SQLite %s)", dir, filepath.Join(dir, "ssobroker.db"))
 		s, err = directory.OpenSQLite(ctx, e.cfg.sqlitePath(), e.log)

@@ -22,6 +22,14 @@ type pinger interface {
 func serveCommand(*flag.FlagSet) func(context.Context, *env) error {
 	return func(ctx context.Context, e *env) error {
 		log := e.log
+		// Tracing starts first and stops last, so that it sees the store
+		// open and flushes the spans of the last requests.
+		tel, err := startTracing(ctx, e.cfg.Tracing, log)
+		if err != nil {
+			return err
+		}
+		e.tel = tel
+		defer tel.stop(log)
 		store, err := e.openStore(ctx)
 		if err != nil {
 			return err
@@ -32,16 +40,7 @@ func serveCommand(*flag.FlagSet) func(context.Context, *env) error {
 		if err != nil {
 			return err
 		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			_, _ = w.Write([]byte("ok\n"))
-		})
-		checks := map[string]pinger{"directory": store}
-		mux.Handle("GET /readyz", readiness(log, checks))
-		metrics, metricsHandler := newMetrics()
-		mux.Handle("GET /metrics", metricsHandler)
-		a, err := mountApp(ctx, e, mux, store, key, checks, metrics)
+		handler, a, err := serveHandler(ctx, e, store, key)
 		if err != nil {
 			return err
 		}
@@ -52,7 +51,7 @@ func serveCommand(*flag.FlagSet) func(context.Context, *env) error {
 			return fmt.Errorf("listen on %s: %w", e.cfg.Addr, err)
 		}
 		srv := &http.Server{
-			Handler:           metrics.wrap(mux),
+			Handler:           handler,
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      30 * time.Second,
@@ -80,6 +79,26 @@ func serveCommand(*flag.FlagSet) func(context.Context, *env) error {
 		log.Info("stopped")
 		return nil
 	}
+}
+
+// serveHandler is everything serve answers: the platform endpoints and the
+// broker's packages on one mux, measured (metrics.go) and, when tracing is
+// on, traced (tracing.go). The app must be stopped.
+func serveHandler(ctx context.Context, e *env, store *directory.SQLStore, key []byte) (http.Handler, *app, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	checks := map[string]pinger{"directory": store}
+	mux.Handle("GET /readyz", readiness(e.log, checks))
+	metrics, metricsHandler := newMetrics()
+	mux.Handle("GET /metrics", metricsHandler)
+	a, err := mountApp(ctx, e, mux, store, key, checks, metrics)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e.tel.handler(metrics.wrap(mux)), a, nil
 }
 
 // logBackends says clearly which storage the broker runs on.

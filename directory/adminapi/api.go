@@ -89,6 +89,9 @@ type Config struct {
 	// Failures lists connections' recent sign-in failures; nil answers an
 	// empty list.
 	Failures FailureLister
+	// Tests runs test sign-ins through connections (idp.Service); nil
+	// answers 501 on their routes.
+	Tests ConnectionTester
 	// SetupLinks stores setup links; nil answers 501 on their routes.
 	SetupLinks SetupLinkStore
 	// Webhooks manages the org's webhooks (docs/webhooks.md); nil answers 501
@@ -119,6 +122,7 @@ type API struct {
 	conns      ConnectionConfigurator
 	failures   FailureLister
 	setupLinks SetupLinkStore
+	tests      ConnectionTester
 	jwtIssuers JWTIssuerStore
 	webhooks   WebhookService
 	mailer     InvitationMailer
@@ -137,7 +141,7 @@ func New(cfg Config) (*API, error) {
 	}
 	a := &API{
 		store: cfg.Store, tokens: cfg.Tokens, resolver: cfg.Resolver, sessions: cfg.Sessions,
-		conns: cfg.Connections, failures: cfg.Failures, setupLinks: cfg.SetupLinks, jwtIssuers: cfg.JWTIssuers, log: cfg.Logger, issuer: cfg.Issuer, now: cfg.Now,
+		conns: cfg.Connections, failures: cfg.Failures, setupLinks: cfg.SetupLinks, tests: cfg.Tests, jwtIssuers: cfg.JWTIssuers, log: cfg.Logger, issuer: cfg.Issuer, now: cfg.Now,
 	}
 	if a.resolver == nil {
 		a.resolver = NetResolver{}
@@ -222,6 +226,8 @@ func routeTable() []route {
 		{method: "PATCH", pattern: org + "/connections/{id}", handle: (*API).patchConnection},
 		{method: "DELETE", pattern: org + "/connections/{id}", handle: (*API).deleteConnection},
 		{method: "GET", pattern: org + "/connections/{id}/failures", handle: (*API).listConnectionFailures},
+		{method: "POST", pattern: org + "/connections/{id}/test", handle: (*API).startConnectionTest},
+		{method: "GET", pattern: org + "/connections/{id}/tests/{tid}", handle: (*API).getConnectionTest},
 
 		{method: "GET", pattern: org + "/setup-links", handle: (*API).listSetupLinks},
 		{method: "POST", pattern: org + "/setup-links", handle: (*API).createSetupLink},
@@ -304,7 +310,8 @@ type AuthStore interface {
 // OrgStore changes an organization.
 type OrgStore interface {
 	UpdateOrg(ctx context.Context, actor, orgID string, u directory.OrgUpdate) (directory.Organization, error)
-	CountAdmins(ctx context.Context, orgID string) (int, error)
+	// CountMembers counts members, human admins and pending join requests (Billing).
+	CountMembers(ctx context.Context, orgID string) (directory.MemberCounts, error)
 }
 
 // WorkspaceStore reads and changes workspaces and their members.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"regexp"
 	"time"
 
@@ -529,5 +530,74 @@ func validateURL(field, raw string) error {
 	if err := directory.CheckIdPURL(raw); err != nil {
 		return fieldError(field, err.Error())
 	}
+	return nil
+}
+
+// ConnectionTester runs test sign-ins through connections: a real sign-in
+// at the IdP that provisions nobody (idp.Service implements it; cmd wires
+// it). Errors of ConnectionTest wrap directory.ErrNotFound for a test that
+// is unknown, expired or another connection's.
+type ConnectionTester interface {
+	StartConnectionTest(ctx context.Context, actor string, c directory.Connection, landing func(testID string) string) (directory.ConnectionTest, string, error)
+	ConnectionTest(ctx context.Context, orgID, connID, testID string) (directory.ConnectionTest, error)
+}
+
+// startedTestJSON is the answer of POST …/connections/{id}/test.
+type startedTestJSON struct {
+	Test directory.ConnectionTest `json:"test"`
+	URL  string                   `json:"url"`
+}
+
+func (a *API) connectionTester(c *caller) (ConnectionTester, error) {
+	if err := c.require(access.OrgAdmin, nil); err != nil {
+		return nil, err
+	}
+	if a.tests == nil {
+		return nil, &apiError{status: http.StatusNotImplemented, code: "not_implemented", message: "test sign-ins are not available on this server"}
+	}
+	return a.tests, nil
+}
+
+// ConsoleTestPath is the console's page of test tid of connection connID:
+// where the browser of a test started through the API lands.
+func ConsoleTestPath(orgID, connID string) func(tid string) string {
+	return func(tid string) string {
+		return "/admin/" + url.PathEscape(orgID) + "/connections/" + url.PathEscape(connID) + "/tests/" + url.PathEscape(tid)
+	}
+}
+
+// startConnectionTest is POST …/connections/{id}/test.
+func (a *API) startConnectionTest(w http.ResponseWriter, r *http.Request, c *caller) error {
+	t, err := a.connectionTester(c)
+	if err != nil {
+		return err
+	}
+	conn, err := a.store.GetConnection(r.Context(), c.orgID(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	test, u, err := t.StartConnectionTest(r.Context(), c.subject, conn, ConsoleTestPath(c.orgID(), conn.ID))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, startedTestJSON{Test: test, URL: u})
+	return nil
+}
+
+// getConnectionTest is GET …/connections/{id}/tests/{tid}.
+func (a *API) getConnectionTest(w http.ResponseWriter, r *http.Request, c *caller) error {
+	t, err := a.connectionTester(c)
+	if err != nil {
+		return err
+	}
+	conn, err := a.store.GetConnection(r.Context(), c.orgID(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	test, err := t.ConnectionTest(r.Context(), c.orgID(), conn.ID, r.PathValue("tid"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, test)
 	return nil
 }

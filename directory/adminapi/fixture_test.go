@@ -205,6 +205,7 @@ type fixture struct {
 	sealer   *testSealer
 	sessions *recordingSessions
 	dns      *dnsServer
+	tester   *recordingTester
 	seq      int
 
 	orgA, orgB           directory.Organization
@@ -233,8 +234,8 @@ func newFixture(t testing.TB, open func(testing.TB) *directory.SQLStore) *fixtur
 	t.Helper()
 	f := &fixture{t: t, ctx: context.Background(), store: open(t), verifier: &testVerifier{tokens: map[string]TokenPrincipal{}},
 		sealer: newTestSealer(t), sessions: &recordingSessions{}, dns: startDNS(t),
-		ids: map[string]string{}, creds: map[string]string{}}
-	f.api = newAPI(t, Config{Store: f.store, Tokens: f.verifier, Resolver: f.dns.resolver(), Sessions: f.sessions,
+		ids: map[string]string{}, creds: map[string]string{}, tester: &recordingTester{tests: map[string]directory.ConnectionTest{}}}
+	f.api = newAPI(t, Config{Store: f.store, Tests: f.tester, Tokens: f.verifier, Resolver: f.dns.resolver(), Sessions: f.sessions,
 		Connections: fakeConfigurator{sealer: f.sealer}, Failures: f.store, SetupLinks: f.store, JWTIssuers: f.store, Webhooks: newWebhookAdmin(t, f.store, f.sealer), Logger: slog.New(slog.DiscardHandler), Issuer: "https://sso.example.test"})
 	f.mux = http.NewServeMux()
 	f.api.Routes(f.mux)

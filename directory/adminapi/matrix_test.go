@@ -206,6 +206,13 @@ func matrixCases() []matrixCase {
 		{"connection failures", "GET", o + "/connections/{id}/failures", func(f *fixture, _ string) (string, string) {
 			return f.pathA("/connections/" + f.newConnection() + "/failures"), ""
 		}, allowed(200, adminOnly...)},
+		{"start connection test", "POST", o + "/connections/{id}/test", func(f *fixture, _ string) (string, string) {
+			return f.pathA("/connections/" + f.newConnection() + "/test"), ""
+		}, allowed(201, adminOnly...)},
+		{"get connection test", "GET", o + "/connections/{id}/tests/{tid}", func(f *fixture, _ string) (string, string) {
+			id := f.newConnection()
+			return f.pathA("/connections/" + id + "/tests/" + f.tester.add(f.orgA.ID, id)), ""
+		}, allowed(200, adminOnly...)},
 		{"list setup links", "GET", o + "/setup-links", fixed("/setup-links", ""), allowed(200, adminOnly...)},
 		{"create setup link", "POST", o + "/setup-links", fixed("/setup-links", `{"expires_in":"1h"}`), allowed(201, adminOnly...)},
 		{"revoke setup link", "DELETE", o + "/setup-links/{id}", func(f *fixture, _ string) (string, string) {

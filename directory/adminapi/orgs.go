@@ -181,55 +181,13 @@ func (a *API) getBilling(w http.ResponseWriter, r *http.Request, c *caller) erro
 	if err := c.require(access.OrgAdmin, nil); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	out := billingJSON{Plan: c.access.Org.Plan, PlanStartedAt: c.access.Org.PlanStartedAt}
-	var err error
-	if out.Admins, err = a.store.CountAdmins(ctx, c.orgID()); err != nil {
-		return err
-	}
-	// The directory has no count queries yet; walk the pages (500 a query).
-	err = eachPage(func(p directory.Page) ([]directory.Member, string, error) {
-		return a.store.ListMembers(ctx, c.orgID(), p)
-	}, func(m directory.Member) {
-		if m.Type == directory.PrincipalServiceAccount {
-			out.ServiceAccounts++
-		} else {
-			out.Members++
-		}
-	})
+	n, err := a.store.CountMembers(r.Context(), c.orgID())
 	if err != nil {
 		return err
 	}
-	err = eachPage(func(p directory.Page) ([]directory.JoinRequest, string, error) {
-		return a.store.ListJoinRequests(ctx, c.orgID(), p)
-	}, func(j directory.JoinRequest) {
-		if j.State == directory.JoinPending {
-			out.PendingRequests++
-		}
-	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, billingJSON{Plan: c.access.Org.Plan, PlanStartedAt: c.access.Org.PlanStartedAt,
+		Members: n.Users, Admins: n.Admins, ServiceAccounts: n.ServiceAccounts, PendingRequests: n.PendingRequests})
 	return nil
-}
-
-// eachPage calls fn for every item of a paginated store list.
-func eachPage[T any](list func(directory.Page) ([]T, string, error), fn func(T)) error {
-	p := directory.Page{Limit: 500}
-	for {
-		items, next, err := list(p)
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			fn(it)
-		}
-		if next == "" || len(items) == 0 {
-			return nil
-		}
-		p.After = next
-	}
 }
 
 // isDefaultRef reports whether a workspace reference means "the org's default".

@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/ssobroker/ssobroker/directory"
@@ -47,52 +48,31 @@ func (c *Console) orgHome(w http.ResponseWriter, r *http.Request, a *actor) {
 
 // tabPage is GET /admin/{org}/{tab}.
 func (c *Console) tabPage(w http.ResponseWriter, r *http.Request, a *actor) {
-	switch r.PathValue("tab") {
-	case "general":
-		c.generalPage(w, r, a, http.StatusOK, nil)
-	case "workspaces":
-		c.workspacesPage(w, r, a, http.StatusOK, nil)
-	case "users":
-		c.usersPage(w, r, a, http.StatusOK, nil, nil)
-	case "settings":
-		c.settingsPage(w, r, a, http.StatusOK, nil)
-	case "service-accounts":
-		c.serviceAccountsPage(w, r, a, http.StatusOK, nil)
-	case "billing":
-		c.billingPage(w, r, a)
-	case "audit":
-		c.auditPage(w, r, a)
-	case "connections":
-		c.connectionsPage(w, r, a)
-	case "domains":
-		c.domainsPage(w, r, a)
-	default:
-		c.message(w, r, a, http.StatusNotFound, "Not found", "There is no such page.")
-	}
+	c.dispatch(w, r, a, r.PathValue("tab"), "page", map[string]func(){
+		"general":          func() { c.generalPage(w, r, a, http.StatusOK, nil) },
+		"workspaces":       func() { c.workspacesPage(w, r, a, http.StatusOK, nil) },
+		"users":            func() { c.usersPage(w, r, a, http.StatusOK, nil, nil) },
+		"settings":         func() { c.settingsPage(w, r, a, http.StatusOK, nil) },
+		"service-accounts": func() { c.serviceAccountsPage(w, r, a, http.StatusOK, nil) },
+		"billing":          func() { c.billingPage(w, r, a) },
+		"audit":            func() { c.auditPage(w, r, a) },
+		"connections":      func() { c.connectionsPage(w, r, a) },
+		"domains":          func() { c.domainsPage(w, r, a) },
+	})
 }
 
 // tabPost is POST /admin/{org}/{tab}: the tab's main form.
 func (c *Console) tabPost(w http.ResponseWriter, r *http.Request, a *actor) {
-	switch r.PathValue("tab") {
-	case "general":
-		c.generalPost(w, r, a)
-	case "workspaces":
-		c.createWorkspace(w, r, a)
-	case "invitations":
-		c.createInvitation(w, r, a)
-	case "settings":
-		c.settingsPost(w, r, a)
-	case "service-accounts":
-		c.createServiceAccount(w, r, a)
-	case "connections":
-		c.createConnection(w, r, a)
-	case "domains":
-		c.addDomain(w, r, a)
-	case "setup-links":
-		c.createSetupLink(w, r, a)
-	default:
-		c.message(w, r, a, http.StatusNotFound, "Not found", "There is no such page.")
-	}
+	c.dispatch(w, r, a, r.PathValue("tab"), "page", map[string]func(){
+		"general":          func() { c.generalPost(w, r, a) },
+		"workspaces":       func() { c.createWorkspace(w, r, a) },
+		"invitations":      func() { c.createInvitation(w, r, a) },
+		"settings":         func() { c.settingsPost(w, r, a) },
+		"service-accounts": func() { c.createServiceAccount(w, r, a) },
+		"connections":      func() { c.createConnection(w, r, a) },
+		"domains":          func() { c.addDomain(w, r, a) },
+		"setup-links":      func() { c.createSetupLink(w, r, a) },
+	})
 }
 
 // ---- General ----
@@ -131,7 +111,7 @@ func (c *Console) refuseForm(w http.ResponseWriter, r *http.Request, a *actor, e
 		c.storeError(w, r, a, err)
 		return
 	}
-	f.Message = upperFirst(msg) + "."
+	f.Message = sentence(msg)
 	page(w, r, a, status, f)
 }
 
@@ -199,10 +179,7 @@ type workspacesData struct {
 }
 
 func (c *Console) workspacesPage(w http.ResponseWriter, r *http.Request, a *actor, status int, refused *refusedForm) {
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	if len(q) > 100 {
-		q = q[:100]
-	}
+	q := searchParam(r.URL.Query())
 	p := readPage(r)
 	items, next, err := c.store.ListWorkspaces(r.Context(), a.orgID(), directory.WorkspaceFilter{Q: q, Page: p})
 	if err != nil {
@@ -238,13 +215,23 @@ func (c *Console) createWorkspace(w http.ResponseWriter, r *http.Request, a *act
 	c.done(w, r, c.adminPath(a, "workspaces"), "Workspace "+ws.Name+" created; you are its owner.")
 }
 
+// workspaceOf loads the {ws} of an admin's POST; an unknown one goes back
+// to the Workspaces tab with the directory's sentence.
+func (c *Console) workspaceOf(w http.ResponseWriter, r *http.Request, a *actor) (directory.Workspace, bool) {
+	ws, err := c.store.GetWorkspace(r.Context(), a.orgID(), r.PathValue("ws"))
+	if err != nil {
+		c.refused(w, r, c.adminPath(a, "workspaces"), err)
+		return ws, false
+	}
+	return ws, true
+}
+
 // workspacePost is POST /admin/{org}/workspaces/{ws}/{action}: default,
 // delete, or members (add a member).
 func (c *Console) workspacePost(w http.ResponseWriter, r *http.Request, a *actor) {
 	ctx := r.Context()
-	ws, err := c.store.GetWorkspace(ctx, a.orgID(), r.PathValue("ws"))
-	if err != nil {
-		c.refused(w, r, c.adminPath(a, "workspaces"), err)
+	ws, ok := c.workspaceOf(w, r, a)
+	if !ok {
 		return
 	}
 	back := c.adminPath(a, "workspaces")
@@ -261,7 +248,7 @@ func (c *Console) workspacePost(w http.ResponseWriter, r *http.Request, a *actor
 			if errors.Is(err, directory.ErrInvariant) || errors.Is(err, directory.ErrNotFound) {
 				// Shown on the workspace's page, where the new default is asked for.
 				status, msg, _ := refusal(err)
-				c.workspaceView(w, r, a, ws, status, &refusedForm{Form: "delete", Message: upperFirst(msg) + ".", Values: keep(r, "new_default")})
+				c.workspaceView(w, r, a, ws, status, &refusedForm{Form: "delete", Message: sentence(msg), Values: keep(r, "new_default")})
 				return
 			}
 			c.refused(w, r, back, err)
@@ -291,11 +278,21 @@ type workspaceData struct {
 	CanOwner bool
 	// Delete is shown on the admin page only.
 	Admin bool
+	// Q searches the org's members who are not in the workspace yet (by
+	// name or email, on the server); Candidates are the matches, a page at
+	// a time.
+	Q          string
+	Candidates []directory.Member
+	CandPage   pager
 	// Add form values (kept when refused).
 	Principal, Role              string
 	CanInviteOn, CanMakePublicOn bool
 	NewDefault                   string
 }
+
+// candidatePageSize is how many search results the add-a-member search
+// shows at a time.
+const candidatePageSize = 20
 
 // workspacePage is GET /admin/{org}/workspaces/{ws}: its members (the seeds'
 // "manage users" dialog, as a page that works without scripts).
@@ -319,21 +316,44 @@ func (c *Console) workspaceView(w http.ResponseWriter, r *http.Request, a *actor
 }
 
 func (c *Console) workspaceData(w http.ResponseWriter, r *http.Request, a *actor, ws directory.Workspace, base string, refused *refusedForm) (workspaceData, bool) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	if r.Method != http.MethodGet {
+		// A refused form shows the first pages again, with the search it
+		// was sent from.
+		q = url.Values{"q": {r.PostForm.Get("q")}}
+	}
 	p := readPage(r)
 	if r.Method != http.MethodGet {
 		p = directory.Page{Limit: pageSize}
 	}
-	items, next, err := c.store.ListWorkspaceMembers(r.Context(), a.orgID(), ws.ID, p)
+	items, next, err := c.store.ListWorkspaceMembers(ctx, a.orgID(), ws.ID, p)
 	if err != nil {
 		c.storeError(w, r, a, err)
 		return workspaceData{}, false
 	}
 	perms := a.permissions(ws.ID)
-	d := workspaceData{WS: ws, Members: items, Refused: refused,
+	d := workspaceData{WS: ws, Members: items, Refused: refused, Q: searchParam(q),
 		Roles:    []access.WorkspaceRole{access.WorkspaceMember, access.WorkspaceOwner},
 		CanAdd:   perms.Has(access.WorkspaceInvite),
-		CanOwner: perms.Has(access.WorkspaceConfigure)}
-	d.Pager = pagerFor(base, nil, p.After, next)
+		CanOwner: perms.Has(access.WorkspaceConfigure), Role: string(access.WorkspaceMember)}
+	d.Pager = pagerFor(base, keepQuery(q, "q", "cand_after"), p.After, next)
+	d.Pager.Label = "Pages of members"
+	if d.CanAdd && d.Q != "" {
+		after := q.Get("cand_after")
+		if len(after) > 200 {
+			after = ""
+		}
+		cands, candNext, err := c.store.SearchMembers(ctx, a.orgID(), directory.MemberFilter{Q: d.Q, NotInWorkspace: ws.ID,
+			Page: directory.Page{After: after, Limit: candidatePageSize}})
+		if err != nil {
+			c.storeError(w, r, a, err)
+			return workspaceData{}, false
+		}
+		d.Candidates = cands
+		d.CandPage = pagerOn(base, keepQuery(q, "q", "after"), "cand_after", after, candNext)
+		d.CandPage.Label = "Search results pages"
+	}
 	if refused != nil {
 		d.Principal, d.Role = refused.Values["principal"], refused.Values["role"]
 		d.CanInviteOn, d.CanMakePublicOn = refused.Values["can_invite"] == "on", refused.Values["can_make_public"] == "on"
@@ -351,7 +371,7 @@ func (c *Console) putWorkspaceMember(w http.ResponseWriter, r *http.Request, a *
 	m := access.Membership{Role: access.WorkspaceRole(f.Get("role")), CanInvite: f.Get("can_invite") == "on", CanMakePublic: f.Get("can_make_public") == "on"}
 	refused := &refusedForm{Form: "member", Values: keep(r, "principal", "role", "can_invite", "can_make_public")}
 	if principal == "" || len(principal) > 100 {
-		refused.Message = "Name the member to add by their id (usr_… or sa_…, shown on the Users tab)."
+		refused.Message = "Choose the member to add: search the organization's members by name or email, then pick one."
 		refuse(http.StatusUnprocessableEntity, refused)
 		return
 	}
@@ -387,7 +407,7 @@ func (c *Console) putWorkspaceMember(w http.ResponseWriter, r *http.Request, a *
 			c.storeError(w, r, a, err)
 			return
 		}
-		refused.Message = upperFirst(msg) + "."
+		refused.Message = sentence(msg)
 		refuse(status, refused)
 		return
 	}
@@ -398,6 +418,10 @@ func (c *Console) putWorkspaceMember(w http.ResponseWriter, r *http.Request, a *
 	verb := "added to"
 	if current != nil {
 		verb = "updated in"
+	}
+	if q := searchParam(url.Values{"q": {f.Get("q")}}); q != "" && current == nil {
+		// Back to the same search, to add the next person.
+		back += "?" + url.Values{"q": {q}}.Encode()
 	}
 	c.done(w, r, back, who+" "+verb+" workspace "+ws.Name+" as "+string(out.Role)+".")
 }
@@ -419,9 +443,8 @@ func (c *Console) currentMembership(r *http.Request, a *actor, wsID, principal s
 
 // workspaceMemberPost is POST …/workspaces/{ws}/members/{principal}/{update|remove}.
 func (c *Console) workspaceMemberPost(w http.ResponseWriter, r *http.Request, a *actor) {
-	ws, err := c.store.GetWorkspace(r.Context(), a.orgID(), r.PathValue("ws"))
-	if err != nil {
-		c.refused(w, r, c.adminPath(a, "workspaces"), err)
+	ws, ok := c.workspaceOf(w, r, a)
+	if !ok {
 		return
 	}
 	back := c.adminPath(a, "workspaces", ws.ID)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/access"
 	"github.com/ssobroker/ssobroker/directory/adminapi"
+	"github.com/ssobroker/ssobroker/idp"
 )
 
 // ConnectionEditor is the one path that saves connections, verifies
@@ -30,6 +32,9 @@ type ConnectionEditor interface {
 // satisfies it).
 type SelfServiceStore interface {
 	GetConnection(ctx context.Context, orgID, id string) (directory.Connection, error)
+	// CreateConnection makes the setup link's connection before the IdP
+	// is configured (disabled, no protocol section yet).
+	CreateConnection(ctx context.Context, actor string, c directory.Connection) (directory.Connection, error)
 	ListConnections(ctx context.Context, orgID string) ([]directory.Connection, error)
 	DeleteConnection(ctx context.Context, actor, orgID, id string) error
 	ListConnectionFailures(ctx context.Context, orgID, connectionID string) ([]directory.ConnectionFailure, error)
@@ -378,6 +383,9 @@ func (c *Console) connectionPost(w http.ResponseWriter, r *http.Request, a *acto
 		}
 	case "mapping":
 		in.GroupRoles, in.GroupWorkspaces, err = readMapping(r)
+	case "test":
+		c.startTest(w, r, a, conn)
+		return
 	case "delete":
 		if err := c.self.DeleteConnection(ctx, a.userID(), a.orgID(), conn.ID); err != nil {
 			c.refused(w, r, page, err)
@@ -448,6 +456,112 @@ func (c *Console) revokeSetupLink(w http.ResponseWriter, r *http.Request, a *act
 func (c *Console) selfServiceRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /admin/{org}/connections/{id}", c.admin(c.connectionPage))
 	mux.HandleFunc("POST /admin/{org}/connections/{id}/{action}", c.admin(c.connectionPost))
+	mux.HandleFunc("GET /admin/{org}/connections/{id}/tests/{tid}", c.admin(c.testPage))
 	mux.HandleFunc("POST /admin/{org}/setup-links/{id}/revoke", c.admin(c.revokeSetupLink))
 	mux.HandleFunc("POST /admin/{org}/domains/{domain}/{action}", c.admin(c.domainPost))
+	c.setupRoutes(mux)
+}
+
+// startTest is POST /admin/{org}/connections/{id}/test: it starts a test
+// sign-in and sends this browser to it; the browser lands on testPage.
+func (c *Console) startTest(w http.ResponseWriter, r *http.Request, a *actor, conn directory.Connection) {
+	page := c.adminPath(a, "connections", conn.ID)
+	if c.tests == nil {
+		c.setFlash(w, "error", "Test sign-ins are not available on this server.")
+		c.redirect(w, r, page)
+		return
+	}
+	_, u, err := c.tests.StartConnectionTest(r.Context(), a.userID(), conn, func(tid string) string {
+		return c.base + adminapi.ConsoleTestPath(a.orgID(), conn.ID)(tid)
+	})
+	if err != nil {
+		c.log.WarnContext(r.Context(), "console: starting a test sign-in failed", "connection", conn.ID, "err", err)
+		c.setFlash(w, "error", "The test sign-in could not be started: "+testStartProblem(err))
+		c.redirect(w, r, page)
+		return
+	}
+	c.redirect(w, r, withLoginHint(u, r.PostForm.Get("login_hint")))
+}
+
+// withLoginHint adds the optional "test as" email of a test form to the
+// test's URL.
+func withLoginHint(u, hint string) string {
+	if hint = strings.TrimSpace(hint); hint == "" || len(hint) > 254 {
+		return u
+	}
+	return u + "?" + url.Values{"login_hint": {hint}}.Encode()
+}
+
+// testStartProblem is the sentence of a test that could not start.
+func testStartProblem(err error) string {
+	if errors.Is(err, idp.ErrConfig) {
+		return idp.ConfigMessage(err) + "."
+	}
+	return "please try again in a moment."
+}
+
+// testData is the data of the "console/connection-test" page.
+type testData struct {
+	Conn directory.Connection
+	Test directory.ConnectionTest
+	// Attributes are the identity's attributes sorted by name.
+	Attributes []testAttribute
+	// Workspaces are the mapped workspace roles sorted by workspace.
+	Workspaces []testAttribute
+	// Again is the form action that starts another test.
+	Again string
+}
+
+type testAttribute struct {
+	Name   string
+	Values []string
+}
+
+// testPage is GET /admin/{org}/connections/{id}/tests/{tid}: a test
+// sign-in's result.
+func (c *Console) testPage(w http.ResponseWriter, r *http.Request, a *actor) {
+	if c.self == nil || c.tests == nil {
+		c.message(w, r, a, http.StatusNotFound, "Not found", "There is no such page.")
+		return
+	}
+	conn, err := c.self.GetConnection(r.Context(), a.orgID(), r.PathValue("id"))
+	if err != nil {
+		c.storeError(w, r, a, err)
+		return
+	}
+	d, err := c.testView(r.Context(), a.orgID(), conn, r.PathValue("tid"))
+	if errors.Is(err, directory.ErrNotFound) {
+		c.message(w, r, a, http.StatusNotFound, "Test not found",
+			"This test sign-in is unknown or its result has expired (results are kept one hour). Start a new test from the connection's page.")
+		return
+	}
+	if err != nil {
+		c.storeError(w, r, a, err)
+		return
+	}
+	d.Again = c.adminPath(a, "connections", conn.ID, "test")
+	c.render(w, r, http.StatusOK, "console/connection-test", c.view(r, a, "connections", "Test of "+conn.Name, d))
+}
+
+// testView reads test tid of conn for a result page (the console's and
+// the setup link's).
+func (c *Console) testView(ctx context.Context, orgID string, conn directory.Connection, tid string) (testData, error) {
+	t, err := c.tests.ConnectionTest(ctx, orgID, conn.ID, tid)
+	if err != nil {
+		return testData{}, err
+	}
+	d := testData{Conn: conn, Test: t}
+	if t.Identity != nil {
+		for n, v := range t.Identity.Attributes {
+			d.Attributes = append(d.Attributes, testAttribute{Name: n, Values: v})
+		}
+		sort.Slice(d.Attributes, func(i, j int) bool { return d.Attributes[i].Name < d.Attributes[j].Name })
+	}
+	if t.Mapping != nil {
+		for ws, role := range t.Mapping.Workspaces {
+			d.Workspaces = append(d.Workspaces, testAttribute{Name: ws, Values: []string{string(role)}})
+		}
+		sort.Slice(d.Workspaces, func(i, j int) bool { return d.Workspaces[i].Name < d.Workspaces[j].Name })
+	}
+	return d, nil
 }

@@ -41,6 +41,7 @@ type selfService struct {
 	*fixture
 	api    http.Handler
 	apiKey string
+	tests  *idp.Service
 }
 
 func newSelfService(t *testing.T, f *fixture) *selfService {
@@ -60,8 +61,14 @@ func newSelfService(t *testing.T, f *fixture) *selfService {
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc, err := idp.New(idp.Options{Issuer: "http://sso.test", Directory: f.store, Sessions: f.sessions, Secrets: box,
+		Connectors: idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
 	f.console, err = console.New(console.Config{Issuer: "http://sso.test", Store: f.store, Sessions: f.sessions,
-		Key: []byte(strings.Repeat("k", 32)), Connections: api, SelfService: f.store})
+		Key: []byte(strings.Repeat("k", 32)), Connections: api, SelfService: f.store, Tests: svc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +84,7 @@ func newSelfService(t *testing.T, f *fixture) *selfService {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &selfService{fixture: f, api: apiMux, apiKey: secret}
+	return &selfService{fixture: f, api: apiMux, apiKey: secret, tests: svc}
 }
 
 // callAPI sends a JSON body to the admin API.
@@ -333,5 +340,36 @@ func TestConnectionsAndDomainsTabs(t *testing.T) {
 		if links, _ = f.store.ListSetupLinks(bg, f.org.ID); links[0].RevokedAt == nil {
 			t.Fatal("not revoked")
 		}
+	})
+}
+
+func TestTestThisConnectionButtonAndResultPage(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		s := newSelfService(t, f)
+		issuer := discoveryServer(t, nil)
+		r := f.follow(f.admin, f.post(f.admin, f.path("/connections"), url.Values{"type": {"oidc"}, "name": {"Okta"}, "issuer": {issuer},
+			"client_id": {"broker"}, "client_secret": {"s3cret"}}))
+		wantBody(t, r, "Test this connection")
+		conns, err := f.store.ListConnections(bg, f.org.ID)
+		if err != nil || len(conns) != 1 {
+			t.Fatalf("connections %v %v", conns, err)
+		}
+		c := conns[0]
+		// The button starts a test and sends this browser to its one-time URL.
+		r = f.post(f.admin, f.path("/connections/"+c.ID+"/test"), url.Values{})
+		wantStatus(t, r, http.StatusSeeOther)
+		if loc := r.Header().Get("Location"); !strings.HasPrefix(loc, "http://sso.test"+idp.TestStartPath) {
+			t.Fatalf("sent to %q", loc)
+		}
+		// Without the CSRF token nothing starts.
+		wantStatus(t, f.post(f.admin, f.path("/connections/"+c.ID+"/test"), url.Values{}, true), http.StatusForbidden)
+		test, _, err := s.tests.StartConnectionTest(bg, f.admin.id, c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = f.get(f.admin, f.path("/connections/"+c.ID+"/tests/"+test.ID))
+		wantStatus(t, r, http.StatusOK)
+		wantBody(t, r, "Test of Okta", "Waiting for the identity provider", `data-status="pending"`)
+		wantStatus(t, f.get(f.admin, f.path("/connections/"+c.ID+"/tests/ctest_unknown")), http.StatusNotFound)
 	})
 }

@@ -34,6 +34,7 @@ import (
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/access"
+	"github.com/ssobroker/ssobroker/directory/adminapi"
 	"github.com/ssobroker/ssobroker/idp"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/templates"
@@ -57,28 +58,29 @@ type Store interface {
 
 	GetUser(ctx context.Context, id string) (directory.User, error)
 	GetMember(ctx context.Context, orgID, principalID string) (directory.Member, error)
-	ListMembers(ctx context.Context, orgID string, p directory.Page) ([]directory.Member, string, error)
 	ListPrincipalOrgs(ctx context.Context, principalID string) ([]directory.Member, error)
 	SetMemberRole(ctx context.Context, actor, orgID, principalID string, role access.OrgRole, ifVersion int64) (directory.Member, error)
 	RemoveMember(ctx context.Context, actor, orgID, principalID string) error
-	CountAdmins(ctx context.Context, orgID string) (int, error)
+	SearchMembers(ctx context.Context, orgID string, f directory.MemberFilter) ([]directory.Member, string, error)
+	CountMembers(ctx context.Context, orgID string) (directory.MemberCounts, error)
 
 	PutWorkspaceMember(ctx context.Context, actor, orgID, wsID, principalID string, m access.Membership) (directory.WorkspaceMember, error)
 	RemoveWorkspaceMember(ctx context.Context, actor, orgID, wsID, principalID string) error
 	ListWorkspaceMembers(ctx context.Context, orgID, wsID string, p directory.Page) ([]directory.WorkspaceMember, string, error)
 	PrincipalWorkspaces(ctx context.Context, orgID, principalID string) ([]directory.WorkspaceMember, error)
+	WorkspacesOfPrincipals(ctx context.Context, orgID string, principals []string) (map[string][]directory.WorkspaceMember, error)
 
 	CreateInvitation(ctx context.Context, actor string, in directory.NewInvitation) (directory.Invitation, error)
 	GetInvitation(ctx context.Context, orgID, id string) (directory.Invitation, error)
-	ListInvitations(ctx context.Context, orgID string, p directory.Page) ([]directory.Invitation, string, error)
+	SearchInvitations(ctx context.Context, orgID string, f directory.ListFilter) ([]directory.Invitation, string, error)
 	RevokeInvitation(ctx context.Context, actor, orgID, id string) error
-	ListJoinRequests(ctx context.Context, orgID string, p directory.Page) ([]directory.JoinRequest, string, error)
+	SearchJoinRequests(ctx context.Context, orgID string, f directory.ListFilter) ([]directory.JoinRequest, string, error)
 	ApproveJoinRequest(ctx context.Context, actor, orgID, id string) (directory.Member, error)
 	DenyJoinRequest(ctx context.Context, actor, orgID, id string) error
 
 	CreateServiceAccount(ctx context.Context, actor string, in directory.NewServiceAccount) (directory.ServiceAccount, error)
 	GetServiceAccount(ctx context.Context, orgID, id string) (directory.ServiceAccount, error)
-	ListServiceAccounts(ctx context.Context, orgID string, p directory.Page) ([]directory.ServiceAccount, string, error)
+	SearchServiceAccounts(ctx context.Context, orgID string, f directory.ListFilter) ([]directory.ServiceAccount, string, error)
 	DeleteServiceAccount(ctx context.Context, actor, orgID, id string) error
 	CreateAPIKey(ctx context.Context, actor, orgID, serviceAccountID string) (directory.APIKey, string, error)
 	ListAPIKeys(ctx context.Context, orgID, serviceAccountID string) ([]directory.APIKey, error)
@@ -155,6 +157,9 @@ type Config struct {
 	// When either is nil those tabs are read-only and /setup/ is off.
 	Connections ConnectionEditor
 	SelfService SelfServiceStore
+	// Tests runs test sign-ins ("Test this connection"; idp.Service); nil:
+	// the button says tests are not available.
+	Tests adminapi.ConnectionTester
 	// Templates renders the pages; nil loads the embedded ones.
 	Templates *templates.Set
 	Logger    *slog.Logger
@@ -174,8 +179,10 @@ type Console struct {
 	invites  InvitationFinder
 	conns    ConnectionEditor
 	self     SelfServiceStore
+	tests    adminapi.ConnectionTester
 	pages    *templates.Set
 	flashKey []byte
+	setupKey []byte
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -194,8 +201,9 @@ func New(cfg Config) (*Console, error) {
 	}
 	c := &Console{
 		issuer: strings.TrimSuffix(cfg.Issuer, "/"), base: strings.TrimSuffix(u.Path, "/"), secure: u.Scheme == "https",
-		store: cfg.Store, sessions: cfg.Sessions, mailer: cfg.Mailer, links: cfg.SignInLinks, invites: cfg.Invitations, conns: cfg.Connections, self: cfg.SelfService,
-		pages: cfg.Templates, flashKey: deriveKey(cfg.Key, "ssobroker console flash v1"), log: cfg.Logger, now: cfg.Now,
+		store: cfg.Store, sessions: cfg.Sessions, mailer: cfg.Mailer, links: cfg.SignInLinks, invites: cfg.Invitations, conns: cfg.Connections, self: cfg.SelfService, tests: cfg.Tests,
+		pages: cfg.Templates, flashKey: deriveKey(cfg.Key, "ssobroker console flash v1"),
+		setupKey: deriveKey(cfg.Key, "ssobroker setup link csrf v1"), log: cfg.Logger, now: cfg.Now,
 	}
 	if c.pages == nil {
 		if c.pages, err = templates.Load(); err != nil {

@@ -371,9 +371,16 @@ func TestWorkspaceOwnerPage(t *testing.T) {
 		wantBody(t, f.get(plain, base), "needs the workspace.invite permission")
 
 		// A member with can_invite adds a plain member, but not an owner.
-		r := f.post(inviter, base+"/members", url.Values{"principal": {newbie.id}, "role": {"owner"}})
+		// She finds the newcomer with the search (no script needed).
+		search := f.get(inviter, base+"?q=nin")
+		wantBody(t, search, `id="candidate-`+newbie.id+`"`, "nina@acme.test")
+		if strings.Contains(search.body(), `id="candidate-`+plain.id+`"`) {
+			t.Fatal("the search offers someone who is already a member")
+		}
+		r := f.post(inviter, base+"/members", url.Values{"principal": {newbie.id}, "role": {"owner"}, "q": {"nin"}})
 		wantStatus(t, r, http.StatusForbidden)
-		wantBody(t, r, "You cannot grant this membership", `value="`+newbie.id+`"`)
+		// The refused form is shown again with the search it came from.
+		wantBody(t, r, "You cannot grant this membership", `id="candidate-`+newbie.id+`"`, `value="nin"`)
 		if membership(t, f, ws.ID, newbie.id) != nil {
 			t.Fatal("added despite the refusal")
 		}

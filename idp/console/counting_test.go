@@ -76,11 +76,6 @@ func (c *countingStore) GetMember(ctx context.Context, orgID, principalID string
 	return c.s.GetMember(ctx, orgID, principalID)
 }
 
-func (c *countingStore) ListMembers(ctx context.Context, orgID string, p directory.Page) ([]directory.Member, string, error) {
-	c.calls.Add(1)
-	return c.s.ListMembers(ctx, orgID, p)
-}
-
 func (c *countingStore) ListPrincipalOrgs(ctx context.Context, principalID string) ([]directory.Member, error) {
 	c.calls.Add(1)
 	return c.s.ListPrincipalOrgs(ctx, principalID)
@@ -96,9 +91,19 @@ func (c *countingStore) RemoveMember(ctx context.Context, actor, orgID, principa
 	return c.s.RemoveMember(ctx, actor, orgID, principalID)
 }
 
-func (c *countingStore) CountAdmins(ctx context.Context, orgID string) (int, error) {
+func (c *countingStore) SearchMembers(ctx context.Context, orgID string, f directory.MemberFilter) ([]directory.Member, string, error) {
 	c.calls.Add(1)
-	return c.s.CountAdmins(ctx, orgID)
+	return c.s.SearchMembers(ctx, orgID, f)
+}
+
+func (c *countingStore) CountMembers(ctx context.Context, orgID string) (directory.MemberCounts, error) {
+	c.calls.Add(1)
+	return c.s.CountMembers(ctx, orgID)
+}
+
+func (c *countingStore) WorkspacesOfPrincipals(ctx context.Context, orgID string, principals []string) (map[string][]directory.WorkspaceMember, error) {
+	c.calls.Add(1)
+	return c.s.WorkspacesOfPrincipals(ctx, orgID, principals)
 }
 
 func (c *countingStore) PutWorkspaceMember(ctx context.Context, actor, orgID, wsID, principalID string, m access.Membership) (directory.WorkspaceMember, error) {
@@ -131,9 +136,9 @@ func (c *countingStore) GetInvitation(ctx context.Context, orgID, id string) (di
 	return c.s.GetInvitation(ctx, orgID, id)
 }
 
-func (c *countingStore) ListInvitations(ctx context.Context, orgID string, p directory.Page) ([]directory.Invitation, string, error) {
+func (c *countingStore) SearchInvitations(ctx context.Context, orgID string, f directory.ListFilter) ([]directory.Invitation, string, error) {
 	c.calls.Add(1)
-	return c.s.ListInvitations(ctx, orgID, p)
+	return c.s.SearchInvitations(ctx, orgID, f)
 }
 
 func (c *countingStore) RevokeInvitation(ctx context.Context, actor, orgID, id string) error {
@@ -141,9 +146,9 @@ func (c *countingStore) RevokeInvitation(ctx context.Context, actor, orgID, id s
 	return c.s.RevokeInvitation(ctx, actor, orgID, id)
 }
 
-func (c *countingStore) ListJoinRequests(ctx context.Context, orgID string, p directory.Page) ([]directory.JoinRequest, string, error) {
+func (c *countingStore) SearchJoinRequests(ctx context.Context, orgID string, f directory.ListFilter) ([]directory.JoinRequest, string, error) {
 	c.calls.Add(1)
-	return c.s.ListJoinRequests(ctx, orgID, p)
+	return c.s.SearchJoinRequests(ctx, orgID, f)
 }
 
 func (c *countingStore) ApproveJoinRequest(ctx context.Context, actor, orgID, id string) (directory.Member, error) {
@@ -166,9 +171,9 @@ func (c *countingStore) GetServiceAccount(ctx context.Context, orgID, id string)
 	return c.s.GetServiceAccount(ctx, orgID, id)
 }
 
-func (c *countingStore) ListServiceAccounts(ctx context.Context, orgID string, p directory.Page) ([]directory.ServiceAccount, string, error) {
+func (c *countingStore) SearchServiceAccounts(ctx context.Context, orgID string, f directory.ListFilter) ([]directory.ServiceAccount, string, error) {
 	c.calls.Add(1)
-	return c.s.ListServiceAccounts(ctx, orgID, p)
+	return c.s.SearchServiceAccounts(ctx, orgID, f)
 }
 
 func (c *countingStore) DeleteServiceAccount(ctx context.Context, actor, orgID, id string) error {

@@ -44,12 +44,17 @@ type fixture struct {
 type fakeLinks struct {
 	tokens map[string]console.RedeemedLink
 	used   map[string]bool
+	// expired links are refused as the directory refuses a link past its time.
+	expired map[string]bool
 }
 
 func (f *fakeLinks) RedeemSignInLink(_ context.Context, token string) (console.RedeemedLink, error) {
 	l, ok := f.tokens[token]
 	if !ok {
 		return console.RedeemedLink{}, &directory.NotFoundError{Kind: "sign-in link", Ref: "…"}
+	}
+	if f.expired[token] {
+		return console.RedeemedLink{}, console.ErrLinkExpired
 	}
 	if f.used[token] {
 		return console.RedeemedLink{}, console.ErrLinkUsed
@@ -79,7 +84,7 @@ func (f finder) FindInvitation(ctx context.Context, id string) (directory.Invita
 func newFixture(t testing.TB, open func(testing.TB) *directory.SQLStore) *fixture {
 	t.Helper()
 	f := &fixture{t: t, store: open(t), sessions: session.NewMemory(session.Options{}),
-		links: &fakeLinks{tokens: map[string]console.RedeemedLink{}, used: map[string]bool{}}, mailer: &fakeMailer{}}
+		links: &fakeLinks{tokens: map[string]console.RedeemedLink{}, used: map[string]bool{}, expired: map[string]bool{}}, mailer: &fakeMailer{}}
 	t.Cleanup(func() { _ = f.sessions.Close() })
 	var err error
 	if f.org, f.ws0, err = f.store.CreateOrg(bg, "test", directory.NewOrg{Name: "acme", WorkspaceName: "acme-main"}); err != nil {

@@ -17,58 +17,17 @@ type billingData struct {
 }
 
 // billingPage is the Billing tab: the plan and the counts of the seeds'
-// overview. Payments and invoices belong to a billing system; the page says so.
+// overview, from one count query whatever the org's size. Payments and
+// invoices belong to a billing system; the page says so.
 func (c *Console) billingPage(w http.ResponseWriter, r *http.Request, a *actor) {
-	ctx := r.Context()
-	d := billingData{Org: a.pa.Org, Upgradable: a.pa.Org.Plan != directory.PlanEnterprise}
-	var err error
-	if d.Admins, err = c.store.CountAdmins(ctx, a.orgID()); err != nil {
-		c.storeError(w, r, a, err)
-		return
-	}
-	// The directory has no member count yet: walk the pages (500 a query),
-	// as the admin API's billing overview does.
-	err = eachPage(func(p directory.Page) ([]directory.Member, string, error) {
-		return c.store.ListMembers(ctx, a.orgID(), p)
-	}, func(m directory.Member) {
-		if m.Type == directory.PrincipalServiceAccount {
-			d.ServiceAccounts++
-		} else {
-			d.Members++
-		}
-	})
-	if err == nil {
-		err = eachPage(func(p directory.Page) ([]directory.JoinRequest, string, error) {
-			return c.store.ListJoinRequests(ctx, a.orgID(), p)
-		}, func(j directory.JoinRequest) {
-			if j.State == directory.JoinPending {
-				d.PendingCount++
-			}
-		})
-	}
+	n, err := c.store.CountMembers(r.Context(), a.orgID())
 	if err != nil {
 		c.storeError(w, r, a, err)
 		return
 	}
+	d := billingData{Org: a.pa.Org, Upgradable: a.pa.Org.Plan != directory.PlanEnterprise,
+		Members: n.Users, Admins: n.Admins, ServiceAccounts: n.ServiceAccounts, PendingCount: n.PendingRequests}
 	c.render(w, r, http.StatusOK, "console/billing", c.view(r, a, "billing", "Billing", d))
-}
-
-// eachPage calls fn for every item of a paginated store list.
-func eachPage[T any](list func(directory.Page) ([]T, string, error), fn func(T)) error {
-	p := directory.Page{Limit: 500}
-	for {
-		items, next, err := list(p)
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			fn(it)
-		}
-		if next == "" || len(items) == 0 {
-			return nil
-		}
-		p.After = next
-	}
 }
 
 type auditData struct {

@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/ssobroker/ssobroker/directory"
@@ -9,6 +10,8 @@ import (
 )
 
 type serviceAccountsData struct {
+	// Q searches the service accounts by name.
+	Q        string
 	Accounts []directory.ServiceAccount
 	Pager    pager
 	Roles    []access.OrgRole
@@ -22,64 +25,38 @@ func (c *Console) serviceAccountsPage(w http.ResponseWriter, r *http.Request, a 
 	if r.Method != http.MethodGet {
 		p.After = ""
 	}
-	items, next, err := c.store.ListServiceAccounts(r.Context(), a.orgID(), p)
+	q := searchParam(r.URL.Query())
+	if r.Method != http.MethodGet {
+		q = ""
+	}
+	items, next, err := c.store.SearchServiceAccounts(r.Context(), a.orgID(), directory.ListFilter{Q: q, Page: p})
 	if err != nil {
 		c.storeError(w, r, a, err)
 		return
 	}
-	d := serviceAccountsData{Accounts: items, Roles: access.OrgRoles(), Refused: refused,
+	d := serviceAccountsData{Q: q, Accounts: items, Roles: access.OrgRoles(), Refused: refused,
 		Role: string(access.RolePlatformMember), WorkspaceRole: string(access.WorkspaceMember)}
 	if refused != nil {
 		d.Name, d.Role, d.Workspaces, d.WorkspaceRole = refused.Values["name"], refused.Values["role"], refused.Values["workspaces"], refused.Values["workspace_role"]
 	}
-	d.Pager = pagerFor(c.adminPath(a, "service-accounts"), nil, p.After, next)
+	d.Pager = pagerFor(c.adminPath(a, "service-accounts"), keepQuery(url.Values{"q": {q}}, "q"), p.After, next)
 	c.render(w, r, status, "console/service-accounts", c.view(r, a, "service-accounts", "Service accounts", d))
 }
 
 // createServiceAccount is POST /admin/{org}/service-accounts.
 func (c *Console) createServiceAccount(w http.ResponseWriter, r *http.Request, a *actor) {
-	ctx := r.Context()
-	f := r.PostForm
 	refused := &refusedForm{Form: "create", Values: keep(r, "name", "role", "workspaces", "workspace_role")}
-	refuse := func(status int, msg string) {
-		refused.Message = msg
-		c.serviceAccountsPage(w, r, a, status, refused)
-	}
-	wsRole := access.WorkspaceRole(f.Get("workspace_role"))
-	if wsRole == "" {
-		wsRole = access.WorkspaceMember
-	}
-	if !wsRole.Valid() {
-		refuse(http.StatusUnprocessableEntity, `The workspace role must be "owner" or "member".`)
-		return
-	}
-	in := directory.NewServiceAccount{OrgID: a.orgID(), Name: strings.TrimSpace(f.Get("name")), Role: access.OrgRole(f.Get("role"))}
-	names := strings.FieldsFunc(f.Get("workspaces"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
-	if len(names) > 50 {
-		refuse(http.StatusUnprocessableEntity, "Name at most 50 workspaces.")
-		return
-	}
-	for _, n := range names {
-		ws, err := c.store.GetWorkspace(ctx, a.orgID(), n)
-		if err != nil {
-			status, msg, ok := refusal(err)
-			if !ok {
-				c.storeError(w, r, a, err)
-				return
-			}
-			refuse(status, upperFirst(msg)+".")
-			return
-		}
-		in.Workspaces = append(in.Workspaces, directory.InvitationWorkspace{WorkspaceID: ws.ID, Role: wsRole})
-	}
-	sa, err := c.store.CreateServiceAccount(ctx, a.userID(), in)
+	// Only admins get here: no per-workspace grant check (an admin may grant
+	// any membership), and the role is validated by the directory.
+	grants, err := c.workspaceGrants(r, a, nil)
 	if err != nil {
-		status, msg, ok := refusal(err)
-		if !ok {
-			c.storeError(w, r, a, err)
-			return
-		}
-		refuse(status, upperFirst(msg)+".")
+		c.refuseForm(w, r, a, err, refused, c.serviceAccountsPage)
+		return
+	}
+	sa, err := c.store.CreateServiceAccount(r.Context(), a.userID(), directory.NewServiceAccount{OrgID: a.orgID(),
+		Name: strings.TrimSpace(r.PostForm.Get("name")), Role: access.OrgRole(r.PostForm.Get("role")), Workspaces: grants})
+	if err != nil {
+		c.refuseForm(w, r, a, err, refused, c.serviceAccountsPage)
 		return
 	}
 	c.done(w, r, c.adminPath(a, "service-accounts", sa.ID), "Service account "+sa.Name+" created. Create a key for it below.")
@@ -130,10 +107,8 @@ func (c *Console) serviceAccountPost(w http.ResponseWriter, r *http.Request, a *
 			c.refused(w, r, c.adminPath(a, "service-accounts", sa.ID), err)
 			return
 		}
-		// The secret is rendered into this answer only (never into a cookie
-		// or a redirect), and never stored.
-		a.flash = &flash{Kind: "ok", Message: "Key " + k.Prefix + "… created. Copy it now: it is shown only this once."}
-		c.serviceAccountView(w, r, a, http.StatusCreated, secret, k.ID)
+		c.showOnce(a, "Key "+k.Prefix+"… created. Copy it now: it is shown only this once.",
+			func(status int) { c.serviceAccountView(w, r, a, status, secret, k.ID) })
 	case "delete":
 		if err := c.store.DeleteServiceAccount(ctx, a.userID(), a.orgID(), sa.ID); err != nil {
 			c.refused(w, r, list, err)

@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/ssobroker/ssobroker/directory"
@@ -24,16 +25,19 @@ type createdInvitation struct {
 }
 
 type usersData struct {
-	Members     []memberRow
-	MembersPage pager
-	Invitations []directory.Invitation
-	InvPage     pager
-	Requests    []directory.JoinRequest
-	ReqPage     pager
-	Roles       []access.OrgRole
-	Refused     *refusedForm
-	Created     *createdInvitation
-	MailEnabled bool
+	// Q, InvQ and ReqQ search the members by name or email, the
+	// invitations by email and the join requests by email or name.
+	Q, InvQ, ReqQ string
+	Members       []memberRow
+	MembersPage   pager
+	Invitations   []directory.Invitation
+	InvPage       pager
+	Requests      []directory.JoinRequest
+	ReqPage       pager
+	Roles         []access.OrgRole
+	Refused       *refusedForm
+	Created       *createdInvitation
+	MailEnabled   bool
 	// Invite form values (kept when refused).
 	Email, Role, Workspaces, WorkspaceRole string
 }
@@ -59,34 +63,49 @@ func (c *Console) usersPage(w http.ResponseWriter, r *http.Request, a *actor, st
 		d.Email, d.Role, d.Workspaces, d.WorkspaceRole = refused.Values["email"], refused.Values["role"], refused.Values["workspaces"], refused.Values["workspace_role"]
 	}
 	path := c.adminPath(a, "users")
-	members, next, err := c.store.ListMembers(ctx, a.orgID(), directory.Page{After: cursor("after"), Limit: pageSize})
+	d.Q = searchParam(q)
+	members, next, err := c.store.SearchMembers(ctx, a.orgID(), directory.MemberFilter{Q: d.Q, Page: directory.Page{After: cursor("after"), Limit: pageSize}})
+	if err != nil {
+		c.storeError(w, r, a, err)
+		return
+	}
+	// The workspaces column of the whole page comes in one store call.
+	ids := make([]string, len(members))
+	for i, m := range members {
+		ids[i] = m.PrincipalID
+	}
+	wss, err := c.store.WorkspacesOfPrincipals(ctx, a.orgID(), ids)
 	if err != nil {
 		c.storeError(w, r, a, err)
 		return
 	}
 	for _, m := range members {
-		row := memberRow{Member: m, Me: m.PrincipalID == a.userID()}
-		if row.Workspaces, err = c.store.PrincipalWorkspaces(ctx, a.orgID(), m.PrincipalID); err != nil {
-			c.storeError(w, r, a, err)
-			return
-		}
-		d.Members = append(d.Members, row)
+		d.Members = append(d.Members, memberRow{Member: m, Me: m.PrincipalID == a.userID(), Workspaces: wss[m.PrincipalID]})
 	}
-	d.MembersPage = pagerFor(path, keepQuery(q, "inv_after", "req_after"), cursor("after"), next)
-	invs, invNext, err := c.store.ListInvitations(ctx, a.orgID(), directory.Page{After: cursor("inv_after"), Limit: pageSize})
+	// Each list has its own search and cursor; paging one keeps the others.
+	all := []string{"q", "after", "inv_q", "inv_after", "req_q", "req_after"}
+	others := func(own ...string) url.Values {
+		return keepQuery(q, slices.DeleteFunc(slices.Clone(all), func(n string) bool { return slices.Contains(own, n) })...)
+	}
+	d.MembersPage = pagerFor(path, others("after"), cursor("after"), next)
+	d.MembersPage.Label = "Pages of members"
+	d.InvQ, d.ReqQ = searchParam(url.Values{"q": {q.Get("inv_q")}}), searchParam(url.Values{"q": {q.Get("req_q")}})
+	invs, invNext, err := c.store.SearchInvitations(ctx, a.orgID(), directory.ListFilter{Q: d.InvQ, Page: directory.Page{After: cursor("inv_after"), Limit: pageSize}})
 	if err != nil {
 		c.storeError(w, r, a, err)
 		return
 	}
 	d.Invitations = invs
-	d.InvPage = renamePager(pagerFor(path, keepQuery(q, "after", "req_after"), cursor("inv_after"), invNext), "inv_after")
-	reqs, reqNext, err := c.store.ListJoinRequests(ctx, a.orgID(), directory.Page{After: cursor("req_after"), Limit: pageSize})
+	d.InvPage = pagerOn(path, others("inv_after"), "inv_after", cursor("inv_after"), invNext)
+	d.InvPage.Label = "Pages of invitations"
+	reqs, reqNext, err := c.store.SearchJoinRequests(ctx, a.orgID(), directory.ListFilter{Q: d.ReqQ, Page: directory.Page{After: cursor("req_after"), Limit: pageSize}})
 	if err != nil {
 		c.storeError(w, r, a, err)
 		return
 	}
 	d.Requests = reqs
-	d.ReqPage = renamePager(pagerFor(path, keepQuery(q, "after", "inv_after"), cursor("req_after"), reqNext), "req_after")
+	d.ReqPage = pagerOn(path, others("req_after"), "req_after", cursor("req_after"), reqNext)
+	d.ReqPage.Label = "Pages of join requests"
 	c.render(w, r, status, "console/users", c.view(r, a, "users", "Users", d))
 }
 
@@ -101,27 +120,6 @@ func keepQuery(q url.Values, names ...string) url.Values {
 	return out
 }
 
-// renamePager makes a pager built for ?after= use another cursor parameter.
-func renamePager(p pager, param string) pager {
-	fix := func(u string) string {
-		if u == "" {
-			return u
-		}
-		path, raw, _ := strings.Cut(u, "?")
-		q, _ := url.ParseQuery(raw)
-		if v := q.Get("after"); v != "" {
-			q.Del("after")
-			q.Set(param, v)
-		}
-		if len(q) == 0 {
-			return path
-		}
-		return path + "?" + q.Encode()
-	}
-	p.Next, p.First = fix(p.Next), fix(p.First)
-	return p
-}
-
 // createInvitation is POST /admin/{org}/invitations: invite an email with a
 // role and workspaces; the accept link is shown once, and mailed when mail
 // is configured.
@@ -129,63 +127,63 @@ func (c *Console) createInvitation(w http.ResponseWriter, r *http.Request, a *ac
 	ctx := r.Context()
 	f := r.PostForm
 	refused := &refusedForm{Form: "invite", Values: keep(r, "email", "role", "workspaces", "workspace_role")}
-	refuse := func(status int, msg string) {
-		refused.Message = msg
-		c.usersPage(w, r, a, status, refused, nil)
+	page := func(w http.ResponseWriter, r *http.Request, a *actor, status int, f *refusedForm) {
+		c.usersPage(w, r, a, status, f, nil)
 	}
 	role := access.OrgRole(f.Get("role"))
 	if !role.Valid() {
-		refuse(http.StatusUnprocessableEntity, "Choose the role the invitation grants.")
+		c.refuseForm(w, r, a, &formError{http.StatusUnprocessableEntity, "Choose the role the invitation grants."}, refused, page)
 		return
 	}
 	if !access.MayGrantOrgRole(a.pa.Member.Role, a.pa.Org.Settings.Access(), role) {
-		refuse(http.StatusForbidden, "Your role cannot invite with role "+string(role)+".")
+		c.refuseForm(w, r, a, &formError{http.StatusForbidden, "Your role cannot invite with role " + string(role) + "."}, refused, page)
 		return
 	}
+	grants, err := c.workspaceGrants(r, a, &role)
+	if err != nil {
+		c.refuseForm(w, r, a, err, refused, page)
+		return
+	}
+	inv, err := c.store.CreateInvitation(ctx, a.userID(), directory.NewInvitation{OrgID: a.orgID(), Email: strings.TrimSpace(f.Get("email")), Role: role, Workspaces: grants})
+	if err != nil {
+		c.refuseForm(w, r, a, err, refused, page)
+		return
+	}
+	created := &createdInvitation{Invitation: inv, AcceptURL: c.acceptURL(inv), Mail: c.mailInvitation(r, a, inv)}
+	c.showOnce(a, "Invitation for "+inv.Email+" created.", func(status int) { c.usersPage(w, r, a, status, nil, created) })
+}
+
+// workspaceGrants reads the workspaces a new invitation or service account
+// joins: "workspaces", names separated by commas or spaces (at most 50),
+// each resolved in the org, all with the role "workspace_role" (default
+// member). When grantee is not nil each membership must pass
+// access.MayGrantWorkspace for the actor (an invitation: the inviter may
+// not be an admin). A refusal is a *formError or the directory's error.
+func (c *Console) workspaceGrants(r *http.Request, a *actor, grantee *access.OrgRole) ([]directory.InvitationWorkspace, error) {
+	f := r.PostForm
 	wsRole := access.WorkspaceRole(f.Get("workspace_role"))
 	if wsRole == "" {
 		wsRole = access.WorkspaceMember
 	}
 	if !wsRole.Valid() {
-		refuse(http.StatusUnprocessableEntity, `The workspace role must be "owner" or "member".`)
-		return
+		return nil, &formError{http.StatusUnprocessableEntity, `The workspace role must be "owner" or "member".`}
 	}
-	in := directory.NewInvitation{OrgID: a.orgID(), Email: strings.TrimSpace(f.Get("email")), Role: role}
 	names := strings.FieldsFunc(f.Get("workspaces"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
 	if len(names) > 50 {
-		refuse(http.StatusUnprocessableEntity, "Name at most 50 workspaces.")
-		return
+		return nil, &formError{http.StatusUnprocessableEntity, "Name at most 50 workspaces."}
 	}
+	var out []directory.InvitationWorkspace
 	for _, n := range names {
-		ws, err := c.store.GetWorkspace(ctx, a.orgID(), n)
+		ws, err := c.store.GetWorkspace(r.Context(), a.orgID(), n)
 		if err != nil {
-			status, msg, ok := refusal(err)
-			if !ok {
-				c.storeError(w, r, a, err)
-				return
-			}
-			refuse(status, upperFirst(msg)+".")
-			return
+			return nil, err
 		}
-		if !access.MayGrantWorkspace(a.pa.Member.Role, a.membership(ws.ID), access.WorkspaceGrant{Grantee: role, Membership: access.Membership{Role: wsRole}}) {
-			refuse(http.StatusForbidden, "You cannot grant this membership of workspace "+ws.Name+".")
-			return
+		if grantee != nil && !access.MayGrantWorkspace(a.pa.Member.Role, a.membership(ws.ID), access.WorkspaceGrant{Grantee: *grantee, Membership: access.Membership{Role: wsRole}}) {
+			return nil, &formError{http.StatusForbidden, "You cannot grant this membership of workspace " + ws.Name + "."}
 		}
-		in.Workspaces = append(in.Workspaces, directory.InvitationWorkspace{WorkspaceID: ws.ID, Role: wsRole})
+		out = append(out, directory.InvitationWorkspace{WorkspaceID: ws.ID, Role: wsRole})
 	}
-	inv, err := c.store.CreateInvitation(ctx, a.userID(), in)
-	if err != nil {
-		status, msg, ok := refusal(err)
-		if !ok {
-			c.storeError(w, r, a, err)
-			return
-		}
-		refuse(status, upperFirst(msg)+".")
-		return
-	}
-	created := &createdInvitation{Invitation: inv, AcceptURL: c.acceptURL(inv), Mail: c.mailInvitation(r, a, inv)}
-	a.flash = &flash{Kind: "ok", Message: "Invitation for " + inv.Email + " created."}
-	c.usersPage(w, r, a, http.StatusCreated, nil, created)
+	return out, nil
 }
 
 func (c *Console) acceptURL(inv directory.Invitation) string {
@@ -394,7 +392,7 @@ func (c *Console) memberPost(w http.ResponseWriter, r *http.Request, a *actor) {
 				c.storeError(w, r, a, err)
 				return
 			}
-			c.memberView(w, r, a, status, &refusedForm{Form: "member", Message: upperFirst(msg) + ".", Values: keep(r, "workspace", "role", "can_invite", "can_make_public")})
+			c.memberView(w, r, a, status, &refusedForm{Form: "member", Message: sentence(msg), Values: keep(r, "workspace", "role", "can_invite", "can_make_public")})
 			return
 		}
 		c.putWorkspaceMember(w, r, a, ws, principal, page, func(status int, f *refusedForm) {

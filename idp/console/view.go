@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/idp"
@@ -87,30 +88,48 @@ func readPage(r *http.Request) directory.Page {
 }
 
 // pagerFor builds the links of a list at path with query q, given the
-// store's next cursor.
+// store's next cursor, for a list paginated by ?after=.
 func pagerFor(path string, q url.Values, after, next string) pager {
+	return pagerOn(path, q, "after", after, next)
+}
+
+// pagerOn builds the links of a list whose cursor is the parameter param
+// (pages with several lists give each its own); q holds the page's other
+// parameters, kept in both links.
+func pagerOn(path string, q url.Values, param, after, next string) pager {
 	p := pager{Label: "Pages"}
-	if next != "" {
-		nq := url.Values{}
+	link := func(cursor string) string {
+		lq := url.Values{}
 		for k, v := range q {
-			nq[k] = v
-		}
-		nq.Set("after", next)
-		p.Next = path + "?" + nq.Encode()
-	}
-	if after != "" {
-		fq := url.Values{}
-		for k, v := range q {
-			if k != "after" {
-				fq[k] = v
+			if k != param {
+				lq[k] = v
 			}
 		}
-		p.First = path
-		if len(fq) > 0 {
-			p.First += "?" + fq.Encode()
+		if cursor != "" {
+			lq.Set(param, cursor)
 		}
+		if len(lq) == 0 {
+			return path
+		}
+		return path + "?" + lq.Encode()
+	}
+	if next != "" {
+		p.Next = link(next)
+	}
+	if after != "" {
+		p.First = link("")
 	}
 	return p
+}
+
+// searchParam reads ?q= for a server-side search, trimmed and cut to the
+// directory's bound.
+func searchParam(q url.Values) string {
+	v := strings.TrimSpace(q.Get("q"))
+	if len(v) > directory.MaxSearchLen {
+		v = strings.ToValidUTF8(v[:directory.MaxSearchLen], "")
+	}
+	return v
 }
 
 // formValues keeps what a refused form held, to show it again.

@@ -279,7 +279,10 @@ func refusal(err error) (int, string, bool) {
 	var con *directory.ConflictError
 	var bad *directory.InvalidError
 	var nf *directory.NotFoundError
+	var fe *formError
 	switch {
+	case errors.As(err, &fe):
+		return fe.Status, fe.Message, true
 	case errors.As(err, &inv):
 		return http.StatusConflict, inv.Message, true
 	case errors.As(err, &con):
@@ -294,6 +297,45 @@ func refusal(err error) (int, string, bool) {
 		return http.StatusNotFound, "not found", true
 	}
 	return 0, "", false
+}
+
+// formError is a form the console refuses before the directory sees it
+// (a choice missing, a grant the person may not make): the status and the
+// sentence shown above the form.
+type formError struct {
+	Status  int
+	Message string
+}
+
+func (e *formError) Error() string { return e.Message }
+
+// sentence makes a refusal's message a sentence: a capital first letter and
+// a final full stop.
+func sentence(msg string) string {
+	msg = upperFirst(msg)
+	if strings.HasSuffix(msg, ".") || strings.HasSuffix(msg, "?") || strings.HasSuffix(msg, "!") {
+		return msg
+	}
+	return msg + "."
+}
+
+// showOnce answers the creation of something whose secret (an API key, an
+// invitation's accept link) page renders into this answer only: never into
+// a cookie, a redirect or a log, and never stored. The flash says what was
+// created; the status is 201.
+func (c *Console) showOnce(a *actor, message string, page func(status int)) {
+	a.flash = &flash{Kind: "ok", Message: message}
+	page(http.StatusCreated)
+}
+
+// dispatch runs the handler routes holds for name, or answers the console's
+// 404 page ("There is no such page." or "… action.", by what).
+func (c *Console) dispatch(w http.ResponseWriter, r *http.Request, a *actor, name, what string, routes map[string]func()) {
+	if h, ok := routes[name]; ok {
+		h()
+		return
+	}
+	c.message(w, r, a, http.StatusNotFound, "Not found", "There is no such "+what+".")
 }
 
 // redirect answers 303 to target with the pages' security headers.
@@ -336,7 +378,7 @@ func (c *Console) storeError(w http.ResponseWriter, r *http.Request, a *actor, e
 		if status == http.StatusNotFound {
 			title = "Not found"
 		}
-		c.message(w, r, a, status, title, upperFirst(msg)+".")
+		c.message(w, r, a, status, title, sentence(msg))
 		return
 	}
 	if errors.Is(err, directory.ErrUnavailable) || errors.Is(err, session.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {

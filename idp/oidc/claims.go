@@ -80,6 +80,11 @@ func (n claimNames) identity(issuer string, claims map[string]json.RawMessage, r
 	}
 	id.Groups = stringsClaim(claims[n.groups], maxGroups, maxGroup)
 	id.AMR = stringsClaim(claims["amr"], maxAMR, 64)
+	for name, raw := range claims {
+		if !isProtocolClaim(name) {
+			id.Attributes = id.Attributes.Add(name, claimText(raw)...)
+		}
+	}
 	return id, nil
 }
 
@@ -138,4 +143,32 @@ func stringsClaim(raw json.RawMessage, max, maxLen int) []string {
 		}
 	}
 	return out
+}
+
+// isProtocolClaim reports whether name is one of the ID token's own
+// claims, not an attribute of the user.
+func isProtocolClaim(name string) bool {
+	switch name {
+	case "iss", "aud", "exp", "iat", "nbf", "nonce", "at_hash", "c_hash", "azp", "auth_time", "sid", "jti", "acr":
+		return true
+	}
+	return false
+}
+
+// claimText is a claim's value as text: strings as they are, arrays
+// element by element, anything else as its JSON.
+func claimText(raw json.RawMessage) []string {
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) == nil {
+		var out []string
+		for _, e := range list {
+			out = append(out, claimText(e)...)
+		}
+		return out
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return []string{s}
+	}
+	return []string{string(bytes.TrimSpace(raw))}
 }

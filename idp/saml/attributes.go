@@ -138,6 +138,13 @@ func (n attributeNames) identity(issuer string, a *crewjam.Assertion) (idp.Ident
 			id.Groups = append(id.Groups, g)
 		}
 	}
+	for _, st := range a.AttributeStatements {
+		for _, at := range st.Attributes {
+			for _, v := range at.Values {
+				id.Attributes = id.Attributes.Add(at.Name, v.Value)
+			}
+		}
+	}
 	return id, nil
 }
 

@@ -126,10 +126,7 @@ func New(ctx context.Context, in idp.FactoryInput) (idp.Connector, error) {
 	case cfg.MetadataXML != "":
 		md, err = ParseIdPMetadata([]byte(cfg.MetadataXML), now)
 	case cfg.MetadataURL != "":
-		var doc []byte
-		if doc, err = FetchMetadata(ctx, client, cfg.MetadataURL); err == nil {
-			md, err = ParseIdPMetadata(doc, now)
-		}
+		md, err = metadataFromURL(ctx, in, client, cfg.MetadataURL, now)
 	default:
 		md, err = manualMetadata(cfg, now)
 	}
@@ -173,6 +170,52 @@ func New(ctx context.Context, in idp.FactoryInput) (idp.Connector, error) {
 		return nil, fmt.Errorf("%w: SP metadata: %w", idp.ErrConfig, err)
 	}
 	return c, nil
+}
+
+// metadataFromURL fetches and validates the IdP metadata of a metadata URL.
+// A document that passes validation is kept as the connection's last good
+// one (in.Documents); when the URL cannot be fetched, or what it serves
+// fails validation, the last good document kept for that URL is used
+// instead, after passing the same validation again (its certificates may
+// have expired since), and the fallback is logged. Without one the fetch's
+// (or the validation's) error is returned.
+func metadataFromURL(ctx context.Context, in idp.FactoryInput, client *http.Client, u string, now time.Time) (*crewjam.EntityDescriptor, error) {
+	log := in.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	doc, err := FetchMetadata(ctx, client, u)
+	var md *crewjam.EntityDescriptor
+	if err == nil {
+		if md, err = ParseIdPMetadata(doc, now); err == nil {
+			if in.Documents != nil {
+				if serr := in.Documents.SaveUpstreamDocument(ctx, directory.UpstreamDocument{
+					ConnectionID: in.Connection.ID, URL: u, Document: doc, FetchedAt: now}); serr != nil {
+					log.WarnContext(ctx, "SAML metadata: keeping the last good document failed", "metadata_url", u, "err", serr)
+				}
+			}
+			return md, nil
+		}
+	}
+	if in.Documents == nil {
+		return nil, err
+	}
+	kept, kerr := in.Documents.GetUpstreamDocument(ctx, in.Connection.ID, u)
+	if kerr != nil {
+		if !errors.Is(kerr, directory.ErrNotFound) {
+			log.ErrorContext(ctx, "SAML metadata: reading the last good document failed", "metadata_url", u, "err", kerr)
+		}
+		return nil, err
+	}
+	md, perr := ParseIdPMetadata(kept.Document, now)
+	if perr != nil {
+		log.ErrorContext(ctx, "SAML metadata: the metadata URL failed and the last good document no longer passes validation; the connection cannot be used",
+			"metadata_url", u, "err", err, "last_good_fetched_at", kept.FetchedAt, "last_good_err", perr)
+		return nil, err
+	}
+	log.WarnContext(ctx, "SAML metadata: the metadata URL failed; using the last good document",
+		"metadata_url", u, "err", err, "last_good_fetched_at", kept.FetchedAt)
+	return md, nil
 }
 
 // pickBinding chooses how AuthnRequests travel: the configured binding, or
