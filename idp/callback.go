@@ -251,7 +251,7 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, st loginState, 
 			s.log.WarnContext(ctx, "removing the previous session failed", "err", err)
 		}
 	}
-	http.SetCookie(w, session.Cookie(SessionCookie, sess.ID, s.secure, 0))
+	s.cookie.Set(w, sess.ID)
 	target := s.base + LoginDonePath
 	switch {
 	case st.Authz != "":

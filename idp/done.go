@@ -87,6 +87,6 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 			target = u
 		}
 	}
-	http.SetCookie(w, session.Cookie(SessionCookie, "", s.secure, -1))
+	s.cookie.Clear(w)
 	s.redirect(w, r, target)
 }

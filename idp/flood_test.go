@@ -35,6 +35,7 @@ import (
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/session/sessiontest"
 	"github.com/ssobroker/ssobroker/tokens"
+	"github.com/ssobroker/ssobroker/tokens/oauth"
 )
 
 // This file is the state-flood load test (docs/security.md, "Abuse
@@ -189,8 +190,8 @@ func newFloodWorld(t *testing.T, redisStore bool) *floodWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts, err := tokens.NewServer(keys, issuer, tokens.Features{AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true},
-		tokens.WithProvider(provider))
+	ts, err := oauth.NewServer(keys, issuer, tokens.Features{AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true},
+		oauth.WithProvider(provider))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,6 +102,10 @@ type Options struct {
 	JoinRequests JoinRequestNotifier
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// SessionCookieDomain is the session cookie's Domain
+	// (SSOBROKER_SESSION_COOKIE_DOMAIN; session.ValidateCookieDomain):
+	// empty, the cookie is the issuer host's alone.
+	SessionCookieDomain string
 	// TracerProvider makes the spans of the sign-in steps (tracing.go);
 	// nil makes none (a no-op provider).
 	TracerProvider trace.TracerProvider
@@ -129,6 +133,8 @@ type Service struct {
 	issuer string // without a trailing slash
 	base   string // the issuer's path, prefixed to our redirects
 	secure bool   // cookies are Secure
+	// cookie writes the browser session cookie.
+	cookie session.BrowserCookie
 
 	tests       *testRecorder
 	cache       *connectorCache
@@ -166,6 +172,10 @@ func New(opts Options) (*Service, error) {
 	if opts.SAMLStartBurst <= 0 {
 		opts.SAMLStartBurst = DefaultSAMLStartBurst
 	}
+	domain, err := session.ValidateCookieDomain(opts.SessionCookieDomain, u.Hostname())
+	if err != nil {
+		return nil, fmt.Errorf("idp: session cookie domain %q: %w", opts.SessionCookieDomain, err)
+	}
 	sealer := session.NewRandomSealer()
 	if len(opts.SealKey) > 0 {
 		if sealer, err = session.NewSealer(opts.SealKey); err != nil {
@@ -198,6 +208,7 @@ func New(opts Options) (*Service, error) {
 		issuer:     strings.TrimSuffix(opts.Issuer, "/"),
 		base:       strings.TrimSuffix(u.Path, "/"),
 		secure:     u.Scheme == "https",
+		cookie:     session.BrowserCookie{Domain: domain, Secure: u.Scheme == "https"},
 		cache:      newConnectorCache(opts.ConnectorMaxAge, opts.Now),
 		sealer:     sealer,
 		samlStarts: newSourceBudget(opts.SAMLStartsPerMinute, opts.SAMLStartBurst, maxBudgetSources, opts.Now),

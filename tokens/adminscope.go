@@ -2,7 +2,6 @@ package tokens
 
 import (
 	"context"
-	"net/http"
 	"strings"
 
 	"github.com/ssobroker/ssobroker/directory"
@@ -41,7 +40,7 @@ func (i *Issuer) IssuedForAdminAPI(c AccessClaims) bool {
 // operator did not allow to ask for it (invalid_scope, RFC 6749 §4.1.2.1).
 func checkAdminScope(client directory.Client, scope string) error {
 	if hasScope(scope, ScopeAdmin) && !client.AdminAPI {
-		return oauthErr(http.StatusBadRequest, CodeInvalidScope, "this client may not ask for the "+ScopeAdmin+" scope")
+		return oauthErr(CodeInvalidScope, "this client may not ask for the "+ScopeAdmin+" scope")
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -41,7 +40,6 @@ const (
 	maxNonceLen     = 512
 	maxLoginHintLen = 320
 	maxOrgRefLen    = 200
-	maxAuthzQuery   = 16 << 10
 )
 
 // authzParams are the parameters of the authorization endpoint this
@@ -91,106 +89,115 @@ const purposePending = "tokens pending authorization"
 // the same number.
 const MaxAuthzLen = 2400
 
-// pageError is an authorization-endpoint failure shown on a page because
-// the client or its redirect URI could not be trusted (RFC 6749 §4.1.2.1:
-// never redirect then).
-type pageError struct {
-	status  int
-	title   string
-	message string
-	cause   error
+// PageKind says which kind of failure a PageError is; package
+// tokens/oauth answers each with its HTTP status.
+type PageKind int
+
+// The kinds of PageError.
+const (
+	// PageBadRequest: the request cannot be served as sent (400).
+	PageBadRequest PageKind = iota
+	// PageUnavailable: a store is down; try again (503).
+	PageUnavailable
+	// PageInternal: our failure (500).
+	PageInternal
+)
+
+// PageError is an authorization- or logout-endpoint failure shown on a
+// page because the client or its redirect URI could not be trusted (RFC
+// 6749 §4.1.2.1: never redirect then). Title and Message are shown; Cause
+// is logged.
+type PageError struct {
+	Kind    PageKind
+	Title   string
+	Message string
+	Cause   error
 }
 
-func (e *pageError) Error() string {
-	if e.cause != nil {
-		return e.message + ": " + e.cause.Error()
+func (e *PageError) Error() string {
+	if e.Cause != nil {
+		return e.Message + ": " + e.Cause.Error()
 	}
-	return e.message
+	return e.Message
 }
 
-func (e *pageError) Unwrap() error { return e.cause }
+func (e *PageError) Unwrap() error { return e.Cause }
 
-func badRequestPage(message string) *pageError {
-	return &pageError{status: http.StatusBadRequest, title: "Sign-in request not valid", message: message}
+// BadRequestPage is the page for a request that cannot be served, saying
+// why in message.
+func BadRequestPage(message string) *PageError {
+	return &PageError{Kind: PageBadRequest, Title: "Sign-in request not valid", Message: message}
 }
 
-func unavailablePage(cause error) *pageError {
-	return &pageError{status: http.StatusServiceUnavailable, title: "Try again in a moment",
-		message: "Sign-in is temporarily unavailable. Please try again in a moment.", cause: cause}
+// UnavailablePage is the page for a store failure (cause, logged).
+func UnavailablePage(cause error) *PageError {
+	return &PageError{Kind: PageUnavailable, Title: "Try again in a moment",
+		Message: "Sign-in is temporarily unavailable. Please try again in a moment.", Cause: cause}
 }
 
-// AuthorizeHandler serves GET and POST /oauth2/authorize (RFC 6749 §4.1.1,
-// OIDC Core §3.1.2). Until the client and its redirect URI are validated,
-// errors are shown on a page (400); after, they are sent to the redirect
-// URI with error, error_description, state and iss (RFC 9207). A browser
-// with a usable session gets its code at once; any other is sent to
-// sign-in (PathLogin) with a pending authorization bound to it by
-// AuthzCookie, and comes back to ContinueHandler.
-func (p *Provider) AuthorizeHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q, perr := authorizeParams(w, r)
-		if perr != nil {
-			p.page(w, r, perr)
-			return
-		}
-		client, req, perr := p.validateClient(r.Context(), q)
-		if perr != nil {
-			p.page(w, r, perr)
-			return
-		}
-		location, err := p.authorize(r.Context(), w, r, client, req, q)
-		if err != nil {
-			p.redirectError(w, r, req, err)
-			return
-		}
-		p.redirect(w, r, location)
-	})
+// AuthorizationRequest is what a browser sent to the authorization
+// endpoint: the parameters (query or form, read by package tokens/oauth)
+// and the values of its cookies.
+type AuthorizationRequest struct {
+	Params url.Values
+	// SessionID is the browser's session cookie (session.CookieName), empty
+	// without one.
+	SessionID string
+	// Binding is the browser's AuthzCookie, empty without one.
+	Binding string
 }
 
-// authorizeParams reads the query (GET) or the form body (POST), never both.
-func authorizeParams(w http.ResponseWriter, r *http.Request) (url.Values, *pageError) {
-	if r.Method == http.MethodPost {
-		if !hasMediaType(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-			return nil, badRequestPage("The request body must be application/x-www-form-urlencoded.")
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxAuthzQuery)
-		if err := r.ParseForm(); err != nil {
-			return nil, badRequestPage("The request is malformed.")
-		}
-		return r.PostForm, nil
+// Authorization is where the browser goes next.
+type Authorization struct {
+	// Location is the redirect: the client's redirect URI with a code or
+	// an error, or sign-in (PathLogin).
+	Location string
+	// Binding, when not empty, is the AuthzCookie value the browser must
+	// keep (see CookieSettings) until it comes back to Continue.
+	Binding string
+}
+
+// Authorize serves an authorization request (RFC 6749 §4.1.1, OIDC Core
+// §3.1.2). Until the client and its redirect URI are validated, errors are
+// a *PageError to show (never redirected); after, they are sent to the
+// redirect URI with error, error_description, state and iss (RFC 9207). A
+// browser with a usable session gets its code at once; any other is sent
+// to sign-in (PathLogin) with a pending authorization bound to it by
+// AuthzCookie, and comes back to Continue.
+func (p *Provider) Authorize(ctx context.Context, ar AuthorizationRequest) (Authorization, *PageError) {
+	client, req, perr := p.validateClient(ctx, ar.Params)
+	if perr != nil {
+		return Authorization{}, perr
 	}
-	if len(r.URL.RawQuery) > maxAuthzQuery {
-		return nil, badRequestPage("The request is too large.")
-	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	a, err := p.authorize(ctx, ar, client, req)
 	if err != nil {
-		return nil, badRequestPage("The request is malformed.")
+		return Authorization{Location: p.redirectError(ctx, req, err)}, nil
 	}
-	return q, nil
+	return a, nil
 }
 
 // validateClient finds the client and checks the redirect URI, the two
 // things that must hold before any error may be redirected.
-func (p *Provider) validateClient(ctx context.Context, q url.Values) (directory.Client, *pendingAuthorization, *pageError) {
+func (p *Provider) validateClient(ctx context.Context, q url.Values) (directory.Client, *pendingAuthorization, *PageError) {
 	if len(q["client_id"]) > 1 || len(q["redirect_uri"]) > 1 {
-		return directory.Client{}, nil, badRequestPage("The request repeats client_id or redirect_uri.")
+		return directory.Client{}, nil, BadRequestPage("The request repeats client_id or redirect_uri.")
 	}
 	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
 	if clientID == "" {
-		return directory.Client{}, nil, badRequestPage("The request names no application (client_id is missing).")
+		return directory.Client{}, nil, BadRequestPage("The request names no application (client_id is missing).")
 	}
 	client, err := p.client(ctx, clientID)
 	if notFound(err) {
-		return client, nil, badRequestPage("The application asking you to sign in is not registered here (unknown client_id).")
+		return client, nil, BadRequestPage("The application asking you to sign in is not registered here (unknown client_id).")
 	}
 	if err != nil {
-		return client, nil, unavailablePage(err)
+		return client, nil, UnavailablePage(err)
 	}
 	if redirectURI == "" {
-		return client, nil, badRequestPage("The request has no redirect_uri.")
+		return client, nil, BadRequestPage("The request has no redirect_uri.")
 	}
 	if !slices.Contains(client.RedirectURIs, redirectURI) {
-		return client, nil, badRequestPage("The redirect_uri is not registered for this application.")
+		return client, nil, BadRequestPage("The redirect_uri is not registered for this application.")
 	}
 	return client, &pendingAuthorization{ClientID: client.ID, RedirectURI: redirectURI, MaxAge: -1}, nil
 }
@@ -207,35 +214,35 @@ func (p *Provider) client(ctx context.Context, id string) (directory.Client, err
 // authorize validates the rest of the request (errors here are redirected)
 // and decides where the browser goes: back to the client with a code, or
 // to sign in first.
-func (p *Provider) authorize(ctx context.Context, w http.ResponseWriter, r *http.Request, client directory.Client,
-	req *pendingAuthorization, q url.Values) (string, error) {
+func (p *Provider) authorize(ctx context.Context, ar AuthorizationRequest, client directory.Client, req *pendingAuthorization) (Authorization, error) {
+	q := ar.Params
 	if err := parseProtocol(client, req, q); err != nil {
-		return "", err
+		return Authorization{}, err
 	}
 	if err := p.parseSignIn(ctx, req, q); err != nil {
-		return "", err
+		return Authorization{}, err
 	}
 	req.CreatedAt = p.now().UnixMilli()
-	sess, usable, err := p.usableSession(ctx, r, req)
+	sess, usable, err := p.usableSession(ctx, ar.SessionID, req)
 	if err != nil {
-		return "", err
+		return Authorization{}, err
 	}
 	if usable {
 		code, err := p.issueCode(ctx, req, sess)
 		switch {
 		case err == nil:
-			return authorizationResponse(req.RedirectURI, p.issuer.cfg.Issuer, "code", code, "state", req.State), nil
+			return Authorization{Location: authorizationResponse(req.RedirectURI, p.issuer.cfg.Issuer, "code", code, "state", req.State)}, nil
 		case !errors.Is(err, ErrNoStanding):
-			return "", err
+			return Authorization{}, err
 		}
 		// The session no longer grants tokens (member removed, connection
 		// disabled): sign in again.
 		p.log.InfoContext(ctx, "authorize: session no longer usable", "client_id", client.ID, "session", sess.Handle, "cause", err)
 	}
 	if req.PromptNone {
-		return "", oauthErr(http.StatusBadRequest, CodeLoginRequired, "the user is not signed in")
+		return Authorization{}, oauthErr(CodeLoginRequired, "the user is not signed in")
 	}
-	return p.toLogin(ctx, w, r, req, sess.Handle != "")
+	return p.toLogin(req, ar.Binding, sess.Handle != "")
 }
 
 // parseProtocol checks what OAuth 2.0 and PKCE ask of the request: no
@@ -255,15 +262,15 @@ func parseProtocol(client directory.Client, req *pendingAuthorization, q url.Val
 	case len(q.Get("state")) > maxStateLen:
 		return errInvalidRequest("state is too long")
 	case q.Has("request"):
-		return oauthErr(http.StatusBadRequest, CodeRequestNotSupported, "request objects are not supported")
+		return oauthErr(CodeRequestNotSupported, "request objects are not supported")
 	case q.Has("request_uri"):
-		return oauthErr(http.StatusBadRequest, CodeRequestURINotSupported, "request_uri is not supported")
+		return oauthErr(CodeRequestURINotSupported, "request_uri is not supported")
 	case q.Get("response_type") == "":
 		return errInvalidRequest("response_type is required")
 	case q.Get("response_type") != "code":
-		return oauthErr(http.StatusBadRequest, CodeUnsupportedResponseType, "only response_type=code is supported")
+		return oauthErr(CodeUnsupportedResponseType, "only response_type=code is supported")
 	case !slices.Contains(client.GrantTypes, GrantAuthorizationCode):
-		return oauthErr(http.StatusBadRequest, CodeUnauthorizedClient, "the client may not use the authorization code flow")
+		return oauthErr(CodeUnauthorizedClient, "the client may not use the authorization code flow")
 	case q.Get("response_mode") != "" && q.Get("response_mode") != "query":
 		return errInvalidRequest("only response_mode=query is supported")
 	}
@@ -306,7 +313,7 @@ func (p *Provider) parseSignIn(ctx context.Context, req *pendingAuthorization, q
 	}
 	if ws := q.Get("workspace"); ws != "" {
 		if !strings.EqualFold(ws, "default") && directory.ValidateWorkspaceName(ws) != nil {
-			return oauthErr(http.StatusBadRequest, CodeInvalidScope, "the token cannot be narrowed to that workspace")
+			return oauthErr(CodeInvalidScope, "the token cannot be narrowed to that workspace")
 		}
 		req.Workspace = ws
 	}
@@ -344,7 +351,7 @@ func authorizeScope(raw string, refreshAllowed bool) (string, error) {
 	var out []string
 	for s := range strings.FieldsSeq(raw) {
 		if !slices.Contains(oidcScopes[:], s) && s != ScopeAdmin {
-			return "", oauthErr(http.StatusBadRequest, CodeInvalidScope, "unknown scope value")
+			return "", oauthErr(CodeInvalidScope, "unknown scope value")
 		}
 		if (s == ScopeOfflineAccess && !refreshAllowed) || slices.Contains(out, s) {
 			continue
@@ -352,7 +359,7 @@ func authorizeScope(raw string, refreshAllowed bool) (string, error) {
 		out = append(out, s)
 	}
 	if strings.ContainsAny(raw, "\t\r\n\v\f") {
-		return "", oauthErr(http.StatusBadRequest, CodeInvalidScope, "scope values are separated by single spaces")
+		return "", oauthErr(CodeInvalidScope, "scope values are separated by single spaces")
 	}
 	return strings.Join(out, " "), nil
 }
@@ -414,9 +421,8 @@ func parsePrompt(req *pendingAuthorization, prompt string) error {
 // without signing in: it exists, no fresh login is forced, it satisfies
 // max_age, and it is for the organization asked for. A session that exists
 // but is not usable is returned too (its Handle set).
-func (p *Provider) usableSession(ctx context.Context, r *http.Request, req *pendingAuthorization) (session.Session, bool, error) {
-	id, ok := session.FromRequest(r, session.CookieName)
-	if !ok {
+func (p *Provider) usableSession(ctx context.Context, id string, req *pendingAuthorization) (session.Session, bool, error) {
+	if id == "" {
 		return session.Session{}, false, nil
 	}
 	sess, err := p.sessions.GetSession(ctx, id)
@@ -436,13 +442,12 @@ func (p *Provider) usableSession(ctx context.Context, r *http.Request, req *pend
 	return sess, false, nil
 }
 
-// toLogin seals the pending authorization, binds it to the browser and
-// sends the browser to sign in with it. Nothing is stored: an
-// unauthenticated request costs no server state.
-func (p *Provider) toLogin(_ context.Context, w http.ResponseWriter, r *http.Request, req *pendingAuthorization, hadSession bool) (string, error) {
-	binding, ok := session.FromRequest(r, AuthzCookie)
-	if !ok || !isRandomToken(binding) {
-		binding = randomToken()
+// toLogin seals the pending authorization, binds it to the browser (its
+// AuthzCookie binding, or a new one) and sends the browser to sign in with
+// it. Nothing is stored: an unauthenticated request costs no server state.
+func (p *Provider) toLogin(req *pendingAuthorization, binding string, hadSession bool) (Authorization, error) {
+	if !IsRandomToken(binding) {
+		binding = RandomToken()
 	}
 	req.Binding = bindingHash(binding)
 	req.ID = randomID()
@@ -450,18 +455,15 @@ func (p *Provider) toLogin(_ context.Context, w http.ResponseWriter, r *http.Req
 	forceUpstream := req.ForceLogin || (hadSession && req.MaxAge >= 0)
 	value, err := json.Marshal(req)
 	if err != nil {
-		return "", errServer(err)
+		return Authorization{}, errServer(err)
 	}
 	authz, err := p.sealer.Seal(purposePending, value, time.UnixMilli(req.CreatedAt).Add(p.cfg.PendingTTL))
 	if err != nil {
-		return "", errServer(err)
+		return Authorization{}, errServer(err)
 	}
 	if len(authz) > MaxAuthzLen {
-		return "", errInvalidRequest("the request is too large: state, nonce, login_hint and redirect_uri are too long together")
+		return Authorization{}, errInvalidRequest("the request is too large: state, nonce, login_hint and redirect_uri are too long together")
 	}
-	c := session.Cookie(AuthzCookie, binding, p.secure, p.cfg.PendingTTL)
-	c.Path = p.basePath + PathAuthorize
-	http.SetCookie(w, c)
 	v := url.Values{"authz": {authz}}
 	if req.LoginHint != "" {
 		v.Set("login_hint", req.LoginHint)
@@ -472,7 +474,7 @@ func (p *Provider) toLogin(_ context.Context, w http.ResponseWriter, r *http.Req
 	if forceUpstream {
 		v.Set("prompt", "login")
 	}
-	return p.cfg.LoginURL + "?" + v.Encode(), nil
+	return Authorization{Location: p.cfg.LoginURL + "?" + v.Encode(), Binding: binding}, nil
 }
 
 // randomID returns 128 random bits, base64url (22 characters).
@@ -488,58 +490,61 @@ func bindingHash(v string) string {
 	return base64.RawURLEncoding.EncodeToString(d[:])
 }
 
-// ContinueHandler serves GET /oauth2/authorize/continue?authz=<sealed>,
-// where package idp sends the browser after sign-in. It opens the pending
-// authorization, checks that this browser started it, reads the session
-// idp created, spends the authorization (once: its id is remembered only
-// now, after the user proved who they are) and redirects to the client with
-// a code — or, when the sign-in does not satisfy the request, with an error.
-func (p *Provider) ContinueHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		req, client, perr := p.openPending(ctx, r)
-		if perr != nil {
-			p.page(w, r, perr)
-			return
-		}
-		sess, err := p.signedIn(ctx, r, req)
-		if err == nil {
-			first, rerr := p.sessions.Remember(ctx, session.KindPendingAuthorization, req.ID, p.cfg.PendingTTL)
-			switch {
-			case rerr != nil:
-				p.page(w, r, unavailablePage(rerr))
-				return
-			case !first:
-				p.page(w, r, errPendingSpent())
-				return
-			}
-		}
-		var code string
-		if err == nil {
-			code, err = p.issueCode(ctx, req, sess)
-		}
-		if errors.Is(err, ErrNoStanding) {
-			err = &Error{Code: CodeAccessDenied, Description: "the account may not sign in to this application", Status: http.StatusBadRequest, Cause: err}
-		}
-		if err != nil {
-			p.redirectError(w, r, req, err)
-			return
-		}
-		p.log.InfoContext(ctx, "authorization code issued after sign-in", "client_id", client.ID, "user", sess.UserID, "org", sess.OrgID, "session", sess.Handle)
-		p.redirect(w, r, authorizationResponse(req.RedirectURI, p.issuer.cfg.Issuer, "code", code, "state", req.State))
-	})
+// Continuation is the browser's return to PathAuthorizeContinue after
+// sign-in: the sealed pending authorization (the authz query parameter)
+// and the values of its cookies.
+type Continuation struct {
+	Authz     string
+	SessionID string
+	Binding   string
 }
 
-func errPendingSpent() *pageError {
-	return badRequestPage("This sign-in request has expired or was already used. Go back to the application and sign in again.")
+// Continue serves the browser's return from sign-in (package idp sends it
+// to PathAuthorizeContinue?authz=<sealed>). It opens the pending
+// authorization, checks that this browser started it, reads the session
+// idp created, spends the authorization (once: its id is remembered only
+// now, after the user proved who they are) and returns the redirect to the
+// client with a code — or, when the sign-in does not satisfy the request,
+// with an error. A *PageError is shown, never redirected.
+func (p *Provider) Continue(ctx context.Context, c Continuation) (string, *PageError) {
+	req, client, perr := p.openPending(ctx, c)
+	if perr != nil {
+		return "", perr
+	}
+	sess, err := p.signedIn(ctx, c.SessionID, req)
+	if err == nil {
+		first, rerr := p.sessions.Remember(ctx, session.KindPendingAuthorization, req.ID, p.cfg.PendingTTL)
+		switch {
+		case rerr != nil:
+			return "", UnavailablePage(rerr)
+		case !first:
+			return "", errPendingSpent()
+		}
+	}
+	var code string
+	if err == nil {
+		code, err = p.issueCode(ctx, req, sess)
+	}
+	if errors.Is(err, ErrNoStanding) {
+		err = &Error{Code: CodeAccessDenied, Description: "the account may not sign in to this application", Cause: err}
+	}
+	if err != nil {
+		return p.redirectError(ctx, req, err), nil
+	}
+	p.log.InfoContext(ctx, "authorization code issued after sign-in", "client_id", client.ID, "user", sess.UserID, "org", sess.OrgID, "session", sess.Handle)
+	return authorizationResponse(req.RedirectURI, p.issuer.cfg.Issuer, "code", code, "state", req.State), nil
+}
+
+func errPendingSpent() *PageError {
+	return BadRequestPage("This sign-in request has expired or was already used. Go back to the application and sign in again.")
 }
 
 // openPending opens the pending authorization sealed in authz and checks
 // the browser binding and, again, the client and its redirect URI. It does
 // not spend it: ContinueHandler does, once the session is checked.
-func (p *Provider) openPending(ctx context.Context, r *http.Request) (*pendingAuthorization, directory.Client, *pageError) {
+func (p *Provider) openPending(ctx context.Context, c Continuation) (*pendingAuthorization, directory.Client, *PageError) {
 	expired := errPendingSpent()
-	sealed := r.URL.Query().Get("authz")
+	sealed := c.Authz
 	if len(sealed) > MaxAuthzLen || !session.LooksSealed(sealed) {
 		return nil, directory.Client{}, expired
 	}
@@ -549,44 +554,42 @@ func (p *Provider) openPending(ctx context.Context, r *http.Request) (*pendingAu
 	}
 	var req pendingAuthorization
 	if err := json.Unmarshal(raw, &req); err != nil || req.ID == "" {
-		return nil, directory.Client{}, &pageError{status: http.StatusInternalServerError, title: "Sign-in failed",
-			message: "The sign-in request could not be read.", cause: err}
+		return nil, directory.Client{}, &PageError{Kind: PageInternal, Title: "Sign-in failed",
+			Message: "The sign-in request could not be read.", Cause: err}
 	}
-	binding, ok := session.FromRequest(r, AuthzCookie)
-	if !ok || subtle.ConstantTimeCompare([]byte(bindingHash(binding)), []byte(req.Binding)) != 1 {
-		return nil, directory.Client{}, badRequestPage("This sign-in was started in another browser. Go back to the application and sign in again.")
+	if c.Binding == "" || subtle.ConstantTimeCompare([]byte(bindingHash(c.Binding)), []byte(req.Binding)) != 1 {
+		return nil, directory.Client{}, BadRequestPage("This sign-in was started in another browser. Go back to the application and sign in again.")
 	}
 	// The client may have changed during the sign-in.
 	client, err := p.client(ctx, req.ClientID)
 	if notFound(err) || (err == nil && !slices.Contains(client.RedirectURIs, req.RedirectURI)) {
-		return nil, client, badRequestPage("The application is no longer registered with this redirect_uri.")
+		return nil, client, BadRequestPage("The application is no longer registered with this redirect_uri.")
 	}
 	if err != nil {
-		return nil, client, unavailablePage(err)
+		return nil, client, UnavailablePage(err)
 	}
 	return &req, client, nil
 }
 
 // signedIn returns the session sign-in created, if it satisfies the request.
-func (p *Provider) signedIn(ctx context.Context, r *http.Request, req *pendingAuthorization) (session.Session, error) {
-	id, ok := session.FromRequest(r, session.CookieName)
-	if !ok {
-		return session.Session{}, oauthErr(http.StatusBadRequest, CodeAccessDenied, "the sign-in did not complete")
+func (p *Provider) signedIn(ctx context.Context, id string, req *pendingAuthorization) (session.Session, error) {
+	if id == "" {
+		return session.Session{}, oauthErr(CodeAccessDenied, "the sign-in did not complete")
 	}
 	sess, err := p.sessions.GetSession(ctx, id)
 	if notFound(err) {
-		return sess, oauthErr(http.StatusBadRequest, CodeAccessDenied, "the sign-in did not complete")
+		return sess, oauthErr(CodeAccessDenied, "the sign-in did not complete")
 	}
 	if err != nil {
 		return sess, storeErr(err)
 	}
 	switch {
 	case req.ForceLogin && sess.AuthTime.UnixMilli() < req.CreatedAt:
-		return sess, oauthErr(http.StatusBadRequest, CodeLoginRequired, "a fresh sign-in was required")
+		return sess, oauthErr(CodeLoginRequired, "a fresh sign-in was required")
 	case req.MaxAge >= 0 && p.now().Sub(sess.AuthTime) > time.Duration(req.MaxAge)*time.Second+p.keys.cfg.Leeway:
-		return sess, oauthErr(http.StatusBadRequest, CodeLoginRequired, "the sign-in is older than max_age")
+		return sess, oauthErr(CodeLoginRequired, "the sign-in is older than max_age")
 	case req.OrgID != "" && sess.OrgID != req.OrgID:
-		return sess, oauthErr(http.StatusBadRequest, CodeAccessDenied, "signed in to another organization than the one asked for")
+		return sess, oauthErr(CodeAccessDenied, "signed in to another organization than the one asked for")
 	}
 	return sess, nil
 }
@@ -617,29 +620,17 @@ func appendQuery(uri string, v url.Values) string {
 	return uri + sep + v.Encode()
 }
 
-// redirectError sends err to the client's redirect URI. Server errors are
-// logged with their cause and sent as server_error or
-// temporarily_unavailable without it.
-func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, req *pendingAuthorization, err error) {
+// redirectError returns the redirect that sends err to the client's
+// redirect URI. Server errors are logged with their cause and sent as
+// server_error or temporarily_unavailable without it.
+func (p *Provider) redirectError(ctx context.Context, req *pendingAuthorization, err error) string {
 	oe := asOAuth(err)
-	if oe.Status >= 500 {
-		p.log.ErrorContext(r.Context(), "authorization failed", "client_id", req.ClientID, "error", oe.Code, "cause", oe.Cause)
+	if oe.ServerSide() {
+		p.log.ErrorContext(ctx, "authorization failed", "client_id", req.ClientID, "error", oe.Code, "cause", oe.Cause)
 	} else {
-		p.log.InfoContext(r.Context(), "authorization refused", "client_id", req.ClientID, "error", oe.Code,
+		p.log.InfoContext(ctx, "authorization refused", "client_id", req.ClientID, "error", oe.Code,
 			"description", oe.Description, "cause", oe.Cause)
 	}
-	p.redirect(w, r, authorizationResponse(req.RedirectURI, p.issuer.cfg.Issuer,
-		"error", oe.Code, "error_description", oe.Description, "state", req.State))
-}
-
-// redirect answers 302 to a GET and 303 to a POST.
-func (p *Provider) redirect(w http.ResponseWriter, r *http.Request, location string) {
-	status := http.StatusFound
-	if r.Method == http.MethodPost {
-		status = http.StatusSeeOther
-	}
-	h := w.Header()
-	noStore(h)
-	h.Set("Location", location)
-	w.WriteHeader(status)
+	return authorizationResponse(req.RedirectURI, p.issuer.cfg.Issuer,
+		"error", oe.Code, "error_description", oe.Description, "state", req.State)
 }

@@ -5,8 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -150,38 +148,4 @@ func BenchmarkClientCredentials(b *testing.B) {
 		}
 		buf = out
 	}
-}
-
-// BenchmarkTokenHandler is the whole POST /oauth2/token handler without
-// the network: form parsing, Basic credentials, minting, the JSON answer.
-func BenchmarkTokenHandler(b *testing.B) {
-	e := benchEnv(b, ES256)
-	h := e.server.TokenHandler()
-	body := "grant_type=client_credentials"
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			r := httptest.NewRequest(http.MethodPost, PathToken, strings.NewReader(body))
-			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			r.SetBasicAuth(e.sa.ID, e.secret)
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, r)
-			if w.Code != 200 {
-				b.Fatalf("%d %s", w.Code, w.Body)
-			}
-		}
-	})
-}
-
-func BenchmarkJWKSHandler(b *testing.B) {
-	e := benchEnv(b, ES256)
-	h := e.server.JWKSHandler()
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		r := httptest.NewRequest(http.MethodGet, PathJWKS, nil)
-		for pb.Next() {
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, r)
-		}
-	})
 }

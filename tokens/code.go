@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -86,7 +85,7 @@ func (p *Provider) issueCode(ctx context.Context, req *pendingAuthorization, ses
 	if err != nil {
 		return "", errServer(err)
 	}
-	code := randomToken()
+	code := RandomToken()
 	// The replay record outlives the code by an access token's lifetime:
 	// a replay while the first access token is alive revokes it.
 	replayTTL := p.cfg.CodeTTL + p.issuer.cfg.AccessTokenTTL + p.keys.cfg.Leeway
@@ -113,7 +112,7 @@ func hasScope(scope, v string) bool {
 // valid for the client, whatever the reason (logged as the cause).
 func errBadGrant(cause error) *Error {
 	return &Error{Code: CodeInvalidGrant, Description: "the grant is invalid, expired, already used or was issued to another client",
-		Status: http.StatusBadRequest, Cause: cause}
+		Cause: cause}
 }
 
 // codeGrant is a token request with grant_type=authorization_code.
@@ -122,25 +121,25 @@ type codeGrant struct {
 }
 
 // redeemCode exchanges an authorization code (RFC 6749 §4.1.3) for the
-// authenticated client and appends the token response to dst. A code
+// authenticated client. A code
 // presented a second time is invalid_grant, and revokes the refresh-token
 // family and the access token its first redemption issued.
-func (p *Provider) redeemCode(ctx context.Context, client directory.Client, req codeGrant, dst []byte) ([]byte, error) {
+func (p *Provider) redeemCode(ctx context.Context, client directory.Client, req codeGrant) (TokenResponse, error) {
 	rec, err := p.takeCode(ctx, client, req)
 	if err != nil {
-		return dst, err
+		return TokenResponse{}, err
 	}
 	pa, err := p.standing(ctx, rec.OrgID, rec.UserID, rec.ConnectionID)
 	if err != nil {
-		return dst, err
+		return TokenResponse{}, err
 	}
 	if hasScope(rec.Scope, ScopeEmail) {
 		u, err := p.dir.GetUser(ctx, rec.UserID)
 		if notFound(err) {
-			return dst, lostStanding("the user was deleted")
+			return TokenResponse{}, lostStanding("the user was deleted")
 		}
 		if err != nil {
-			return dst, storeErr(err)
+			return TokenResponse{}, storeErr(err)
 		}
 		rec.EmailVerified = u.EmailVerified
 	}
@@ -150,12 +149,12 @@ func (p *Provider) redeemCode(ctx context.Context, client directory.Client, req 
 	}
 	if rec.FamilyID != "" {
 		if refresh, err = p.createFamily(ctx, client, &rec); err != nil {
-			return dst, err
+			return TokenResponse{}, err
 		}
 	}
 	var jti [22]byte
 	copy(jti[:], rec.JTI)
-	out, err := p.tokenResponse(ctx, dst, &pa, client.ID, rec.Scope, rec.signIn, rec.Nonce, jti, refresh)
+	out, err := p.tokenResponse(ctx, &pa, client.ID, rec.Scope, rec.signIn, rec.Nonce, jti, refresh)
 	if err != nil {
 		if rec.FamilyID != "" {
 			p.revokeFamily(ctx, rec.FamilyID, "token response failed")
@@ -176,7 +175,7 @@ func (p *Provider) takeCode(ctx context.Context, client directory.Client, req co
 		return rec, errInvalidRequest("code is required")
 	case req.redirectURI == "":
 		return rec, errInvalidRequest("redirect_uri is required")
-	case !isRandomToken(req.code):
+	case !IsRandomToken(req.code):
 		return rec, errBadGrant(errors.New("malformed code"))
 	}
 	raw, err := p.sessions.TakeOnce(ctx, session.KindAuthCode, req.code)

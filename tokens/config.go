@@ -135,10 +135,10 @@ func (c KeyConfig) validate() error {
 	return errors.Join(errs...)
 }
 
-// retention is how long a retired key stays published: until every token it
+// Retention is how long a retired key stays published: until every token it
 // signed has expired, counting the verifiers' clock skew and the time a
 // replica that has not reloaded yet may still sign with it.
-func (c KeyConfig) retention() time.Duration { return c.MaxTokenTTL + c.Leeway + c.ReloadInterval }
+func (c KeyConfig) Retention() time.Duration { return c.MaxTokenTTL + c.Leeway + c.ReloadInterval }
 
 // IssuerConfig configures minting and the token endpoints.
 type IssuerConfig struct {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Features says which protocol features are enabled; the discovery document
@@ -26,12 +27,12 @@ type Features struct {
 	// EndSession is RP-initiated logout at /oauth2/logout.
 	EndSession bool
 	// IDTokenAlgorithms lists the algorithms ID tokens are signed with;
-	// NewServer fills it from the keyring when it is empty.
+	// Issuer.DiscoveryDocument fills it from the keyring when it is empty.
 	IDTokenAlgorithms []Algorithm
 }
 
-// oidc reports whether any feature needs a Provider.
-func (f Features) oidc() bool {
+// NeedsProvider reports whether any feature needs a Provider.
+func (f Features) NeedsProvider() bool {
 	return f.AuthorizationCode || f.RefreshToken || f.UserInfo || f.EndSession
 }
 
@@ -187,19 +188,23 @@ func BuildDiscovery(issuer string, f Features, scopes []string) Discovery {
 	return d
 }
 
-// staticDoc is a pre-serialized JSON document with its strong ETag.
-type staticDoc struct {
-	body []byte
-	etag []string
-	cc   []string
+// DiscoveryDocument returns the metadata document of this issuer with
+// features f (BuildDiscovery; the ID-token algorithms default to the
+// keyring's) serialized once, with its ETag and Cache-Control max-age
+// (DefaultDiscoveryMaxAge).
+func (i *Issuer) DiscoveryDocument(f Features) (Document, error) {
+	if f.AuthorizationCode && len(f.IDTokenAlgorithms) == 0 {
+		f.IDTokenAlgorithms = []Algorithm{i.keys.cfg.IDTokenAlgorithm}
+	}
+	return newDocument(BuildDiscovery(i.cfg.Issuer, f, i.cfg.ServiceAccountScopes), int(DefaultDiscoveryMaxAge/time.Second))
 }
 
-func newStaticDoc(v any, maxAgeSeconds int) (staticDoc, error) {
+func newDocument(v any, maxAgeSeconds int) (Document, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		return staticDoc{}, fmt.Errorf("tokens: encode document: %w", err)
+		return Document{}, fmt.Errorf("tokens: encode document: %w", err)
 	}
 	sum := sha256.Sum256(body)
-	return staticDoc{body: body, etag: []string{`"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`},
-		cc: []string{fmt.Sprintf("public, max-age=%d", maxAgeSeconds)}}, nil
+	return Document{Body: body, ETag: []string{`"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`},
+		CacheControl: []string{fmt.Sprintf("public, max-age=%d", maxAgeSeconds)}}, nil
 }

@@ -5,10 +5,13 @@
 // flow for registered clients with ID tokens, refresh tokens, userinfo and
 // RP-initiated logout.
 //
-// The core — Keyring, Issuer and Provider's grants — knows nothing of HTTP
-// and can be called from the command line or other packages; Server wraps
-// it in thin handlers that cmd/ssobroker mounts with Routes. Each names only
-// the directory and session methods it uses (KeyStore, IssuerStore,
+// This package is the core — Keyring, Issuer and Provider (authorization,
+// grants, userinfo, logout) — and it does not import net/http (a test in
+// cmd/ssobroker enforces it): everything is callable from the command line
+// or other packages. Package tokens/oauth is its HTTP surface: forms,
+// headers, cookies, pages and the HTTP status of every Error, in thin
+// handlers that cmd/ssobroker mounts with oauth.Server.Routes. Each names
+// only the directory and session methods it uses (KeyStore, IssuerStore,
 // ProviderDirectory, SessionStore).
 //
 // # Signing keys

@@ -6,13 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +16,8 @@ import (
 	"github.com/ssobroker/ssobroker/directory/access"
 	"github.com/ssobroker/ssobroker/directory/directorytest"
 	"github.com/ssobroker/ssobroker/directory/secretbox"
+	"github.com/ssobroker/ssobroker/session"
+	"github.com/ssobroker/ssobroker/session/sessiontest"
 )
 
 // forEachBackend runs fn against a fresh SQLite store and a fresh PostgreSQL
@@ -71,7 +69,8 @@ func testKeyConfig(c *clock, alg Algorithm) KeyConfig {
 		ReloadInterval: 10 * time.Second, RotationCheck: time.Hour, MaxTokenTTL: 10 * time.Minute, Leeway: time.Minute, Now: c.Now}
 }
 
-// env is a running token service on a real store behind a real HTTP server.
+// env is the token service's core on a real store, called without HTTP
+// (package tokens/oauth's tests run the same behind a real HTTP server).
 type env struct {
 	t         testing.TB
 	store     *directory.SQLStore
@@ -80,9 +79,6 @@ type env struct {
 	clock     *clock // drives token times
 	keys      *Keyring
 	issuer    *Issuer
-	server    *Server
-	http      *httptest.Server
-	jwksHits  atomic.Int64
 	org       directory.Organization
 	defaultWS directory.Workspace
 	sa        directory.ServiceAccount
@@ -102,17 +98,8 @@ func withIssuerConfig(f func(*IssuerConfig)) envOption {
 func newEnv(t testing.TB, store *directory.SQLStore, opts ...envOption) *env {
 	t.Helper()
 	e := &env{t: t, store: store, box: newBox(t), keyClock: newClock(), clock: newClock()}
-	mux := http.NewServeMux()
-	e.http = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == PathJWKS {
-			e.jwksHits.Add(1)
-		}
-		mux.ServeHTTP(w, r)
-	}))
-	t.Cleanup(e.http.Close)
-
 	kc := testKeyConfig(e.keyClock, ES256)
-	ic := IssuerConfig{Issuer: e.http.URL, Now: e.clock.Now}
+	ic := IssuerConfig{Issuer: "https://tokens.test", Now: e.clock.Now}
 	for _, o := range opts {
 		o(e, &kc, &ic)
 	}
@@ -128,10 +115,6 @@ func newEnv(t testing.TB, store *directory.SQLStore, opts ...envOption) *env {
 	if e.issuer, err = NewIssuer(e.keys, store, ic); err != nil {
 		t.Fatal(err)
 	}
-	if e.server, err = NewServer(e.keys, e.issuer, Features{ClientCredentials: true, Introspection: true, Revocation: true}); err != nil {
-		t.Fatal(err)
-	}
-	e.server.Routes(mux)
 
 	e.org, e.defaultWS, err = store.CreateOrg(ctx, "system:test", directory.NewOrg{Name: "Acme " + randomSuffix()})
 	if err != nil {
@@ -163,37 +146,6 @@ func (e *env) newServiceAccount(orgID, name string, role access.OrgRole, ws ...d
 	return sa, secret
 }
 
-// post sends a form to path, with Basic credentials when user is not empty.
-func (e *env) post(path string, form url.Values, user, pass string) (*http.Response, map[string]any) {
-	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.http.URL+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if user != "" {
-		req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(pass))
-	}
-	return e.do(req)
-}
-
-func (e *env) do(req *http.Request) (*http.Response, map[string]any) {
-	e.t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if len(body) > 0 {
-		if err := json.Unmarshal(body, &m); err != nil {
-			e.t.Fatalf("response %d is not JSON: %q", resp.StatusCode, body)
-		}
-	}
-	return resp, m
-}
-
 // token gets a client-credentials token for the env's service account.
 func (e *env) token(extra url.Values) string {
 	e.t.Helper()
@@ -202,15 +154,12 @@ func (e *env) token(extra url.Values) string {
 
 func (e *env) tokenFor(id, secret string, extra url.Values) string {
 	e.t.Helper()
-	form := url.Values{"grant_type": {"client_credentials"}}
-	for k, v := range extra {
-		form[k] = v
+	tok, err := e.issuer.ClientCredentials(context.Background(), ClientCredentialsRequest{ClientID: id, ClientSecret: secret,
+		Scope: extra.Get("scope"), Workspace: extra.Get("workspace")})
+	if err != nil {
+		e.t.Fatalf("token request: %v", err)
 	}
-	resp, body := e.post(PathToken, form, id, secret)
-	if resp.StatusCode != http.StatusOK {
-		e.t.Fatalf("token request: %d %v", resp.StatusCode, body)
-	}
-	return body["access_token"].(string)
+	return tok.AccessToken
 }
 
 // claimsOf decodes a token's payload without verifying it.
@@ -257,3 +206,13 @@ func jsonEqual(a, b any) bool {
 }
 
 func b64std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func memorySessions(t testing.TB) session.Store {
+	s := session.NewMemory(session.Options{})
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func redisSessions(t testing.TB) session.Store {
+	return sessiontest.OpenRedis(t, sessiontest.RedisURL(), session.Options{})
+}

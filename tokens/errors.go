@@ -2,7 +2,6 @@ package tokens
 
 import (
 	"errors"
-	"net/http"
 	"time"
 )
 
@@ -18,14 +17,20 @@ const (
 	CodeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
-// Error is an OAuth 2.0 error: what the token, introspection and
-// revocation endpoints answer, with its HTTP status. Cause, when set, is the
-// internal reason; it is logged, never sent.
+// ErrThrottled is the cause of the answer to a failed client
+// authentication past the failure limits (Issuer.Throttle): the HTTP
+// surface (package tokens/oauth) answers it 429, not 503.
+var ErrThrottled = errors.New("tokens: too many failed authentication attempts")
+
+// Error is an OAuth 2.0 error: what the token, authorization,
+// introspection and revocation endpoints answer. Which HTTP status each
+// code is sent with is decided in one place, package tokens/oauth. Cause,
+// when set, is the internal reason; it is logged, never sent.
 type Error struct {
 	Code        string
 	Description string
-	Status      int
-	// RetryAfter, when positive, is sent as the Retry-After header.
+	// RetryAfter, when positive, is how long the client should wait
+	// (sent as the Retry-After header).
 	RetryAfter time.Duration
 	Cause      error
 }
@@ -44,34 +49,48 @@ func (e *Error) Error() string {
 // Unwrap returns the internal cause.
 func (e *Error) Unwrap() error { return e.Cause }
 
-func oauthErr(status int, code, desc string) *Error {
-	return &Error{Code: code, Description: desc, Status: status}
+// ServerSide reports whether the error is ours rather than the client's:
+// server_error, or temporarily_unavailable other than throttling.
+func (e *Error) ServerSide() bool {
+	return e.Code == CodeServerError || (e.Code == CodeTemporarilyUnavailable && !errors.Is(e.Cause, ErrThrottled))
 }
 
-func errInvalidRequest(desc string) *Error {
-	return oauthErr(http.StatusBadRequest, CodeInvalidRequest, desc)
+func oauthErr(code, desc string) *Error { return &Error{Code: code, Description: desc} }
+
+// InvalidRequest returns the invalid_request error with description desc.
+func InvalidRequest(desc string) *Error { return oauthErr(CodeInvalidRequest, desc) }
+
+func errInvalidRequest(desc string) *Error { return InvalidRequest(desc) }
+
+// InvalidClient is one answer for every authentication failure, so the
+// response never tells an unknown client from a wrong secret; cause says
+// which (logged).
+func InvalidClient(cause error) *Error {
+	return &Error{Code: CodeInvalidClient, Description: "client authentication failed", Cause: cause}
 }
 
-// errInvalidClient is one answer for every authentication failure, so the
-// response never tells an unknown client from a wrong secret.
-func errInvalidClient(cause error) *Error {
-	return &Error{Code: CodeInvalidClient, Description: "client authentication failed", Status: http.StatusUnauthorized, Cause: cause}
-}
+func errInvalidClient(cause error) *Error { return InvalidClient(cause) }
 
 func errUnavailable(cause error) *Error {
 	return &Error{Code: CodeTemporarilyUnavailable, Description: "the authorization server is temporarily unavailable",
-		Status: http.StatusServiceUnavailable, RetryAfter: time.Second, Cause: cause}
+		RetryAfter: time.Second, Cause: cause}
 }
 
-func errServer(cause error) *Error {
-	return &Error{Code: CodeServerError, Description: "internal error", Status: http.StatusInternalServerError, Cause: cause}
+// ServerError is the answer to an internal failure, cause logged.
+func ServerError(cause error) *Error {
+	return &Error{Code: CodeServerError, Description: "internal error", Cause: cause}
 }
 
-// asOAuth turns any error into an *Error, a plain error being a server error.
-func asOAuth(err error) *Error {
+func errServer(cause error) *Error { return ServerError(cause) }
+
+// AsError turns any error into an *Error, a plain error being a server
+// error.
+func AsError(err error) *Error {
 	var oe *Error
 	if errors.As(err, &oe) {
 		return oe
 	}
 	return errServer(err)
 }
+
+func asOAuth(err error) *Error { return AsError(err) }

@@ -5,9 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,25 +13,18 @@ import (
 	"github.com/ssobroker/ssobroker/session"
 )
 
-// authenticateClient authenticates a registered client (cli_…) at the
-// token endpoint: a confidential client by client_secret_basic or
-// client_secret_post, its secret's SHA-256 compared in constant time with
-// the stored hash; a public client by client_id alone (token_endpoint_auth
+// AuthenticateClient authenticates a registered client (cli_…) at the
+// token or revocation endpoint, with the credentials the request carried
+// (package tokens/oauth reads them: client_secret_basic or
+// client_secret_post, or client_id alone). A confidential client's
+// secret's SHA-256 is compared in constant time with the stored hash; a
+// public client authenticates by client_id alone (token_endpoint_auth
 // "none"; its code is bound by PKCE). A public client sending a secret, or
 // a confidential one sending none, is invalid_client. Failures are marked
-// for the Issuer's failure limiter (failedAuth); a correct secret is never
-// refused.
-func (p *Provider) authenticateClient(ctx context.Context, f *form) (directory.Client, error) {
-	id, secret := f.clientID, ""
-	if f.hasCredentials() {
-		creds, err := f.credentials()
-		if err != nil {
-			return directory.Client{}, err
-		}
-		id, secret = creds.ID, creds.Secret
-	} else if f.authHeader {
-		return directory.Client{}, errInvalidClient(errors.New("unsupported Authorization scheme"))
-	}
+// for the Issuer's failure limiter (Issuer.Throttle); a correct secret is
+// never refused.
+func (p *Provider) AuthenticateClient(ctx context.Context, creds Credentials) (directory.Client, error) {
+	id, secret := creds.ID, creds.Secret
 	if id == "" {
 		return directory.Client{}, errInvalidClient(errors.New("no client credentials"))
 	}
@@ -62,52 +53,74 @@ func (p *Provider) authenticateClient(ctx context.Context, f *form) (directory.C
 // allowGrant refuses a grant type the client is not registered for.
 func allowGrant(client directory.Client, grantType string) error {
 	if !slices.Contains(client.GrantTypes, grantType) {
-		return oauthErr(http.StatusBadRequest, CodeUnauthorizedClient, "the client may not use this grant type")
+		return oauthErr(CodeUnauthorizedClient, "the client may not use this grant type")
 	}
 	return nil
 }
 
+// TokenResponse is the token endpoint's answer (RFC 6749 §5.1), encoded
+// with encoding/json by package tokens/oauth.
+type TokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"` // always "Bearer"
+	ExpiresIn    int64  `json:"expires_in"` // seconds
+	Scope        string `json:"scope,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+}
+
+// TokenRequest is a registered client's token request: grant_type
+// authorization_code (Code, RedirectURI, CodeVerifier) or refresh_token
+// (RefreshToken, and Scope to narrow).
+type TokenRequest struct {
+	GrantType                       string
+	Code, RedirectURI, CodeVerifier string
+	RefreshToken, Scope             string
+}
+
+// Token answers the authorization_code and refresh_token grants for a
+// client AuthenticateClient authenticated: unauthorized_client when the
+// client is not registered for the grant type, then see redeemCode and
+// refresh. Failures are *Error values.
+func (p *Provider) Token(ctx context.Context, client directory.Client, req TokenRequest) (TokenResponse, error) {
+	if err := allowGrant(client, req.GrantType); err != nil {
+		return TokenResponse{}, err
+	}
+	if req.GrantType == GrantAuthorizationCode {
+		return p.redeemCode(ctx, client, codeGrant{code: req.Code, redirectURI: req.RedirectURI, verifier: req.CodeVerifier})
+	}
+	return p.refresh(ctx, client, refreshGrant{token: req.RefreshToken, scope: req.Scope})
+}
+
 // tokenResponse mints the access token (with id jti) of a user's grant —
-// and the ID token when the scope has openid — and appends the RFC 6749
-// §5.1 response to dst, with refresh when it is not empty.
-func (p *Provider) tokenResponse(ctx context.Context, dst []byte, pa *directory.PrincipalAccess, clientID, scope string,
-	sig signIn, nonce string, jti [22]byte, refresh string) ([]byte, error) {
+// and the ID token when the scope has openid — with refresh when it is not
+// empty.
+func (p *Provider) tokenResponse(ctx context.Context, pa *directory.PrincipalAccess, clientID, scope string,
+	sig signIn, nonce string, jti [22]byte, refresh string) (TokenResponse, error) {
 	scope, serr := p.grantableScope(ctx, clientID, scope)
 	if serr != nil {
-		return dst, serr
+		return TokenResponse{}, serr
 	}
 	g := userGrant(pa, clientID, scope, sig)
 	g.aud2 = p.adminAudience(scope)
 	if err := p.issuer.resolveWorkspaces(ctx, &g, sig.Workspace); err != nil {
-		return dst, err
+		return TokenResponse{}, err
 	}
-	start := len(dst)
-	dst = append(dst, `{"access_token":"`...)
-	at := len(dst)
-	dst, _, err := p.issuer.mintWithID(&g, dst, jti)
+	access, _, err := p.issuer.mintWithID(&g, nil, jti)
 	if err != nil {
-		return dst[:start], err
+		return TokenResponse{}, err
 	}
-	access := dst[at:]
-	dst = append(dst, `","token_type":"Bearer","expires_in":`...)
-	dst = strconv.AppendInt(dst, int64(p.issuer.cfg.AccessTokenTTL/time.Second), 10)
-	if scope != "" {
-		dst = append(dst, `,"scope":`...)
-		dst = appendString(dst, scope)
-	}
-	if refresh != "" {
-		dst = append(dst, `,"refresh_token":`...)
-		dst = appendString(dst, refresh)
-	}
+	out := TokenResponse{AccessToken: string(access), TokenType: "Bearer", ExpiresIn: int64(p.issuer.cfg.AccessTokenTTL / time.Second),
+		Scope: scope, RefreshToken: refresh}
 	if hasScope(scope, ScopeOpenID) {
 		c := p.idTokenClaims(pa, clientID, scope, sig, nonce, p.now())
-		dst = append(dst, `,"id_token":"`...)
-		if dst, err = p.appendIDToken(dst, &c, access); err != nil {
-			return dst[:start], err
+		id, err := p.appendIDToken(nil, &c, access)
+		if err != nil {
+			return TokenResponse{}, err
 		}
-		dst = append(dst, '"')
+		out.IDToken = string(id)
 	}
-	return append(dst, '}'), nil
+	return out, nil
 }
 
 // refreshGrant is a token request with grant_type=refresh_token.
@@ -116,7 +129,7 @@ type refreshGrant struct {
 }
 
 // refresh answers the refresh_token grant (RFC 6749 §6) for the
-// authenticated client and appends the token response to dst. The family
+// authenticated client. The family
 // is read first and rotated only once every check passed, so a directory
 // outage never burns a token the client still needs. Checks: the family
 // belongs to the client (otherwise it is revoked: its token leaked), the
@@ -124,9 +137,9 @@ type refreshGrant struct {
 // its scope), and the user's standing (otherwise the family is revoked).
 // A rotated token presented again revokes the whole family (the store does
 // it); every failure is invalid_grant.
-func (p *Provider) refresh(ctx context.Context, client directory.Client, req refreshGrant, dst []byte) ([]byte, error) {
+func (p *Provider) refresh(ctx context.Context, client directory.Client, req refreshGrant) (TokenResponse, error) {
 	if req.token == "" {
-		return dst, errInvalidRequest("refresh_token is required")
+		return TokenResponse{}, errInvalidRequest("refresh_token is required")
 	}
 	fam, err := p.sessions.GetRefresh(ctx, req.token)
 	if notFound(err) {
@@ -135,34 +148,34 @@ func (p *Provider) refresh(ctx context.Context, client directory.Client, req ref
 		_, _, err = p.sessions.RotateRefresh(ctx, req.token)
 	}
 	if err != nil {
-		return dst, p.refreshFailed(ctx, client, err)
+		return TokenResponse{}, p.refreshFailed(ctx, client, err)
 	}
 	if fam.ClientID != client.ID {
 		p.revokeFamily(ctx, fam.ID, "refresh token presented by another client")
-		return dst, errBadGrant(errors.New("refresh token of client " + fam.ClientID + " presented; family revoked"))
+		return TokenResponse{}, errBadGrant(errors.New("refresh token of client " + fam.ClientID + " presented; family revoked"))
 	}
 	scope := fam.Scope
 	if req.scope != "" {
 		if scope, err = narrowScope(fam.Scope, req.scope); err != nil {
-			return dst, err
+			return TokenResponse{}, err
 		}
 	}
 	var sig signIn
 	if err := json.Unmarshal(fam.Claims, &sig); err != nil {
-		return dst, errServer(err)
+		return TokenResponse{}, errServer(err)
 	}
 	pa, err := p.standing(ctx, fam.OrgID, fam.UserID, sig.ConnectionID)
 	if err != nil {
 		if errors.Is(err, ErrNoStanding) {
 			p.revokeFamily(ctx, fam.ID, "standing lost")
 		}
-		return dst, err
+		return TokenResponse{}, err
 	}
 	fam, next, err := p.sessions.RotateRefresh(ctx, req.token)
 	if err != nil {
-		return dst, p.refreshFailed(ctx, client, err)
+		return TokenResponse{}, p.refreshFailed(ctx, client, err)
 	}
-	out, err := p.tokenResponse(ctx, dst, &pa, client.ID, scope, sig, "", newJTI(), next)
+	out, err := p.tokenResponse(ctx, &pa, client.ID, scope, sig, "", newJTI(), next)
 	if err == nil {
 		p.log.DebugContext(ctx, "refresh token rotated", "client_id", client.ID, "user", fam.UserID, "refresh_family", fam.ID,
 			"generation", fam.Generation)
@@ -188,7 +201,7 @@ func narrowScope(granted, asked string) (string, error) {
 	var out []string
 	for s := range splitScope(asked) {
 		if !hasScope(granted, s) {
-			return "", oauthErr(http.StatusBadRequest, CodeInvalidScope, "the scope asked for exceeds the granted scope")
+			return "", oauthErr(CodeInvalidScope, "the scope asked for exceeds the granted scope")
 		}
 		if !slices.Contains(out, s) {
 			out = append(out, s)

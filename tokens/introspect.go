@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -97,7 +96,7 @@ func (i *Issuer) revokeAccessToken(ctx context.Context, callerID, token string) 
 		return false, err
 	}
 	if c.ClientID != callerID {
-		return true, oauthErr(http.StatusBadRequest, CodeUnauthorizedClient, "the token was not issued to this client")
+		return true, oauthErr(CodeUnauthorizedClient, "the token was not issued to this client")
 	}
 	if err := i.store.RevokeToken(ctx, c.JWTID, unixTime(c.ExpiresAt)); err != nil {
 		return true, errUnavailable(err)

@@ -7,7 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -30,7 +30,7 @@ type IssuerStore interface {
 }
 
 // Issuer mints access tokens and answers introspection and revocation. It
-// knows nothing of HTTP; Server wraps it. It is safe for concurrent use.
+// knows nothing of HTTP; package tokens/oauth serves it. It is safe for concurrent use.
 type Issuer struct {
 	cfg     IssuerConfig
 	keys    *Keyring
@@ -66,6 +66,9 @@ func NewIssuer(keys *Keyring, store IssuerStore, cfg IssuerConfig) (*Issuer, err
 // LimiterStats returns the failed-authentication limiter's counters (for
 // metrics).
 func (i *Issuer) LimiterStats() LimiterStats { return i.limiter.Stats() }
+
+// Logger is where the issuer reports request outcomes (IssuerConfig.Log).
+func (i *Issuer) Logger() *slog.Logger { return i.cfg.Log }
 
 // IssuerURL returns the issuer identifier, the "iss" of every token.
 func (i *Issuer) IssuerURL() string { return i.cfg.Issuer }
@@ -128,7 +131,7 @@ func (i *Issuer) clientCredentials(ctx context.Context, req ClientCredentialsReq
 	pa, err := i.store.PrincipalAccess(ctx, kp.Account.OrgID, kp.Account.ID)
 	if errors.Is(err, directory.ErrNotFound) {
 		return dst, tokenMeta{}, &Error{Code: CodeInvalidGrant, Description: "the service account is no longer a member of its organization",
-			Status: http.StatusBadRequest, Cause: err}
+			Cause: err}
 	}
 	if err != nil {
 		return dst, tokenMeta{}, errUnavailable(err)
@@ -144,7 +147,7 @@ func (i *Issuer) clientCredentials(ctx context.Context, req ClientCredentialsReq
 }
 
 // authenticate checks a service account's client credentials. Failures
-// are marked for the failure limiter (failedAuth), which Server counts;
+// are marked for the failure limiter (failedAuth), which Issuer.Throttle counts;
 // a correct secret is never refused.
 func (i *Issuer) authenticate(ctx context.Context, clientID, secret string) (directory.KeyPrincipal, error) {
 	if !strings.HasPrefix(clientID, "sa_") {
@@ -175,7 +178,7 @@ func (i *Issuer) checkScope(scope string) error {
 	}
 	for s := range strings.SplitSeq(scope, " ") {
 		if !i.scopes[s] {
-			return oauthErr(http.StatusBadRequest, CodeInvalidScope, "scope value not allowed for service accounts")
+			return oauthErr(CodeInvalidScope, "scope value not allowed for service accounts")
 		}
 	}
 	return nil
@@ -204,7 +207,7 @@ func (i *Issuer) resolveWorkspaces(ctx context.Context, g *grant, name string) e
 		g.truncated = len(pa.Workspaces) > g.max
 		return nil
 	}
-	refused := oauthErr(http.StatusBadRequest, CodeInvalidScope, "the token cannot be narrowed to that workspace")
+	refused := oauthErr(CodeInvalidScope, "the token cannot be narrowed to that workspace")
 	if strings.EqualFold(name, "default") {
 		if g.deflt == "" {
 			return refused

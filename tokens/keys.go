@@ -245,6 +245,43 @@ func (k *Keyring) Run(ctx context.Context) error {
 	}
 }
 
+// Document is a pre-serialized JSON document served as is: its body, its
+// strong ETag and its Cache-Control value. The slices are shared: never
+// modify them.
+type Document struct {
+	Body         []byte
+	ETag         []string
+	CacheControl []string
+}
+
+// JWKS returns the JWKS of every published key — next, active and retired
+// — as last loaded, serialized once per key change, with its ETag and
+// Cache-Control max-age (KeyConfig.JWKSMaxAge).
+func (k *Keyring) JWKS() Document {
+	ks := k.cur.Load()
+	return Document{Body: ks.jwks, ETag: ks.jwksETag, CacheControl: ks.jwksCC}
+}
+
+// Config returns the keyring's configuration, defaults applied.
+func (k *Keyring) Config() KeyConfig { return k.cfg }
+
+// SigningKeyIDs returns the kids access tokens and ID tokens are signed
+// with now, as last loaded (the same kid when both use one algorithm);
+// empty when there is no such key.
+func (k *Keyring) SigningKeyIDs() (accessToken, idToken string) {
+	ks := k.cur.Load()
+	if ks.signer != nil {
+		accessToken = ks.signer.kid
+	}
+	if ks.idSigner != nil {
+		idToken = ks.idSigner.kid
+	}
+	return accessToken, idToken
+}
+
+// Publishes reports whether the JWKS, as last loaded, lists kid.
+func (k *Keyring) Publishes(kid string) bool { return k.cur.Load().public[kid] != nil }
+
 // Keys lists the published keys as last loaded.
 func (k *Keyring) Keys() []KeyInfo { return slices.Clone(k.cur.Load().infos) }
 

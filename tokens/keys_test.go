@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -398,9 +397,17 @@ func mustOpen(t *testing.T, f func() (*directory.SQLStore, error)) *directory.SQ
 
 func (e *env) introspect(t testing.TB, tok string) map[string]any {
 	t.Helper()
-	resp, body := e.post(PathIntrospect, url.Values{"token": {tok}}, e.sa.ID, e.secret)
-	if resp.StatusCode != 200 {
-		t.Fatalf("introspect: %d %v", resp.StatusCode, body)
+	in, err := e.issuer.Introspect(context.Background(), Credentials{ID: e.sa.ID, Secret: e.secret}, tok)
+	if err != nil {
+		t.Fatalf("introspect: %v", err)
+	}
+	raw, err := in.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(raw, &body); err != nil {
+		t.Fatal(err)
 	}
 	return body
 }

@@ -4,8 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -179,7 +180,7 @@ func boundedID(id string) string {
 }
 
 // authFailure marks an invalid_client answer that counts as a failed
-// authentication of clientID; Server.fail counts it and may turn it into a
+// authentication of clientID; Issuer.Throttle counts it and may turn it into a
 // 429.
 type authFailure struct {
 	clientID string
@@ -196,6 +197,22 @@ func failedAuth(clientID string, err *Error) error { return &authFailure{clientI
 
 // errThrottled is the answer to a failed authentication past the limits.
 func errThrottled(wait time.Duration, cause error) *Error {
-	return &Error{Code: CodeTemporarilyUnavailable, Status: http.StatusTooManyRequests, RetryAfter: wait,
-		Description: "too many failed authentication attempts; retry later", Cause: cause}
+	return &Error{Code: CodeTemporarilyUnavailable, RetryAfter: wait,
+		Description: "too many failed authentication attempts; retry later", Cause: fmt.Errorf("%w: %w", ErrThrottled, cause)}
+}
+
+// Throttle counts err against source (session.Sources) when it is a failed
+// client authentication, and returns the answer to send: err itself, or,
+// past the failure limits, a temporarily_unavailable *Error wrapping
+// ErrThrottled with RetryAfter set. Every endpoint that authenticates
+// clients calls it with its error before answering.
+func (i *Issuer) Throttle(ctx context.Context, source string, err error) error {
+	var af *authFailure
+	if !errors.As(err, &af) {
+		return err
+	}
+	if wait := i.limiter.failed(ctx, source, af.clientID); wait > 0 {
+		return errThrottled(wait, af)
+	}
+	return err
 }

@@ -6,9 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -127,8 +125,9 @@ func (c ProviderConfig) validate(keys KeyConfig) error {
 // clients: the authorization endpoint and its continuation after sign-in,
 // the authorization_code and refresh_token grants, ID tokens, userinfo and
 // RP-initiated logout. It mints access tokens with its Issuer and signs ID
-// tokens with the Issuer's keyring. Its handlers are mounted by Server
-// (WithProvider). It is safe for concurrent use.
+// tokens with the Issuer's keyring. It knows nothing of HTTP: package
+// tokens/oauth serves it (oauth.WithProvider). It is safe for concurrent
+// use.
 type Provider struct {
 	cfg      ProviderConfig
 	issuer   *Issuer
@@ -140,7 +139,6 @@ type Provider struct {
 	// issuer's path, the prefix of every cookie path.
 	secure   bool
 	basePath string
-	pages    map[string]*template.Template
 	sealer   *session.Sealer
 }
 
@@ -159,10 +157,6 @@ func NewProvider(issuer *Issuer, dir ProviderDirectory, sessions SessionStore, c
 	if err != nil {
 		return nil, fmt.Errorf("tokens: issuer: %w", err)
 	}
-	pages, err := parsePages()
-	if err != nil {
-		return nil, err
-	}
 	sealer := session.NewRandomSealer()
 	if len(cfg.SealKey) > 0 {
 		if sealer, err = session.NewSealer(cfg.SealKey); err != nil {
@@ -170,27 +164,51 @@ func NewProvider(issuer *Issuer, dir ProviderDirectory, sessions SessionStore, c
 		}
 	}
 	return &Provider{cfg: cfg, issuer: issuer, keys: issuer.keys, dir: dir, sessions: sessions, log: cfg.Log,
-		secure: u.Scheme == "https", basePath: strings.TrimRight(u.Path, "/"), pages: pages, sealer: sealer}, nil
+		secure: u.Scheme == "https", basePath: strings.TrimRight(u.Path, "/"), sealer: sealer}, nil
 }
+
+// CookieSettings are what the HTTP surface needs to set and clear the
+// provider's cookies (AuthzCookie, LogoutCookie, and the session cookie at
+// logout).
+type CookieSettings struct {
+	// Secure marks cookies Secure (the issuer is https).
+	Secure bool
+	// BasePath is the issuer's path, the prefix of every cookie path.
+	BasePath string
+	// MaxAge is the lifetime of AuthzCookie and LogoutCookie
+	// (ProviderConfig.PendingTTL).
+	MaxAge time.Duration
+	// SessionDomain is the session cookie's Domain (ProviderConfig.CookieDomain).
+	SessionDomain string
+}
+
+// CookieSettings returns the provider's cookie settings.
+func (p *Provider) CookieSettings() CookieSettings {
+	return CookieSettings{Secure: p.secure, BasePath: p.basePath, MaxAge: p.cfg.PendingTTL, SessionDomain: p.cfg.CookieDomain}
+}
+
+// Logger is where the provider reports request outcomes
+// (ProviderConfig.Log).
+func (p *Provider) Logger() *slog.Logger { return p.log }
 
 // now is the provider's clock: the Issuer's, so that every time in a
 // token response agrees.
 func (p *Provider) now() time.Time { return p.issuer.cfg.Now() }
 
-// randomToken returns 256 random bits, base64url (43 characters): codes,
+// RandomToken returns 256 random bits, base64url (43 characters): codes,
 // pending-authorization ids and cookie values. crypto/rand.Read never
 // fails (Go ≥ 1.24).
-func randomToken() string {
+func RandomToken() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// randomTokenLen is the length of every randomToken.
+// randomTokenLen is the length of every RandomToken.
 const randomTokenLen = 43
 
-// isRandomToken reports whether s has the shape of a randomToken.
-func isRandomToken(s string) bool {
+// IsRandomToken reports whether s has the shape of a RandomToken.
+func IsRandomToken(s string) bool {
 	if len(s) != randomTokenLen {
 		return false
 	}
@@ -210,10 +228,4 @@ func storeErr(err error) *Error { return errUnavailable(err) }
 // notFound reports whether err is a not-found of the directory or the session store.
 func notFound(err error) bool {
 	return errors.Is(err, directory.ErrNotFound) || errors.Is(err, session.ErrNotFound)
-}
-
-// noStore sets the headers every answer carrying or leading to a secret has.
-func noStore(h http.Header) {
-	h["Cache-Control"] = hdrNoStore
-	h["Pragma"] = hdrNoCache
 }

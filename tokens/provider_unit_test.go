@@ -121,18 +121,6 @@ func TestIDTokenLaneHasItsOwnKeysAndRotation(t *testing.T) {
 	})
 }
 
-func TestOneLaneWhenIDTokensUseTheAccessTokenAlgorithm(t *testing.T) {
-	e := newOIDCEnv(t, directorytest.SQLite(t), memorySessions(t), withIDTokenAlgorithm(ES256))
-	ks := e.keys.cur.Load()
-	if ks.idSigner != ks.signer || len(ks.public) != 2 {
-		t.Fatalf("%d keys, shared signer %v", len(ks.public), ks.idSigner == ks.signer)
-	}
-	r := e.codeFlow(e.browser(), nil)
-	if h := headerOf(t, r.str("id_token")); h["alg"] != "ES256" || h["typ"] != "JWT" || h["kid"] != ks.signer.kid {
-		t.Fatalf("%v", h)
-	}
-}
-
 func TestProviderConfigIsValidated(t *testing.T) {
 	e := newEnv(t, directorytest.SQLite(t))
 	for name, cfg := range map[string]ProviderConfig{

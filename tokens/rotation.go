@@ -200,7 +200,7 @@ func (k *Keyring) retireExtraActive(ctx context.Context, res *Rotation, keys []d
 	if keep == nil {
 		return nil
 	}
-	until := now.Add(k.cfg.retention()).UTC().Truncate(time.Microsecond)
+	until := now.Add(k.cfg.Retention()).UTC().Truncate(time.Microsecond)
 	for _, r := range keys {
 		if r.State != directory.KeyActive || r.ID == keep.ID {
 			continue

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/ssobroker/ssobroker/directory"
 )
@@ -45,7 +44,7 @@ func lostStanding(why string) *Error { return noStanding(errors.New(why)) }
 
 // noStanding is lostStanding for the directory's refusal cause.
 func noStanding(cause error) *Error {
-	return &Error{Code: CodeInvalidGrant, Description: "the grant is no longer valid; sign in again", Status: http.StatusBadRequest,
+	return &Error{Code: CodeInvalidGrant, Description: "the grant is no longer valid; sign in again",
 		Cause: fmt.Errorf("%w: %w", ErrNoStanding, cause)}
 }
 

@@ -42,6 +42,7 @@ import (
 	"github.com/ssobroker/ssobroker/directory/secretbox"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/tokens"
+	"github.com/ssobroker/ssobroker/tokens/oauth"
 )
 
 const redirectURI = "http://127.0.0.1:9/callback"
@@ -106,8 +107,8 @@ func run(addr, dbURL, redisURL string, idAlg tokens.Algorithm, scope string, fam
 	if err != nil {
 		return err
 	}
-	srv, err := tokens.NewServer(keys, issuer, tokens.Features{AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true},
-		tokens.WithProvider(provider))
+	srv, err := oauth.NewServer(keys, issuer, tokens.Features{AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true},
+		oauth.WithProvider(provider))
 	if err != nil {
 		return err
 	}

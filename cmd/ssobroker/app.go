@@ -22,6 +22,7 @@ import (
 	"github.com/ssobroker/ssobroker/idp/saml"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/tokens"
+	"github.com/ssobroker/ssobroker/tokens/oauth"
 	"github.com/ssobroker/ssobroker/tokens/opik"
 )
 
@@ -117,15 +118,23 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
-	provider, err := tokens.NewProvider(a.issuer, store, a.sessions, tokens.ProviderConfig{Log: e.log, SealKey: pendingKey})
+	// The session cookie's Domain (validate() checked it): idp and the
+	// console set it, tokens' logout clears it.
+	cookieDomain, err := e.cfg.sessionCookieDomain()
 	if err != nil {
 		a.stop()
 		return nil, err
 	}
-	srv, err := tokens.NewServer(a.keys, a.issuer, tokens.Features{
+	provider, err := tokens.NewProvider(a.issuer, store, a.sessions, tokens.ProviderConfig{Log: e.log, SealKey: pendingKey,
+		CookieDomain: cookieDomain})
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	srv, err := oauth.NewServer(a.keys, a.issuer, tokens.Features{
 		ClientCredentials: true, Introspection: true, Revocation: true,
 		AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true,
-	}, tokens.WithProvider(provider), tokens.WithSources(sources))
+	}, oauth.WithProvider(provider), oauth.WithSources(sources))
 	if err != nil {
 		a.stop()
 		return nil, err
@@ -183,6 +192,8 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		JoinRequests: joinNotices,
 		// Spans of the sign-in steps (tracing.go; no-op when off).
 		TracerProvider: e.tel.tracerProvider(),
+		// The session cookie reaches Opik on a sibling host (docs/opik.md).
+		SessionCookieDomain: cookieDomain,
 	})
 	if err != nil {
 		a.stop()
@@ -221,8 +232,13 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	}
 	scimSrv.Routes(mux)
 
+	opikPerms, err := opik.ParsePermissionMap(e.cfg.OpikPermissionMap) // validate() checked it
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
 	opikAuth, err := opik.New(opik.Config{Directory: store, Sessions: a.sessions, Tokens: a.issuer,
-		TrustUsernameHeader: e.cfg.OpikTrustUsernameHeader, Logger: e.log})
+		TrustUsernameHeader: e.cfg.OpikTrustUsernameHeader, Permissions: opikPerms, Logger: e.log})
 	if err != nil {
 		a.stop()
 		return nil, err
@@ -231,7 +247,7 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	opikAuth.Routes(mux)
 
 	// The admin console and /account (idp/console); it also serves /static/.
-	web, err := console.New(console.Config{Issuer: e.cfg.Issuer, Store: store, Sessions: a.sessions, Key: key, Logger: e.log,
+	web, err := console.New(console.Config{Issuer: e.cfg.Issuer, SessionCookieDomain: cookieDomain, Store: store, Sessions: a.sessions, Key: key, Logger: e.log,
 		// The Connections and Domains tabs save through the admin API's path.
 		Connections: admin, SelfService: store, Tests: login, Mailer: invitationMail,
 		SignInLinks: signInLinks{store}, Invitations: store})

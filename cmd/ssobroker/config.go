@@ -24,6 +24,7 @@ import (
 	"github.com/ssobroker/ssobroker/idp/mail"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/tokens"
+	"github.com/ssobroker/ssobroker/tokens/opik"
 )
 
 // config is everything the broker reads from its environment and flags.
@@ -50,6 +51,13 @@ type config struct {
 	// endpoints; off by default, because anyone who can reach those paths
 	// could then claim to be anyone.
 	OpikTrustUsernameHeader bool
+	// OpikPermissionMap maps Opik permission names ssobroker does not know
+	// onto ours ("name=workspace.write,…"; opik.ParsePermissionMap).
+	OpikPermissionMap string
+	// SessionCookieDomain is the Domain of the browser session cookie
+	// (session.ValidateCookieDomain), so that Opik's UI on a sibling host
+	// receives sessionToken (docs/opik.md); empty: host-only.
+	SessionCookieDomain string
 	// TrustedProxies are the reverse proxies (comma-separated CIDRs or
 	// addresses) whose X-Forwarded-For is believed when finding a request's
 	// source for the per-source limits (session.NewSources).
@@ -103,6 +111,10 @@ func bindConfig(fs *flag.FlagSet, getenv func(string) string) *config {
 		"comma-separated CIDRs connections may reach besides public addresses, e.g. 10.20.0.0/16; never cloud metadata (SSOBROKER_IDP_ALLOW_CIDRS)")
 	fs.BoolVar(&c.OpikTrustUsernameHeader, "opik-trust-username-header", env("SSOBROKER_OPIK_TRUST_USERNAME_HEADER", "") == "true",
 		"trust X-Opik-OAuth-Username at /opik/*-by-username; expose those paths to the Opik backend only (SSOBROKER_OPIK_TRUST_USERNAME_HEADER=true)")
+	fs.StringVar(&c.OpikPermissionMap, "opik-permission-map", env("SSOBROKER_OPIK_PERMISSION_MAP", ""),
+		"Opik permission names ssobroker does not know, mapped to ours: name=workspace.write,name2=experiment_view,…; unmapped unknown names are granted to org admins only (SSOBROKER_OPIK_PERMISSION_MAP)")
+	fs.StringVar(&c.SessionCookieDomain, "session-cookie-domain", env("SSOBROKER_SESSION_COOKIE_DOMAIN", ""),
+		"Domain of the sessionToken cookie, the issuer's host or a parent of it, e.g. example.com so opik.example.com receives it; empty: the issuer's host only (SSOBROKER_SESSION_COOKIE_DOMAIN)")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", env("SSOBROKER_TRUSTED_PROXIES", ""),
 		"comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client, for per-source limits; empty: the peer address (SSOBROKER_TRUSTED_PROXIES)")
 	fs.StringVar(&c.DNSResolver, "dns-resolver", env("SSOBROKER_DNS_RESOLVER", ""),
@@ -213,6 +225,13 @@ func (c *config) validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("SSOBROKER_LOG_FORMAT %q must be text or json", c.LogFormat))
 	}
+	// The opik package owns the map's form (opik.ParsePermissionMap).
+	if _, err := opik.ParsePermissionMap(c.OpikPermissionMap); err != nil {
+		errs = append(errs, fmt.Errorf("SSOBROKER_OPIK_PERMISSION_MAP: %v", err))
+	}
+	if _, err := c.sessionCookieDomain(); err != nil {
+		errs = append(errs, fmt.Errorf("SSOBROKER_SESSION_COOKIE_DOMAIN %q: %v", c.SessionCookieDomain, err))
+	}
 	if _, err := c.upstreamPolicy(); err != nil {
 		errs = append(errs, fmt.Errorf("SSOBROKER_IDP_ALLOW_CIDRS: %v", err))
 	}
@@ -275,6 +294,19 @@ func (c *config) migrationLockTimeout() (time.Duration, error) {
 func (c *config) postgresOptions() directory.PostgresOptions {
 	d, _ := c.migrationLockTimeout()
 	return directory.PostgresOptions{MigrationLockTimeout: d}
+}
+
+// sessionCookieDomain is the session cookie's Domain, normalised; the
+// session package owns the rule (session.ValidateCookieDomain).
+func (c *config) sessionCookieDomain() (string, error) {
+	if c.SessionCookieDomain == "" {
+		return "", nil
+	}
+	u, err := url.Parse(c.Issuer)
+	if err != nil {
+		return "", errors.New("needs a valid SSOBROKER_ISSUER")
+	}
+	return session.ValidateCookieDomain(c.SessionCookieDomain, u.Hostname())
 }
 
 // upstreamPolicy is the address policy of the client that calls org IdPs.

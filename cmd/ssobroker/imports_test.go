@@ -36,9 +36,6 @@ var corePackages = []string{
 var httpAllowed = map[string]string{
 	"session": "cookie.go builds and reads the session cookie (http.Cookie, *http.Request) and " +
 		"source.go reads a request's network source; both parse a request, neither serves one",
-	"tokens": "issue 14: HTTP surface not yet split out (server.go, authorize.go, grants.go, " +
-		"introspect.go, userinfo.go, logout.go, pages.go, form.go, errors.go, code.go, issuer.go, " +
-		"provider.go, standing.go hold handlers beside the core)",
 }
 
 // crossTestAllowed lists the external test packages (package x_test) of

@@ -165,6 +165,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// SessionCookieDomain is the session cookie's Domain, as for package
+	// idp (SSOBROKER_SESSION_COOKIE_DOMAIN); empty: host-only.
+	SessionCookieDomain string
 }
 
 // Console serves the console's routes. Create it with New.
@@ -172,6 +175,7 @@ type Console struct {
 	issuer   string
 	base     string
 	secure   bool
+	cookie   session.BrowserCookie
 	store    Store
 	sessions Sessions
 	mailer   InvitationMailer
@@ -199,11 +203,16 @@ func New(cfg Config) (*Console, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("console: issuer %q is not an absolute http(s) URL", cfg.Issuer)
 	}
+	domain, err := session.ValidateCookieDomain(cfg.SessionCookieDomain, u.Hostname())
+	if err != nil {
+		return nil, fmt.Errorf("console: session cookie domain %q: %w", cfg.SessionCookieDomain, err)
+	}
 	c := &Console{
 		issuer: strings.TrimSuffix(cfg.Issuer, "/"), base: strings.TrimSuffix(u.Path, "/"), secure: u.Scheme == "https",
 		store: cfg.Store, sessions: cfg.Sessions, mailer: cfg.Mailer, links: cfg.SignInLinks, invites: cfg.Invitations, conns: cfg.Connections, self: cfg.SelfService, tests: cfg.Tests,
 		pages: cfg.Templates, flashKey: deriveKey(cfg.Key, "ssobroker console flash v1"),
 		setupKey: deriveKey(cfg.Key, "ssobroker setup link csrf v1"), log: cfg.Logger, now: cfg.Now,
+		cookie: session.BrowserCookie{Domain: domain, Secure: u.Scheme == "https"},
 	}
 	if c.pages == nil {
 		if c.pages, err = templates.Load(); err != nil {

@@ -74,7 +74,7 @@ func (c *Console) signInLinkRedeem(w http.ResponseWriter, r *http.Request) {
 		c.unavailable(w, r, "creating a session", err)
 		return
 	}
-	http.SetCookie(w, session.Cookie(idp.SessionCookie, sess.ID, c.secure, 0))
+	c.cookie.Set(w, sess.ID)
 	c.log.InfoContext(ctx, "console: signed in with an operator link", "org", link.OrgID, "user", link.UserID)
 	a := &actor{sess: sess, pa: pa}
 	if a.isAdmin() {

@@ -76,7 +76,7 @@ func TestAuth(t *testing.T) {
 			{rule: "an admin cannot reach another org's workspace", auth: key(saAdmin), body: authBody(globexLabName), status: 403},
 			{rule: "an unknown workspace is refused", auth: key(saAdmin), body: authBody("no-such-workspace"), status: 403},
 			{rule: "a malformed workspace name is refused", auth: key(saAdmin), body: authBody("Not A Name!"), status: 403},
-			{rule: "an Opik permission not in the table is refused", auth: key(saAdmin), body: authBody(researchName, "launch_rockets"), status: 403},
+			{rule: "an Opik permission nobody maps is refused to a member", auth: key(saPlatform), body: authBody(researchName, "launch_rockets"), status: 403},
 			{rule: "a narrowed token acts nowhere else, not even for an admin", auth: "Bearer " + f.token(saAdmin, researchName), body: authBody("acme"), status: 403},
 			{rule: "a narrowed token of a member acts nowhere else", auth: "Bearer " + f.token(saBoth, "acme"), body: authBody(researchName), status: 403},
 			{rule: "the same member's token narrowed there acts there", auth: "Bearer " + f.token(saBoth, researchName), body: authBody(researchName, "trace_tag"), status: 200, user: saBoth, ws: researchName, wsID: f.research.ID},

@@ -139,13 +139,22 @@ func newFixture(t testing.TB, store *directory.SQLStore, sessions session.Store,
 	if f.issuer, err = tokens.NewIssuer(keys, store, tokens.IssuerConfig{Issuer: "https://sso.example.test"}); err != nil {
 		t.Fatal(err)
 	}
-	if f.svc, err = opik.New(opik.Config{Directory: store, Sessions: sessions, Tokens: f.issuer, TrustUsernameHeader: trust}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.svc.Close)
-	f.mux = http.NewServeMux()
-	f.svc.Routes(f.mux)
+	f.mount(opik.Config{TrustUsernameHeader: trust})
 	return f
+}
+
+// mount serves the Opik endpoints configured by cfg over the fixture's
+// directory, sessions and issuer, replacing those mounted before.
+func (f *fixture) mount(cfg opik.Config) {
+	f.t.Helper()
+	cfg.Directory, cfg.Sessions, cfg.Tokens = f.store, f.sessions, f.issuer
+	svc, err := opik.New(cfg)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(svc.Close)
+	f.svc, f.mux = svc, http.NewServeMux()
+	f.svc.Routes(f.mux)
 }
 
 func randomBytes(n int) []byte {

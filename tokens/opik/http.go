@@ -98,7 +98,11 @@ const maxBody = 64 << 10
 
 // workspaceRequest is the body of every POST: the auth endpoints send all
 // three fields (path and requiredPermissions may be absent), the
-// workspace-permissions endpoints only workspaceName. Unknown fields are
+// workspace-permissions endpoints only workspaceName. Path is the Opik
+// route being authorised — /v1/private/… or, since Opik's Agent Insights,
+// /v1/internal/analytics-queries/… — and decides nothing: every path is
+// answered by the caller, the workspace and the required permissions alone
+// (docs/opik.md), so a route Opik adds needs no change here. Unknown fields are
 // ignored, so a newer Opik adding one is still understood.
 type workspaceRequest struct {
 	WorkspaceName       string   `json:"workspaceName"`
@@ -198,7 +202,8 @@ type permissionsAnswer struct {
 }
 
 // permissionsHandler answers /opik/workspace-permissions*: every Opik
-// permission with "true" or "false" for the caller in the workspace. A
+// permission of the table, then every name of the operator's map, with
+// "true" or "false" for the caller in the workspace. A
 // workspace the caller may not use at all is a 403, as for /opik/auth.
 func (s *Service) permissionsHandler(by authenticator) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -217,9 +222,14 @@ func (s *Service) permissionsHandler(by authenticator) http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		out := permissionsAnswer{UserName: p.userName(), WorkspaceName: g.ws.Name, Permissions: make([]permissionValue, len(opikPermissions))}
-		for i, op := range opikPermissions {
-			out.Permissions[i] = permissionValue{Name: op.name, Value: strconv.FormatBool(g.set.Has(op.perm))}
+		out := permissionsAnswer{UserName: p.userName(), WorkspaceName: g.ws.Name,
+			Permissions: make([]permissionValue, 0, len(opikPermissions)+s.perms.Len())}
+		for _, op := range opikPermissions {
+			out.Permissions = append(out.Permissions, permissionValue{Name: op.name, Value: strconv.FormatBool(g.set.Has(op.perm))})
+		}
+		// Then the operator's names, sorted.
+		for _, name := range s.perms.names {
+			out.Permissions = append(out.Permissions, permissionValue{Name: name, Value: strconv.FormatBool(g.set.Has(s.perms.m[name]))})
 		}
 		writeJSON(w, http.StatusOK, out)
 	})

@@ -69,6 +69,11 @@ type Config struct {
 	// name X-Opik-OAuth-Username carries. Off by default: turn it on only
 	// when those paths are reachable from the Opik backend alone.
 	TrustUsernameHeader bool
+	// Permissions maps Opik permission names the built-in table does not
+	// know onto ours (SSOBROKER_OPIK_PERMISSION_MAP, ParsePermissionMap);
+	// the zero value maps none, and a name nobody maps is granted to
+	// admins only.
+	Permissions PermissionMap
 	// Logger receives store failures (warn) and refusals (debug).
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -81,6 +86,8 @@ type Service struct {
 	sessions Sessions
 	tokens   AccessTokens
 	trust    bool
+	perms    PermissionMap
+	unknown  *unknownNames
 	log      *slog.Logger
 	now      func() time.Time
 	names    *nameCache
@@ -95,12 +102,16 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("opik: Config.Directory is required")
 	}
 	s := &Service{dir: cfg.Directory, sessions: cfg.Sessions, tokens: cfg.Tokens,
-		trust: cfg.TrustUsernameHeader, log: cfg.Logger, now: cfg.Now}
+		trust: cfg.TrustUsernameHeader, perms: cfg.Permissions, unknown: &unknownNames{seen: map[string]bool{}},
+		log: cfg.Logger, now: cfg.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if cfg.Permissions.Len() > 0 {
+		s.log.Info("opik: operator-mapped permissions (SSOBROKER_OPIK_PERMISSION_MAP)", "map", cfg.Permissions.String())
 	}
 	s.names = newNameCache(s.now)
 	s.unsub = cfg.Directory.Subscribe(s.names.drop)

@@ -30,8 +30,9 @@ type grant struct {
 
 // authorize resolves the workspace called name for p and checks that p may
 // read it and holds every Opik permission in required. It refuses with 403:
-// a workspace p may not use (errNotAllowed), an Opik permission the table does
-// not map, or one p lacks there.
+// a workspace p may not use (errNotAllowed), an Opik permission p lacks
+// there, or one neither the table nor the operator's map knows unless p
+// holds every permission there.
 func (s *Service) authorize(ctx context.Context, p *principal, name string, required []string) (grant, error) {
 	ws, m, err := s.resolve(ctx, p, name)
 	if err != nil {
@@ -42,9 +43,16 @@ func (s *Service) authorize(ctx context.Context, p *principal, name string, requ
 		return grant{}, errNotAllowed
 	}
 	for _, op := range required {
-		perm, ok := Permission(op)
+		perm, ok := s.perms.lookup(op)
 		if !ok {
-			return grant{}, forbidden("permission " + quote(op) + " is unknown to ssobroker and refused")
+			// A name a newer Opik invented: whoever holds every permission
+			// (an org admin) holds it too; anyone else is refused until the
+			// operator maps it.
+			s.unknown.note(ctx, s.log, op)
+			if g.set&everything == everything {
+				continue
+			}
+			return grant{}, forbidden("permission " + quote(op) + " is unknown to ssobroker: only org admins hold it until the operator maps it (SSOBROKER_OPIK_PERMISSION_MAP)")
 		}
 		if !g.set.Has(perm) {
 			return grant{}, forbidden("missing permission " + op + " (" + perm.String() + ") in workspace " + ws.Name)

@@ -220,3 +220,18 @@ func (a *Audience) UnmarshalJSON(b []byte) error {
 	}
 	return errAudienceType
 }
+
+// Allowed reports whether the token's principal holds permission in the
+// workspace called workspace (PERMISSIONS.md, the seed-001 table), decided
+// from the token alone by access.Effective through Claims.Permissions: an
+// org admin holds every workspace permission in any workspace of its org
+// (the caller checks the workspace is claims.Org.ID's), a narrowed token
+// acts in its one workspace only, and an empty workspace asks for an
+// org-scoped permission. Nil claims, and anything but a single known
+// permission, are never allowed.
+func Allowed(claims *Claims, workspace string, permission access.Permission) bool {
+	if claims == nil || permission.String() == "invalid" {
+		return false
+	}
+	return claims.Permissions(workspace).Has(permission)
+}

@@ -25,5 +25,16 @@ func Example() {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/traces", verify.Middleware(v)(verify.RequirePermission(access.WorkspaceWrite, workspace)(logTraces)))
+	// The same decision by hand, from the token alone (the seed-001 table
+	// through access.Effective): may the caller configure the workspace?
+	configure := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, _ := verify.FromContext(r.Context())
+		if !verify.Allowed(claims, workspace(r), access.WorkspaceConfigure) {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		_, _ = w.Write([]byte("configured"))
+	})
+	mux.Handle("PUT /v1/settings", verify.Middleware(v)(configure))
 	_ = http.ListenAndServe // mux is ready to serve
 }

@@ -1,4 +1,4 @@
-package tokens
+package oauth
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssobroker/ssobroker/tokens"
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/access"
@@ -100,9 +102,9 @@ type oidcEnv struct {
 	store    *directory.SQLStore
 	sessions session.Store
 	clock    *offsetClock
-	keys     *Keyring
-	issuer   *Issuer
-	provider *Provider
+	keys     *tokens.Keyring
+	issuer   *tokens.Issuer
+	provider *tokens.Provider
 	http     *httptest.Server
 	iss      string
 
@@ -132,17 +134,17 @@ const (
 
 // oidcSetup is what options of newOIDCEnv may change.
 type oidcSetup struct {
-	keys     *KeyConfig
-	issuer   *IssuerConfig
-	provider *ProviderConfig
+	keys     *tokens.KeyConfig
+	issuer   *tokens.IssuerConfig
+	provider *tokens.ProviderConfig
 	// dir wraps the directory the provider reads (benchmarks).
-	dir func(ProviderDirectory) ProviderDirectory
+	dir func(tokens.ProviderDirectory) tokens.ProviderDirectory
 }
 
 type oidcOption func(*oidcSetup)
 
 // withIDTokenAlgorithm signs ID tokens with alg.
-func withIDTokenAlgorithm(alg Algorithm) oidcOption {
+func withIDTokenAlgorithm(alg tokens.Algorithm) oidcOption {
 	return func(s *oidcSetup) { s.keys.IDTokenAlgorithm = alg }
 }
 
@@ -155,35 +157,35 @@ func newOIDCEnv(t testing.TB, store *directory.SQLStore, sessions session.Store,
 	t.Cleanup(e.http.Close)
 	e.iss = e.http.URL
 
-	kc := testKeyConfig(newClock(), ES256)
-	kc.IDTokenAlgorithm = RS256
-	ic := IssuerConfig{Issuer: e.iss, Now: e.clock.Now}
-	var pc ProviderConfig
-	setup := oidcSetup{keys: &kc, issuer: &ic, provider: &pc, dir: func(d ProviderDirectory) ProviderDirectory { return d }}
+	kc := testKeyConfig(newClock(), tokens.ES256)
+	kc.IDTokenAlgorithm = tokens.RS256
+	ic := tokens.IssuerConfig{Issuer: e.iss, Now: e.clock.Now}
+	var pc tokens.ProviderConfig
+	setup := oidcSetup{keys: &kc, issuer: &ic, provider: &pc, dir: func(d tokens.ProviderDirectory) tokens.ProviderDirectory { return d }}
 	for _, o := range opts {
 		o(&setup)
 	}
 	var err error
-	if e.keys, err = NewKeyring(store, newBox(t), kc); err != nil {
+	if e.keys, err = tokens.NewKeyring(store, newBox(t), kc); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.keys.Close)
 	if err := e.keys.Start(ctx); err != nil {
 		t.Fatalf("start keyring: %v", err)
 	}
-	if e.issuer, err = NewIssuer(e.keys, store, ic); err != nil {
+	if e.issuer, err = tokens.NewIssuer(e.keys, store, ic); err != nil {
 		t.Fatal(err)
 	}
-	if e.provider, err = NewProvider(e.issuer, setup.dir(store), sessions, pc); err != nil {
+	if e.provider, err = tokens.NewProvider(e.issuer, setup.dir(store), sessions, pc); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := NewServer(e.keys, e.issuer, Features{ClientCredentials: true, Introspection: true, Revocation: true,
+	srv, err := NewServer(e.keys, e.issuer, tokens.Features{ClientCredentials: true, Introspection: true, Revocation: true,
 		AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true}, WithProvider(e.provider))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Routes(mux)
-	mux.HandleFunc("GET "+PathLogin, e.fakeSignIn)
+	mux.HandleFunc("GET "+tokens.PathLogin, e.fakeSignIn)
 
 	if e.org, e.ws, err = store.CreateOrg(ctx, "system:test", directory.NewOrg{Name: "Acme " + randomSuffix()}); err != nil {
 		t.Fatal(err)
@@ -252,7 +254,7 @@ func (e *oidcEnv) fakeSignIn(w http.ResponseWriter, r *http.Request) {
 		}
 		http.SetCookie(w, session.Cookie(session.CookieName, sess.ID, false, 0))
 	}
-	http.Redirect(w, r, PathAuthorizeContinue+"?"+url.Values{"authz": {authz}}.Encode(), http.StatusFound)
+	http.Redirect(w, r, tokens.PathAuthorizeContinue+"?"+url.Values{"authz": {authz}}.Encode(), http.StatusFound)
 }
 
 func (e *oidcEnv) setSignIn(f func(*identity)) {
@@ -368,7 +370,7 @@ func (b *browser) cookie(name string) string {
 
 // pkce returns a verifier and its S256 challenge.
 func pkce() (verifier, challenge string) {
-	verifier = randomToken() + "-._~"
+	verifier = tokens.RandomToken() + "-._~"
 	sum := sha256.Sum256([]byte(verifier))
 	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
 }
@@ -384,7 +386,7 @@ func (e *oidcEnv) authzURL(client directory.Client, redirectURI string, extra ur
 		}
 		v[k] = vals
 	}
-	return e.iss + PathAuthorize + "?" + v.Encode()
+	return e.iss + tokens.PathAuthorize + "?" + v.Encode()
 }
 
 // tokenResponse is a decoded token endpoint answer.
@@ -402,7 +404,7 @@ func (r tokenResponse) str(k string) string {
 // token posts a token request; basic, when set, is "id:secret".
 func (e *oidcEnv) token(form url.Values, basicID, basicSecret string) tokenResponse {
 	e.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.iss+PathToken, strings.NewReader(form.Encode()))
+	req, err := http.NewRequest(http.MethodPost, e.iss+tokens.PathToken, strings.NewReader(form.Encode()))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -479,7 +481,7 @@ func (e *oidcEnv) codeFlow(b *browser, extra url.Values) tokenResponse {
 }
 
 // idClaims decodes an ID token's payload without verifying it.
-func idClaims(t testing.TB, tok string) (map[string]any, IDTokenClaims) {
+func idClaims(t testing.TB, tok string) (map[string]any, tokens.IDTokenClaims) {
 	t.Helper()
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
@@ -490,7 +492,7 @@ func idClaims(t testing.TB, tok string) (map[string]any, IDTokenClaims) {
 		t.Fatal(err)
 	}
 	var m map[string]any
-	var c IDTokenClaims
+	var c tokens.IDTokenClaims
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
@@ -507,12 +509,12 @@ func (e *oidcEnv) userinfo(method, token string) (*http.Response, map[string]any
 	var req *http.Request
 	var err error
 	if method == http.MethodPost {
-		req, err = http.NewRequest(method, e.iss+PathUserInfo, strings.NewReader(url.Values{"access_token": {token}}.Encode()))
+		req, err = http.NewRequest(method, e.iss+tokens.PathUserInfo, strings.NewReader(url.Values{"access_token": {token}}.Encode()))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
 	} else {
-		req, err = http.NewRequest(method, e.iss+PathUserInfo, nil)
+		req, err = http.NewRequest(method, e.iss+tokens.PathUserInfo, nil)
 		if err == nil && token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}

@@ -1,4 +1,4 @@
-package tokens
+package oauth
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssobroker/ssobroker/tokens"
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/access"
@@ -211,7 +213,7 @@ func TestCodeIsBoundToClientRedirectURIAndLifetime(t *testing.T) {
 			}
 		})
 		t.Run("unknown code", func(t *testing.T) {
-			if r := e.exchange(e.public, randomToken(), spaRedirectURI, verifier); r.status != 400 || r.str("error") != "invalid_grant" {
+			if r := e.exchange(e.public, tokens.RandomToken(), spaRedirectURI, verifier); r.status != 400 || r.str("error") != "invalid_grant" {
 				t.Fatalf("%d %v", r.status, r.body)
 			}
 		})
@@ -259,7 +261,7 @@ func TestContinuationChecksTheBrowserAndTheRecord(t *testing.T) {
 			}
 			resp.Body.Close()
 			loc, _ := url.Parse(resp.Header.Get("Location"))
-			if resp.StatusCode != http.StatusFound || loc.Path != PathLogin || loc.Query().Get("authz") == "" {
+			if resp.StatusCode != http.StatusFound || loc.Path != tokens.PathLogin || loc.Query().Get("authz") == "" {
 				t.Fatalf("not sent to sign in: %d %s", resp.StatusCode, loc)
 			}
 			return loc.Query().Get("authz")
@@ -267,7 +269,7 @@ func TestContinuationChecksTheBrowserAndTheRecord(t *testing.T) {
 		t.Run("another browser", func(t *testing.T) {
 			authz := start(e.browser())
 			attacker := e.browser()
-			o := attacker.navigate(e.iss + PathLogin + "?authz=" + authz) // signs in, then continues
+			o := attacker.navigate(e.iss + tokens.PathLogin + "?authz=" + authz) // signs in, then continues
 			if o.status != 400 || o.callback != nil || !strings.Contains(o.body, "another browser") {
 				t.Fatalf("%d %v %s", o.status, o.callback, o.body)
 			}
@@ -275,17 +277,17 @@ func TestContinuationChecksTheBrowserAndTheRecord(t *testing.T) {
 		t.Run("used twice", func(t *testing.T) {
 			b := e.browser()
 			authz := start(b)
-			if o := b.navigate(e.iss + PathLogin + "?authz=" + authz); o.param("code") == "" {
+			if o := b.navigate(e.iss + tokens.PathLogin + "?authz=" + authz); o.param("code") == "" {
 				t.Fatalf("first continuation: %d %s", o.status, o.body)
 			}
-			o := b.navigate(e.iss + PathAuthorizeContinue + "?authz=" + authz)
+			o := b.navigate(e.iss + tokens.PathAuthorizeContinue + "?authz=" + authz)
 			if o.status != 400 || o.callback != nil {
 				t.Fatalf("second continuation: %d %v", o.status, o.callback)
 			}
 		})
 		t.Run("unknown or malformed", func(t *testing.T) {
-			for _, authz := range []string{randomToken(), "x", ""} {
-				if o := e.browser().navigate(e.iss + PathAuthorizeContinue + "?authz=" + authz); o.status != 400 || o.callback != nil {
+			for _, authz := range []string{tokens.RandomToken(), "x", ""} {
+				if o := e.browser().navigate(e.iss + tokens.PathAuthorizeContinue + "?authz=" + authz); o.status != 400 || o.callback != nil {
 					t.Fatalf("%q: %d %v", authz, o.status, o.callback)
 				}
 			}
@@ -304,14 +306,14 @@ func TestContinuationChecksTheBrowserAndTheRecord(t *testing.T) {
 		t.Run("binding cookie is scoped to the authorization endpoint", func(t *testing.T) {
 			b := e.browser()
 			start(b)
-			u, _ := url.Parse(e.iss + PathAuthorizeContinue)
+			u, _ := url.Parse(e.iss + tokens.PathAuthorizeContinue)
 			found := false
 			for _, c := range b.c.Jar.Cookies(u) {
-				found = found || c.Name == AuthzCookie
+				found = found || c.Name == tokens.AuthzCookie
 			}
-			u, _ = url.Parse(e.iss + PathToken)
+			u, _ = url.Parse(e.iss + tokens.PathToken)
 			for _, c := range b.c.Jar.Cookies(u) {
-				if c.Name == AuthzCookie {
+				if c.Name == tokens.AuthzCookie {
 					t.Fatal("binding cookie sent to the token endpoint")
 				}
 			}
@@ -423,7 +425,7 @@ func TestPromptMaxAgeAndOrganizationDecideWhetherToSignIn(t *testing.T) {
 
 func TestClientSecretGuessingIsThrottledPerClient(t *testing.T) {
 	e := newOIDCEnv(t, directorytest.SQLite(t), memorySessions(t))
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rf_x." + randomToken()}}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rf_x." + tokens.RandomToken()}}
 	// A failure, then the right secret: it keeps working while the client
 	// is throttled (the limiter remembers secrets that succeeded since the
 	// failures began).
@@ -432,7 +434,7 @@ func TestClientSecretGuessingIsThrottledPerClient(t *testing.T) {
 		t.Fatalf("%d %v", r.status, r.body)
 	}
 	var last tokenResponse
-	for range DefaultFailedAuthLimit + 1 {
+	for range tokens.DefaultFailedAuthLimit + 1 {
 		last = e.token(form, e.confidential.ID, "ssbc_guess")
 	}
 	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
@@ -442,10 +444,10 @@ func TestClientSecretGuessingIsThrottledPerClient(t *testing.T) {
 		t.Fatalf("the real client is locked out: %d %v", r.status, r.body)
 	}
 	// A public client has no secret to guess: sending secrets never locks it out.
-	for range DefaultFailedAuthLimit + 1 {
+	for range tokens.DefaultFailedAuthLimit + 1 {
 		e.token(form, e.public.ID, "whatever")
 	}
-	pub := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rf_x." + randomToken()}, "client_id": {e.public.ID}}
+	pub := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rf_x." + tokens.RandomToken()}, "client_id": {e.public.ID}}
 	if r := e.token(pub, "", ""); r.str("error") != "invalid_grant" {
 		t.Fatalf("public client locked out: %d %v", r.status, r.body)
 	}

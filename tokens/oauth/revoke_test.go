@@ -1,4 +1,4 @@
-package tokens
+package oauth
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+
+	"github.com/ssobroker/ssobroker/tokens"
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/directorytest"
@@ -21,13 +23,13 @@ func (e *oidcEnv) revokeAs(client directory.Client, secret, token string, post b
 	switch {
 	case client.Public:
 		form.Set("client_id", client.ID)
-		return postFrom(e.t, e.iss, PathRevoke, "", form, "", "")
+		return postFrom(e.t, e.iss, tokens.PathRevoke, "", form, "", "")
 	case post:
 		form.Set("client_id", client.ID)
 		form.Set("client_secret", secret)
-		return postFrom(e.t, e.iss, PathRevoke, "", form, "", "")
+		return postFrom(e.t, e.iss, tokens.PathRevoke, "", form, "", "")
 	}
-	return postFrom(e.t, e.iss, PathRevoke, "", form, client.ID, secret)
+	return postFrom(e.t, e.iss, tokens.PathRevoke, "", form, client.ID, secret)
 }
 
 // TestRevocationForEveryClientType: issue 11 — /oauth2/revoke refused
@@ -50,7 +52,7 @@ func TestRevocationForEveryClientType(t *testing.T) {
 		}
 		introspect := func(t *testing.T, tok string) any {
 			t.Helper()
-			a := postFrom(t, e.iss, PathIntrospect, "", url.Values{"token": {tok}}, saID, saSecret)
+			a := postFrom(t, e.iss, tokens.PathIntrospect, "", url.Values{"token": {tok}}, saID, saSecret)
 			if a.status != http.StatusOK {
 				t.Fatalf("introspect: %v", a)
 			}
@@ -65,7 +67,7 @@ func TestRevocationForEveryClientType(t *testing.T) {
 					a.header.Get("Cache-Control") != "no-store" {
 					t.Fatalf("revoke: %v %v", a, a.header)
 				}
-				if rr := e.refresh(e.confidential, r.str("refresh_token"), nil); rr.status != http.StatusBadRequest || rr.str("error") != CodeInvalidGrant {
+				if rr := e.refresh(e.confidential, r.str("refresh_token"), nil); rr.status != http.StatusBadRequest || rr.str("error") != tokens.CodeInvalidGrant {
 					t.Fatalf("refresh after revocation: %d %v", rr.status, rr.body)
 				}
 				// Revoking again, or an unknown token: 200 (RFC 7009 §2.2).
@@ -112,7 +114,7 @@ func TestRevocationForEveryClientType(t *testing.T) {
 		t.Run("another client's tokens", func(t *testing.T) {
 			r := e.codeFlow(e.browser(), nil) // the public client's
 			a := e.revokeAs(e.confidential, e.secret, r.str("access_token"), false)
-			if a.status != http.StatusBadRequest || a.body["error"] != CodeUnauthorizedClient {
+			if a.status != http.StatusBadRequest || a.body["error"] != tokens.CodeUnauthorizedClient {
 				t.Fatalf("revoking another client's access token: %v", a)
 			}
 			if introspect(t, r.str("access_token")) != true {
@@ -128,9 +130,9 @@ func TestRevocationForEveryClientType(t *testing.T) {
 			}
 		})
 		t.Run("service accounts as before", func(t *testing.T) {
-			cc := postFrom(t, e.iss, PathToken, "", url.Values{"grant_type": {"client_credentials"}}, saID, saSecret)
+			cc := postFrom(t, e.iss, tokens.PathToken, "", url.Values{"grant_type": {"client_credentials"}}, saID, saSecret)
 			tok, _ := cc.body["access_token"].(string)
-			if a := postFrom(t, e.iss, PathRevoke, "", url.Values{"token": {tok}}, saID, saSecret); a.status != http.StatusOK {
+			if a := postFrom(t, e.iss, tokens.PathRevoke, "", url.Values{"token": {tok}}, saID, saSecret); a.status != http.StatusOK {
 				t.Fatalf("revoke: %v", a)
 			}
 			if introspect(t, tok) != false {
@@ -138,7 +140,7 @@ func TestRevocationForEveryClientType(t *testing.T) {
 			}
 		})
 		t.Run("unknown tokens and failed authentication", func(t *testing.T) {
-			for _, tok := range []string{"junk", "a.b.c", "rf_x." + randomToken()} {
+			for _, tok := range []string{"junk", "a.b.c", "rf_x." + tokens.RandomToken()} {
 				if a := e.revokeAs(e.confidential, e.secret, tok, false); a.status != http.StatusOK {
 					t.Fatalf("%q: %v", tok, a)
 				}
@@ -148,15 +150,15 @@ func TestRevocationForEveryClientType(t *testing.T) {
 				name     string
 				id, pass string
 			}{{"wrong secret", e.confidential.ID, "ssbc_wrong"}, {"unknown client", "cli_nobody", "x"}, {"public client sending a secret", e.public.ID, "x"}} {
-				a := postFrom(t, e.iss, PathRevoke, "", url.Values{"token": {r.str("refresh_token")}}, c.id, c.pass)
-				if a.status != http.StatusUnauthorized || a.body["error"] != CodeInvalidClient {
+				a := postFrom(t, e.iss, tokens.PathRevoke, "", url.Values{"token": {r.str("refresh_token")}}, c.id, c.pass)
+				if a.status != http.StatusUnauthorized || a.body["error"] != tokens.CodeInvalidClient {
 					t.Fatalf("%s: %v", c.name, a)
 				}
 			}
-			if a := postFrom(t, e.iss, PathRevoke, "", url.Values{"token": {r.str("refresh_token")}}, "", ""); a.status != http.StatusUnauthorized {
+			if a := postFrom(t, e.iss, tokens.PathRevoke, "", url.Values{"token": {r.str("refresh_token")}}, "", ""); a.status != http.StatusUnauthorized {
 				t.Fatalf("no client: %v", a)
 			}
-			if a := e.revokeAs(e.confidential, e.secret, "", false); a.status != http.StatusBadRequest || a.body["error"] != CodeInvalidRequest {
+			if a := e.revokeAs(e.confidential, e.secret, "", false); a.status != http.StatusBadRequest || a.body["error"] != tokens.CodeInvalidRequest {
 				t.Fatalf("no token: %v", a)
 			}
 			if rr := e.refresh(e.confidential, r.str("refresh_token"), nil); rr.status != http.StatusOK {
@@ -177,13 +179,13 @@ func TestRevocationFailuresAreLimitedNeverLockingOut(t *testing.T) {
 	r := e.exchange(e.confidential, o.param("code"), appRedirect, "")
 	form := url.Values{"token": {r.str("refresh_token")}}
 	var last answer
-	for range DefaultFailedAuthLimit + 1 {
-		last = postFrom(t, base, PathRevoke, attackerIP, form, e.confidential.ID, "ssbc_wrong")
+	for range tokens.DefaultFailedAuthLimit + 1 {
+		last = postFrom(t, base, tokens.PathRevoke, attackerIP, form, e.confidential.ID, "ssbc_wrong")
 	}
 	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") == "" {
 		t.Fatalf("failed revocations not limited: %v", last)
 	}
-	if a := postFrom(t, base, PathRevoke, attackerIP, form, e.confidential.ID, e.secret); a.status != http.StatusOK {
+	if a := postFrom(t, base, tokens.PathRevoke, attackerIP, form, e.confidential.ID, e.secret); a.status != http.StatusOK {
 		t.Fatalf("the correct secret was refused: %v", a)
 	}
 	if _, err := sessions.GetRefresh(context.Background(), r.str("refresh_token")); err == nil {
@@ -193,12 +195,12 @@ func TestRevocationFailuresAreLimitedNeverLockingOut(t *testing.T) {
 
 // TestDiscoveryRevocationAuthMethods: public clients revoke with "none".
 func TestDiscoveryRevocationAuthMethods(t *testing.T) {
-	oidc := BuildDiscovery("https://sso.example", Features{Revocation: true, AuthorizationCode: true}, nil)
-	if !slices.Equal(oidc.RevocationEndpointAuthMethodsSupported, []string{AuthClientSecretBasic, AuthClientSecretPost, AuthNone}) {
+	oidc := tokens.BuildDiscovery("https://sso.example", tokens.Features{Revocation: true, AuthorizationCode: true}, nil)
+	if !slices.Equal(oidc.RevocationEndpointAuthMethodsSupported, []string{tokens.AuthClientSecretBasic, tokens.AuthClientSecretPost, tokens.AuthNone}) {
 		t.Fatalf("with the provider: %v", oidc.RevocationEndpointAuthMethodsSupported)
 	}
-	sa := BuildDiscovery("https://sso.example", Features{Revocation: true, ClientCredentials: true}, nil)
-	if slices.Contains(sa.RevocationEndpointAuthMethodsSupported, AuthNone) {
+	sa := tokens.BuildDiscovery("https://sso.example", tokens.Features{Revocation: true, ClientCredentials: true}, nil)
+	if slices.Contains(sa.RevocationEndpointAuthMethodsSupported, tokens.AuthNone) {
 		t.Fatalf("service accounts only: %v", sa.RevocationEndpointAuthMethodsSupported)
 	}
 }

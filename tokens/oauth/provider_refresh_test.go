@@ -1,4 +1,4 @@
-package tokens
+package oauth
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssobroker/ssobroker/tokens"
 
 	"github.com/ssobroker/ssobroker/directory/access"
 )
@@ -198,7 +200,7 @@ func TestRefreshTokenIsBoundToItsClient(t *testing.T) {
 		if r := e.refresh(e.public, r0.str("refresh_token"), nil); r.status != 400 {
 			t.Fatalf("family survived a foreign client: %d", r.status)
 		}
-		for _, tok := range []string{"", "garbage", "rf_x." + randomToken(), strings.Repeat("a", 5000)} {
+		for _, tok := range []string{"", "garbage", "rf_x." + tokens.RandomToken(), strings.Repeat("a", 5000)} {
 			r := e.refresh(e.public, tok, nil)
 			if r.status != 400 || (r.str("error") != "invalid_grant" && r.str("error") != "invalid_request") {
 				t.Fatalf("%q: %d %v", tok[:min(len(tok), 10)], r.status, r.body)
@@ -214,7 +216,7 @@ func TestRefreshTokensLiveThirtyDaysByDefault(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := fam.ExpiresAt.Sub(fam.CreatedAt); d < DefaultRefreshTokenTTL-time.Minute || d > DefaultRefreshTokenTTL+time.Minute {
+		if d := fam.ExpiresAt.Sub(fam.CreatedAt); d < tokens.DefaultRefreshTokenTTL-time.Minute || d > tokens.DefaultRefreshTokenTTL+time.Minute {
 			t.Fatalf("family lives %v", d)
 		}
 		if fam.ClientID != e.public.ID || fam.UserID != e.user.ID || fam.OrgID != e.org.ID || fam.Scope != "openid profile email offline_access" {

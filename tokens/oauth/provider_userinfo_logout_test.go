@@ -1,4 +1,4 @@
-package tokens
+package oauth
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ssobroker/ssobroker/tokens"
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/access"
@@ -77,7 +79,7 @@ func TestUserInfo(t *testing.T) {
 			wantChallenge(t, resp, 403, "insufficient_scope")
 		})
 		t.Run("token in the query", func(t *testing.T) {
-			resp, err := http.Get(e.iss + PathUserInfo + "?access_token=" + url.QueryEscape(at))
+			resp, err := http.Get(e.iss + tokens.PathUserInfo + "?access_token=" + url.QueryEscape(at))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,7 +131,7 @@ func TestRPInitiatedLogout(t *testing.T) {
 				t.Fatal("session still alive")
 			}
 		}
-		logoutURL := func(v url.Values) string { return e.iss + PathLogout + "?" + v.Encode() }
+		logoutURL := func(v url.Values) string { return e.iss + tokens.PathLogout + "?" + v.Encode() }
 
 		t.Run("id_token_hint and registered post_logout_redirect_uri", func(t *testing.T) {
 			b, idt, sid := signedIn(t)
@@ -155,13 +157,13 @@ func TestRPInitiatedLogout(t *testing.T) {
 			// A forged POST without the cookie's token is not a confirmation.
 			forged := e.browser()
 			forged.c.Jar.SetCookies(forged.base, []*http.Cookie{{Name: session.CookieName, Value: sid}})
-			if o := forged.do(http.MethodPost, e.iss+PathLogout, url.Values{"csrf": {randomToken()}, "client_id": {e.public.ID}}); o.callback != nil || !strings.Contains(o.body, "csrf") {
+			if o := forged.do(http.MethodPost, e.iss+tokens.PathLogout, url.Values{"csrf": {tokens.RandomToken()}, "client_id": {e.public.ID}}); o.callback != nil || !strings.Contains(o.body, "csrf") {
 				t.Fatalf("forged confirmation: %d %v", o.status, o.callback)
 			}
 			if _, err := e.sessions.GetSession(ctx, sid); err != nil {
 				t.Fatal("signed out by a forged form")
 			}
-			o = b.do(http.MethodPost, e.iss+PathLogout, url.Values{"csrf": {m[1]}, "client_id": {e.public.ID},
+			o = b.do(http.MethodPost, e.iss+tokens.PathLogout, url.Values{"csrf": {m[1]}, "client_id": {e.public.ID},
 				"post_logout_redirect_uri": {appPostLogout}, "state": {"s"}})
 			if o.callback == nil || o.callback.String() != appPostLogout+"?state=s" {
 				t.Fatalf("after confirmation: %d %v", o.status, o.callback)
@@ -206,8 +208,8 @@ func TestRPInitiatedLogout(t *testing.T) {
 		})
 		t.Run("expired id_token_hint still identifies the user", func(t *testing.T) {
 			b, idt, sid := signedIn(t)
-			e.clock.Advance(DefaultIDTokenTTL + DefaultLeeway + 1)
-			defer e.clock.Advance(-(DefaultIDTokenTTL + DefaultLeeway + 1))
+			e.clock.Advance(tokens.DefaultIDTokenTTL + tokens.DefaultLeeway + 1)
+			defer e.clock.Advance(-(tokens.DefaultIDTokenTTL + tokens.DefaultLeeway + 1))
 			o := b.navigate(logoutURL(url.Values{"id_token_hint": {idt}, "post_logout_redirect_uri": {appPostLogout}}))
 			if o.callback == nil || o.callback.String() != appPostLogout {
 				t.Fatalf("%d %v", o.status, o.callback)

@@ -1,4 +1,4 @@
-package tokens
+package oauth
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/ssobroker/ssobroker/tokens"
 )
 
 // maxFormBytes bounds a token, introspection or revocation request body.
@@ -41,25 +43,39 @@ func (f *form) clientIDForLog() string {
 // credentials returns the client's credentials: from Basic (RFC 6749
 // §2.3.1, both parts form-urlencoded) or from client_id/client_secret in the
 // body. Using both at once is invalid_request; none is invalid_client.
-func (f *form) credentials() (Credentials, error) {
+func (f *form) credentials() (tokens.Credentials, error) {
 	switch {
 	case f.basic && f.hasPostSec:
-		return Credentials{}, errInvalidRequest("use one client authentication method, not both client_secret_basic and client_secret_post")
+		return tokens.Credentials{}, invalidRequest("use one client authentication method, not both client_secret_basic and client_secret_post")
 	case f.basic:
 		if f.clientID != "" && f.clientID != f.basicID {
-			return Credentials{}, errInvalidRequest("client_id differs from the authenticated client")
+			return tokens.Credentials{}, invalidRequest("client_id differs from the authenticated client")
 		}
-		return Credentials{ID: f.basicID, Secret: f.basicSecret}, nil
+		return tokens.Credentials{ID: f.basicID, Secret: f.basicSecret}, nil
 	case f.hasPostSec:
 		if f.clientID == "" {
-			return Credentials{}, errInvalidRequest("client_id is required with client_secret")
+			return tokens.Credentials{}, invalidRequest("client_id is required with client_secret")
 		}
-		return Credentials{ID: f.clientID, Secret: f.clientSecret}, nil
+		return tokens.Credentials{ID: f.clientID, Secret: f.clientSecret}, nil
 	case f.authHeader:
-		return Credentials{}, errInvalidClient(errors.New("unsupported Authorization scheme"))
+		return tokens.Credentials{}, tokens.InvalidClient(errors.New("unsupported Authorization scheme"))
 	default:
-		return Credentials{}, errInvalidClient(errors.New("no client credentials"))
+		return tokens.Credentials{}, tokens.InvalidClient(errors.New("no client credentials"))
 	}
+}
+
+// clientAuth returns the credentials of a registered client's request,
+// for tokens.Provider.AuthenticateClient: those of credentials() when the
+// request carries a secret, else client_id alone (a public client). An
+// Authorization header of another scheme is invalid_client.
+func (f *form) clientAuth() (tokens.Credentials, error) {
+	switch {
+	case f.hasCredentials():
+		return f.credentials()
+	case f.authHeader:
+		return tokens.Credentials{}, tokens.InvalidClient(errors.New("unsupported Authorization scheme"))
+	}
+	return tokens.Credentials{ID: f.clientID}, nil
 }
 
 // parseForm reads an application/x-www-form-urlencoded POST body into buf
@@ -71,22 +87,22 @@ func parseForm(r *http.Request, buf []byte) (form, error) {
 		return f, err
 	}
 	if q := r.URL.RawQuery; q != "" && (strings.Contains(q, "client_secret") || strings.Contains(q, "token") || strings.Contains(q, "code")) {
-		return f, errInvalidRequest("credentials and tokens must be sent in the request body, not the URL")
+		return f, invalidRequest("credentials and tokens must be sent in the request body, not the URL")
 	}
 	ct := r.Header.Get("Content-Type")
 	if ct != "application/x-www-form-urlencoded" && !hasMediaType(ct, "application/x-www-form-urlencoded") {
-		return f, errInvalidRequest("the request body must be application/x-www-form-urlencoded")
+		return f, invalidRequest("the request body must be application/x-www-form-urlencoded")
 	}
 	if r.ContentLength > maxFormBytes {
-		return f, &Error{Code: CodeInvalidRequest, Description: "request body too large", Status: http.StatusRequestEntityTooLarge}
+		return f, errTooLargeBody()
 	}
 	body, err := readAll(r.Body, f.buf, maxFormBytes)
 	f.buf = body
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
-			return f, &Error{Code: CodeInvalidRequest, Description: "request body too large", Status: http.StatusRequestEntityTooLarge}
+			return f, errTooLargeBody()
 		}
-		return f, errInvalidRequest("cannot read the request body")
+		return f, invalidRequest("cannot read the request body")
 	}
 	var seen uint16
 	for rest := body; len(rest) > 0; {
@@ -100,7 +116,7 @@ func parseForm(r *http.Request, buf []byte) (form, error) {
 		k, okK := unescapeInPlace(k)
 		v, okV := unescapeInPlace(v)
 		if !okK || !okV {
-			return f, errInvalidRequest("malformed form encoding")
+			return f, invalidRequest("malformed form encoding")
 		}
 		if len(v) == 0 {
 			continue // RFC 6749 §3.1: a parameter without a value is omitted
@@ -133,7 +149,7 @@ func parseForm(r *http.Request, buf []byte) (form, error) {
 			continue
 		}
 		if seen&bit != 0 {
-			return f, errInvalidRequest("parameter " + string(k) + " repeated")
+			return f, invalidRequest("parameter " + string(k) + " repeated")
 		}
 		seen |= bit
 		*dst = string(v)
@@ -153,17 +169,17 @@ func (f *form) parseBasic(h string) error {
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h[len(prefix):]))
 	if err != nil {
-		return errInvalidRequest("malformed Basic credentials")
+		return invalidRequest("malformed Basic credentials")
 	}
 	id, secret, ok := bytes.Cut(raw, []byte{':'})
 	if !ok {
-		return errInvalidRequest("malformed Basic credentials")
+		return invalidRequest("malformed Basic credentials")
 	}
 	// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
 	id, okID := unescapeInPlace(id)
 	secret, okS := unescapeInPlace(secret)
 	if !okID || !okS {
-		return errInvalidRequest("malformed Basic credentials")
+		return invalidRequest("malformed Basic credentials")
 	}
 	f.basic, f.basicID, f.basicSecret = true, string(id), string(secret)
 	return nil
@@ -173,6 +189,8 @@ func hasMediaType(ct, want string) bool {
 	mt, _, _ := strings.Cut(ct, ";")
 	return strings.EqualFold(strings.TrimSpace(mt), want)
 }
+
+var errTooLarge = errors.New("request body too large")
 
 // readAll appends r to buf, failing with errTooLarge past limit bytes.
 func readAll(r io.Reader, buf []byte, limit int) ([]byte, error) {

@@ -1,4 +1,4 @@
-package tokens
+package oauth
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssobroker/ssobroker/tokens"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
@@ -28,7 +30,7 @@ func TestClientCredentialsIssuesRFC9068AccessToken(t *testing.T) {
 				form.Set("client_secret", e.secret)
 				user, pass = "", ""
 			}
-			resp, body := e.post(PathToken, form, user, pass)
+			resp, body := e.post(tokens.PathToken, form, user, pass)
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("basic=%v: status %d %v", basic, resp.StatusCode, body)
 			}
@@ -45,10 +47,10 @@ func TestClientCredentialsIssuesRFC9068AccessToken(t *testing.T) {
 			}
 			tok := body["access_token"].(string)
 			h := headerOf(t, tok)
-			if h["typ"] != "at+jwt" || h["alg"] != "ES256" || h["kid"] != e.keys.cur.Load().signer.kid || len(h) != 3 {
+			if h["typ"] != "at+jwt" || h["alg"] != "ES256" || h["kid"] != accessTokenKID(e.keys) || len(h) != 3 {
 				t.Errorf("header %v", h)
 			}
-			set, err := jwk.Parse(e.keys.cur.Load().jwks)
+			set, err := jwk.Parse(e.keys.JWKS().Body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,25 +112,25 @@ func TestTokenEndpointErrorsFollowRFC6749(t *testing.T) {
 			contentType string
 		}{
 			{name: "both basic and post credentials", form: cc("client_id", e.sa.ID, "client_secret", e.secret), user: e.sa.ID, pass: e.secret,
-				status: 400, code: CodeInvalidRequest},
-			{name: "wrong secret with basic", form: cc(), user: e.sa.ID, pass: "ssb_" + strings.Repeat("x", 43), status: 401, code: CodeInvalidClient, wwwAuth: true},
-			{name: "wrong secret with post", form: cc("client_id", e.sa.ID, "client_secret", "nope"), status: 401, code: CodeInvalidClient},
-			{name: "another account's key", form: cc(), user: e.sa.ID, pass: otherSecret, status: 401, code: CodeInvalidClient, wwwAuth: true},
-			{name: "key of the account under another id", form: cc("client_id", other.ID, "client_secret", e.secret), status: 401, code: CodeInvalidClient},
-			{name: "not a service account", form: cc(), user: "cli_123", pass: e.secret, status: 401, code: CodeInvalidClient, wwwAuth: true},
-			{name: "no credentials", form: cc(), status: 401, code: CodeInvalidClient, wwwAuth: true},
-			{name: "secret without client_id", form: cc("client_secret", e.secret), status: 400, code: CodeInvalidRequest},
-			{name: "basic and a different client_id", form: cc("client_id", other.ID), user: e.sa.ID, pass: e.secret, status: 400, code: CodeInvalidRequest},
-			{name: "missing grant_type", form: url.Values{}, user: e.sa.ID, pass: e.secret, status: 400, code: CodeInvalidRequest},
-			{name: "unsupported grant_type", form: url.Values{"grant_type": {"password"}}, user: e.sa.ID, pass: e.secret, status: 400, code: CodeUnsupportedGrantType},
+				status: 400, code: tokens.CodeInvalidRequest},
+			{name: "wrong secret with basic", form: cc(), user: e.sa.ID, pass: "ssb_" + strings.Repeat("x", 43), status: 401, code: tokens.CodeInvalidClient, wwwAuth: true},
+			{name: "wrong secret with post", form: cc("client_id", e.sa.ID, "client_secret", "nope"), status: 401, code: tokens.CodeInvalidClient},
+			{name: "another account's key", form: cc(), user: e.sa.ID, pass: otherSecret, status: 401, code: tokens.CodeInvalidClient, wwwAuth: true},
+			{name: "key of the account under another id", form: cc("client_id", other.ID, "client_secret", e.secret), status: 401, code: tokens.CodeInvalidClient},
+			{name: "not a service account", form: cc(), user: "cli_123", pass: e.secret, status: 401, code: tokens.CodeInvalidClient, wwwAuth: true},
+			{name: "no credentials", form: cc(), status: 401, code: tokens.CodeInvalidClient, wwwAuth: true},
+			{name: "secret without client_id", form: cc("client_secret", e.secret), status: 400, code: tokens.CodeInvalidRequest},
+			{name: "basic and a different client_id", form: cc("client_id", other.ID), user: e.sa.ID, pass: e.secret, status: 400, code: tokens.CodeInvalidRequest},
+			{name: "missing grant_type", form: url.Values{}, user: e.sa.ID, pass: e.secret, status: 400, code: tokens.CodeInvalidRequest},
+			{name: "unsupported grant_type", form: url.Values{"grant_type": {"password"}}, user: e.sa.ID, pass: e.secret, status: 400, code: tokens.CodeUnsupportedGrantType},
 			{name: "repeated parameter", form: url.Values{"grant_type": {"client_credentials", "client_credentials"}}, user: e.sa.ID, pass: e.secret,
-				status: 400, code: CodeInvalidRequest},
-			{name: "scope not allowed", form: cc("scope", "admin"), user: e.sa.ID, pass: e.secret, status: 400, code: CodeInvalidScope},
-			{name: "JSON body", form: cc(), user: e.sa.ID, pass: e.secret, contentType: "application/json", status: 400, code: CodeInvalidRequest},
+				status: 400, code: tokens.CodeInvalidRequest},
+			{name: "scope not allowed", form: cc("scope", "admin"), user: e.sa.ID, pass: e.secret, status: 400, code: tokens.CodeInvalidScope},
+			{name: "JSON body", form: cc(), user: e.sa.ID, pass: e.secret, contentType: "application/json", status: 400, code: tokens.CodeInvalidRequest},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				req, _ := http.NewRequest(http.MethodPost, e.http.URL+PathToken, strings.NewReader(tc.form.Encode()))
+				req, _ := http.NewRequest(http.MethodPost, e.http.URL+tokens.PathToken, strings.NewReader(tc.form.Encode()))
 				ct := tc.contentType
 				if ct == "" {
 					ct = "application/x-www-form-urlencoded"
@@ -153,7 +155,7 @@ func TestTokenEndpointErrorsFollowRFC6749(t *testing.T) {
 			})
 		}
 		t.Run("GET is not allowed", func(t *testing.T) {
-			resp, err := http.Get(e.http.URL + PathToken)
+			resp, err := http.Get(e.http.URL + tokens.PathToken)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,8 +165,8 @@ func TestTokenEndpointErrorsFollowRFC6749(t *testing.T) {
 			}
 		})
 		t.Run("secret in the query string", func(t *testing.T) {
-			resp, body := e.post(PathToken+"?client_secret="+e.secret, cc(), e.sa.ID, e.secret)
-			if resp.StatusCode != 400 || body["error"] != CodeInvalidRequest {
+			resp, body := e.post(tokens.PathToken+"?client_secret="+e.secret, cc(), e.sa.ID, e.secret)
+			if resp.StatusCode != 400 || body["error"] != tokens.CodeInvalidRequest {
 				t.Fatalf("got %d %v", resp.StatusCode, body)
 			}
 		})
@@ -181,7 +183,7 @@ func TestBasicCredentialsAreFormURLDecoded(t *testing.T) {
 		}
 		return b.String()
 	}
-	req, _ := http.NewRequest(http.MethodPost, e.http.URL+PathToken, strings.NewReader("grant_type=client_credentials"))
+	req, _ := http.NewRequest(http.MethodPost, e.http.URL+tokens.PathToken, strings.NewReader("grant_type=client_credentials"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")
 	req.SetBasicAuth(enc(e.sa.ID), enc(e.secret))
 	resp, body := e.do(req)
@@ -196,16 +198,16 @@ func encodeByte(c byte) string {
 }
 
 func TestAllowedScopeIsGrantedAndEchoed(t *testing.T) {
-	e := newEnv(t, directorytest.SQLite(t), withIssuerConfig(func(c *IssuerConfig) { c.ServiceAccountScopes = []string{"opik", "experiments"} }))
-	resp, body := e.post(PathToken, url.Values{"grant_type": {"client_credentials"}, "scope": {"opik experiments"}}, e.sa.ID, e.secret)
+	e := newEnv(t, directorytest.SQLite(t), withIssuerConfig(func(c *tokens.IssuerConfig) { c.ServiceAccountScopes = []string{"opik", "experiments"} }))
+	resp, body := e.post(tokens.PathToken, url.Values{"grant_type": {"client_credentials"}, "scope": {"opik experiments"}}, e.sa.ID, e.secret)
 	if resp.StatusCode != 200 || body["scope"] != "opik experiments" {
 		t.Fatalf("%d %v", resp.StatusCode, body)
 	}
 	if _, c := claimsOf(t, body["access_token"].(string)); c.Scope != "opik experiments" {
 		t.Fatalf("scope claim %q", c.Scope)
 	}
-	resp, body = e.post(PathToken, url.Values{"grant_type": {"client_credentials"}, "scope": {"opik admin"}}, e.sa.ID, e.secret)
-	if resp.StatusCode != 400 || body["error"] != CodeInvalidScope {
+	resp, body = e.post(tokens.PathToken, url.Values{"grant_type": {"client_credentials"}, "scope": {"opik admin"}}, e.sa.ID, e.secret)
+	if resp.StatusCode != 400 || body["error"] != tokens.CodeInvalidScope {
 		t.Fatalf("%d %v", resp.StatusCode, body)
 	}
 }
@@ -221,8 +223,8 @@ func TestRevokedAPIKeyFailsTheNextTokenRequest(t *testing.T) {
 		if err := e.store.RevokeAPIKey(context.Background(), "system:test", e.org.ID, kp.Key.ID); err != nil {
 			t.Fatal(err)
 		}
-		resp, body := e.post(PathToken, url.Values{"grant_type": {"client_credentials"}}, e.sa.ID, e.secret)
-		if resp.StatusCode != http.StatusUnauthorized || body["error"] != CodeInvalidClient {
+		resp, body := e.post(tokens.PathToken, url.Values{"grant_type": {"client_credentials"}}, e.sa.ID, e.secret)
+		if resp.StatusCode != http.StatusUnauthorized || body["error"] != tokens.CodeInvalidClient {
 			t.Fatalf("after revocation: %d %v", resp.StatusCode, body)
 		}
 	})
@@ -234,18 +236,18 @@ func TestDeletedServiceAccountGetsNoToken(t *testing.T) {
 	if err := e.store.DeleteServiceAccount(context.Background(), "system:test", e.org.ID, e.sa.ID); err != nil {
 		t.Fatal(err)
 	}
-	resp, body := e.post(PathToken, url.Values{"grant_type": {"client_credentials"}}, e.sa.ID, e.secret)
-	if resp.StatusCode != http.StatusUnauthorized || body["error"] != CodeInvalidClient {
+	resp, body := e.post(tokens.PathToken, url.Values{"grant_type": {"client_credentials"}}, e.sa.ID, e.secret)
+	if resp.StatusCode != http.StatusUnauthorized || body["error"] != tokens.CodeInvalidClient {
 		t.Fatalf("%d %v", resp.StatusCode, body)
 	}
 }
 
 func TestRepeatedFailuresAreThrottledPerClient(t *testing.T) {
-	e := newEnv(t, directorytest.SQLite(t), withIssuerConfig(func(c *IssuerConfig) { c.FailedAuthLimit = 3; c.FailedAuthWindow = 10 * time.Second }))
+	e := newEnv(t, directorytest.SQLite(t), withIssuerConfig(func(c *tokens.IssuerConfig) { c.FailedAuthLimit = 3; c.FailedAuthWindow = 10 * time.Second }))
 	victim, victimSecret := e.newServiceAccount(e.org.ID, "victim", access.RolePlatformMember)
 	bad := url.Values{"grant_type": {"client_credentials"}}
 	ok := func(id, secret string) (int, map[string]any) {
-		resp, body := e.post(PathToken, bad, id, secret)
+		resp, body := e.post(tokens.PathToken, bad, id, secret)
 		return resp.StatusCode, body
 	}
 
@@ -256,8 +258,8 @@ func TestRepeatedFailuresAreThrottledPerClient(t *testing.T) {
 		}
 	}
 	// …then the client is refused before any lookup, with Retry-After.
-	resp, body := e.post(PathToken, bad, e.sa.ID, "ssb_wrong")
-	if resp.StatusCode != http.StatusTooManyRequests || body["error"] != CodeTemporarilyUnavailable {
+	resp, body := e.post(tokens.PathToken, bad, e.sa.ID, "ssb_wrong")
+	if resp.StatusCode != http.StatusTooManyRequests || body["error"] != tokens.CodeTemporarilyUnavailable {
 		t.Fatalf("after the burst: %d %v", resp.StatusCode, body)
 	}
 	if ra := resp.Header.Get("Retry-After"); ra == "" || ra == "0" {

@@ -1,4 +1,4 @@
-package tokens
+package oauth
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssobroker/ssobroker/tokens"
+
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/ssobroker/ssobroker/directory/directorytest"
 	"github.com/ssobroker/ssobroker/tokens/verify"
@@ -21,7 +23,7 @@ import (
 
 func TestDiscoveryAdvertisesTheProviderHonestly(t *testing.T) {
 	e := newOIDCEnv(t, directorytest.SQLite(t), memorySessions(t))
-	_, body := get(t, e.iss+PathOpenIDConfig)
+	_, body := get(t, e.iss+tokens.PathOpenIDConfig)
 	var d map[string]any
 	if err := json.Unmarshal(body, &d); err != nil {
 		t.Fatal(err)
@@ -31,10 +33,10 @@ func TestDiscoveryAdvertisesTheProviderHonestly(t *testing.T) {
 		return string(b)
 	}
 	for k, v := range map[string]string{
-		"authorization_endpoint":                         `"` + e.iss + PathAuthorize + `"`,
-		"userinfo_endpoint":                              `"` + e.iss + PathUserInfo + `"`,
-		"end_session_endpoint":                           `"` + e.iss + PathLogout + `"`,
-		"token_endpoint":                                 `"` + e.iss + PathToken + `"`,
+		"authorization_endpoint":                         `"` + e.iss + tokens.PathAuthorize + `"`,
+		"userinfo_endpoint":                              `"` + e.iss + tokens.PathUserInfo + `"`,
+		"end_session_endpoint":                           `"` + e.iss + tokens.PathLogout + `"`,
+		"token_endpoint":                                 `"` + e.iss + tokens.PathToken + `"`,
 		"response_types_supported":                       `["code"]`,
 		"response_modes_supported":                       `["query"]`,
 		"grant_types_supported":                          `["authorization_code","refresh_token","client_credentials"]`,
@@ -72,7 +74,7 @@ func TestDiscoveryAdvertisesTheProviderHonestly(t *testing.T) {
 
 func TestServerRefusesOIDCFeaturesWithoutAProvider(t *testing.T) {
 	e := newEnv(t, directorytest.SQLite(t))
-	if _, err := NewServer(e.keys, e.issuer, Features{AuthorizationCode: true}); err == nil {
+	if _, err := NewServer(e.keys, e.issuer, tokens.Features{AuthorizationCode: true}); err == nil {
 		t.Fatal("NewServer accepted the code flow without a provider")
 	}
 }
@@ -82,7 +84,7 @@ func TestServerRefusesOIDCFeaturesWithoutAProvider(t *testing.T) {
 // JWKS, iss, aud, exp) and reads their claims; its oauth2 flow exchanges
 // the code.
 func TestGoOIDCVerifiesOurIDTokens(t *testing.T) {
-	for _, alg := range []Algorithm{RS256, ES256} {
+	for _, alg := range []tokens.Algorithm{tokens.RS256, tokens.ES256} {
 		t.Run("id tokens "+string(alg), func(t *testing.T) {
 			e := newOIDCEnv(t, directorytest.SQLite(t), memorySessions(t), withIDTokenAlgorithm(alg))
 			ctx := context.Background()
@@ -164,7 +166,7 @@ func TestOpenIDClientDrivesTheWholeFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal("node is required for the openid-client interop test (install Node.js ≥ 20)")
 	}
-	dir, _ := filepath.Abs(filepath.Join("..", "e2e"))
+	dir, _ := filepath.Abs(filepath.Join("..", "..", "e2e"))
 	for _, m := range []string{"openid-client", "jose"} {
 		if _, err := os.Stat(filepath.Join(dir, "node_modules", m, "package.json")); err != nil {
 			t.Fatalf("npm module %s is missing: run `npm ci` in e2e/ (./.ci/test does it)", m)
@@ -202,7 +204,7 @@ func TestOpenIDClientDrivesTheWholeFlow(t *testing.T) {
 func TestVerifyPackageAcceptsUserTokens(t *testing.T) {
 	forEachStack(t, false, func(t *testing.T, e *oidcEnv) {
 		ctx := context.Background()
-		ks, err := verify.NewRemoteKeySet(e.iss+PathJWKS, verify.RemoteKeySetConfig{})
+		ks, err := verify.NewRemoteKeySet(e.iss+tokens.PathJWKS, verify.RemoteKeySetConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,14 +1,16 @@
-package tokens
+package oauth
 
 import (
 	"bytes"
 	"fmt"
 	"html/template"
 	"net/http"
+
+	"github.com/ssobroker/ssobroker/tokens"
 )
 
 // The provider's few pages: errors that may not be redirected, the logout
-// confirmation and "signed out". They are inline so that tokens needs no
+// confirmation and "signed out". They are inline so that the token service needs no
 // template files; they carry the same security headers as package
 // templates' pages.
 const pagesHTML = `
@@ -43,9 +45,12 @@ type pageData struct {
 	Action, CSRF, ClientID, RedirectURI, State string
 }
 
+// pages are the parsed pages by name.
+type pages map[string]*template.Template
+
 // parsePages parses the pages, each in its own set (each defines "body").
-func parsePages() (map[string]*template.Template, error) {
-	pages := map[string]*template.Template{}
+func parsePages() (pages, error) {
+	pages := pages{}
 	for name, body := range map[string]string{"error": errorBody, "signedout": signedOutBody, "logout": logoutBody} {
 		t, err := template.New(name).Parse(pagesHTML)
 		if err == nil {
@@ -71,10 +76,10 @@ func contentSecurityPolicy(formAction string) string {
 }
 
 // render writes page name with status.
-func (p *Provider) render(w http.ResponseWriter, status int, name string, data pageData, formAction string) {
+func (s *Server) render(w http.ResponseWriter, status int, name string, data pageData, formAction string) {
 	var buf bytes.Buffer
-	if err := p.pages[name].ExecuteTemplate(&buf, name, data); err != nil {
-		p.log.Error("rendering a page failed", "page", name, "err", err)
+	if err := s.pages[name].ExecuteTemplate(&buf, name, data); err != nil {
+		s.provider.Logger().Error("rendering a page failed", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
@@ -89,12 +94,25 @@ func (p *Provider) render(w http.ResponseWriter, status int, name string, data p
 	_, _ = w.Write(buf.Bytes())
 }
 
-// page shows an authorization-endpoint error that may not be redirected.
-func (p *Provider) page(w http.ResponseWriter, r *http.Request, e *pageError) {
-	if e.status >= 500 {
-		p.log.ErrorContext(r.Context(), "authorization page error", "path", r.URL.Path, "status", e.status, "cause", e.cause)
-	} else {
-		p.log.InfoContext(r.Context(), "authorization request refused", "path", r.URL.Path, "reason", e.message)
+// pageStatus is the HTTP status of each kind of page error.
+func pageStatus(k tokens.PageKind) int {
+	switch k {
+	case tokens.PageUnavailable:
+		return http.StatusServiceUnavailable
+	case tokens.PageInternal:
+		return http.StatusInternalServerError
 	}
-	p.render(w, e.status, "error", pageData{Title: e.title, Message: e.message}, "")
+	return http.StatusBadRequest
+}
+
+// page shows an authorization- or logout-endpoint error that may not be
+// redirected.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, e *tokens.PageError) {
+	status := pageStatus(e.Kind)
+	if status >= 500 {
+		s.provider.Logger().ErrorContext(r.Context(), "authorization page error", "path", r.URL.Path, "status", status, "cause", e.Cause)
+	} else {
+		s.provider.Logger().InfoContext(r.Context(), "authorization request refused", "path", r.URL.Path, "reason", e.Message)
+	}
+	s.render(w, status, "error", pageData{Title: e.Title, Message: e.Message}, "")
 }

@@ -1,4 +1,4 @@
-package tokens
+package oauth
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssobroker/ssobroker/tokens"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/ssobroker/ssobroker/directory"
@@ -49,7 +51,7 @@ func startJose(t *testing.T, jwksURI, issuer, audience string, algs ...string) *
 	if err != nil {
 		requirePeer(t, "node is not installed")
 	}
-	dir, _ := filepath.Abs(filepath.Join("..", "e2e"))
+	dir, _ := filepath.Abs(filepath.Join("..", "..", "e2e"))
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "jose", "package.json")); err != nil {
 		requirePeer(t, "npm module jose is not installed in e2e/node_modules")
 	}
@@ -127,10 +129,10 @@ func (j *joseVerifier) verify(tok string) joseResult {
 // and a fresh verifier still accepts the old token after the rotation.
 func TestJoseVerifiesTokensAcrossRotation(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func(testing.TB) *directory.SQLStore) {
-		for _, alg := range []Algorithm{ES256, EdDSA, RS256} {
+		for _, alg := range []tokens.Algorithm{tokens.ES256, tokens.EdDSA, tokens.RS256} {
 			t.Run(string(alg), func(t *testing.T) {
 				e := newEnv(t, open(t), withAlgorithm(alg))
-				iss, jwksURI := e.http.URL, e.http.URL+PathJWKS
+				iss, jwksURI := e.http.URL, e.http.URL+tokens.PathJWKS
 				jose := startJose(t, jwksURI, iss, e.sa.ID, string(alg))
 
 				before := e.token(nil)
@@ -143,7 +145,7 @@ func TestJoseVerifiesTokensAcrossRotation(t *testing.T) {
 				}
 				fetches := e.jwksHits.Load()
 
-				e.keyClock.Advance(e.keys.cfg.RotateEvery)
+				e.keyClock.Advance(e.keys.Config().RotateEvery)
 				rot, err := e.keys.Rotate(context.Background())
 				if err != nil || rot.Activated == "" {
 					t.Fatalf("rotate: %+v %v", rot, err)
@@ -194,12 +196,12 @@ func TestJoseVerifiesTokensAcrossRotation(t *testing.T) {
 // rotation. go-oidc expects RS256 unless told otherwise.
 func TestGoOIDCVerifiesTokensAcrossRotation(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func(testing.TB) *directory.SQLStore) {
-		for _, alg := range []Algorithm{ES256, EdDSA, RS256} {
+		for _, alg := range []tokens.Algorithm{tokens.ES256, tokens.EdDSA, tokens.RS256} {
 			t.Run(string(alg), func(t *testing.T) {
 				e := newEnv(t, open(t), withAlgorithm(alg))
 				ctx := context.Background()
 				cfg := &oidc.Config{ClientID: e.sa.ID, SupportedSigningAlgs: []string{string(alg)}}
-				remote := oidc.NewVerifier(e.http.URL, oidc.NewRemoteKeySet(ctx, e.http.URL+PathJWKS), cfg)
+				remote := oidc.NewVerifier(e.http.URL, oidc.NewRemoteKeySet(ctx, e.http.URL+tokens.PathJWKS), cfg)
 				provider, err := oidc.NewProvider(ctx, e.http.URL)
 				if err != nil {
 					t.Fatalf("go-oidc discovery: %v", err)
@@ -212,13 +214,13 @@ func TestGoOIDCVerifiesTokensAcrossRotation(t *testing.T) {
 					if err != nil {
 						t.Fatalf("go-oidc rejected our token: %v", err)
 					}
-					var c AccessClaims
+					var c tokens.AccessClaims
 					if err := tok.Claims(&c); err != nil || c.Org.ID != e.org.ID || tok.Subject != e.sa.ID {
 						t.Fatalf("claims %+v %v", c, err)
 					}
 				}
 
-				e.keyClock.Advance(e.keys.cfg.RotateEvery)
+				e.keyClock.Advance(e.keys.Config().RotateEvery)
 				if _, err := e.keys.Rotate(ctx); err != nil {
 					t.Fatal(err)
 				}
@@ -232,13 +234,13 @@ func TestGoOIDCVerifiesTokensAcrossRotation(t *testing.T) {
 				}
 				// go-oidc with its RS256 default refuses our ES256/EdDSA tokens:
 				// the algorithm list is the verifier's, never the token's.
-				if alg != RS256 {
-					def := oidc.NewVerifier(e.http.URL, oidc.NewRemoteKeySet(ctx, e.http.URL+PathJWKS), &oidc.Config{ClientID: e.sa.ID})
+				if alg != tokens.RS256 {
+					def := oidc.NewVerifier(e.http.URL, oidc.NewRemoteKeySet(ctx, e.http.URL+tokens.PathJWKS), &oidc.Config{ClientID: e.sa.ID})
 					if _, err := def.Verify(ctx, after); err == nil {
 						t.Error("go-oidc accepted a token in an algorithm it was not configured for")
 					}
 				}
-				wrongAud := oidc.NewVerifier(e.http.URL, oidc.NewRemoteKeySet(ctx, e.http.URL+PathJWKS),
+				wrongAud := oidc.NewVerifier(e.http.URL, oidc.NewRemoteKeySet(ctx, e.http.URL+tokens.PathJWKS),
 					&oidc.Config{ClientID: "cli_other", SupportedSigningAlgs: []string{string(alg)}})
 				if _, err := wrongAud.Verify(ctx, after); err == nil {
 					t.Error("go-oidc accepted a token for another audience")
@@ -256,7 +258,7 @@ func TestGoOIDCDiscoveryMatchesIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Endpoint().TokenURL != e.http.URL+PathToken {
+	if p.Endpoint().TokenURL != e.http.URL+tokens.PathToken {
 		t.Fatalf("token URL %q", p.Endpoint().TokenURL)
 	}
 }
@@ -269,7 +271,7 @@ func TestVerifyPackageAcceptsOurTokens(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func(testing.TB) *directory.SQLStore) {
 		e := newEnv(t, open(t))
 		ctx := context.Background()
-		ks, err := verify.NewRemoteKeySet(e.http.URL+PathJWKS, verify.RemoteKeySetConfig{})
+		ks, err := verify.NewRemoteKeySet(e.http.URL+tokens.PathJWKS, verify.RemoteKeySetConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -291,7 +293,7 @@ func TestVerifyPackageAcceptsOurTokens(t *testing.T) {
 		before := e.token(nil)
 		check(before)
 		fetches := e.jwksHits.Load()
-		e.keyClock.Advance(e.keys.cfg.RotateEvery)
+		e.keyClock.Advance(e.keys.Config().RotateEvery)
 		if _, err := e.keys.Rotate(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package tokens
+package oauth
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssobroker/ssobroker/tokens"
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/directorytest"
@@ -32,15 +34,15 @@ func get(t *testing.T, url string, hdr ...string) (*http.Response, []byte) {
 
 func TestJWKSPublishesPublicKeysOnly(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func(testing.TB) *directory.SQLStore) {
-		for _, alg := range []Algorithm{ES256, EdDSA, RS256} {
+		for _, alg := range []tokens.Algorithm{tokens.ES256, tokens.EdDSA, tokens.RS256} {
 			t.Run(string(alg), func(t *testing.T) {
 				e := newEnv(t, open(t), withAlgorithm(alg))
 				// A retired key too: every state is published.
-				e.keyClock.Advance(e.keys.cfg.RotateEvery)
+				e.keyClock.Advance(e.keys.Config().RotateEvery)
 				if r, err := e.keys.Rotate(context.Background()); err != nil || len(r.Retired) != 1 {
 					t.Fatalf("rotate: %+v %v", r, err)
 				}
-				resp, body := get(t, e.http.URL+PathJWKS)
+				resp, body := get(t, e.http.URL+tokens.PathJWKS)
 				if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
 					t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 				}
@@ -57,7 +59,7 @@ func TestJWKSPublishesPublicKeysOnly(t *testing.T) {
 					if k["alg"] != string(alg) || k["use"] != "sig" || k["kid"] == "" || k["kty"] == "" {
 						t.Errorf("key %v lacks alg/use/kid/kty", k)
 					}
-					if e.keys.cur.Load().public[k["kid"].(string)] == nil {
+					if !e.keys.Publishes(k["kid"].(string)) {
 						t.Errorf("published kid %v unknown", k["kid"])
 					}
 				}
@@ -71,28 +73,28 @@ func TestJWKSPublishesPublicKeysOnly(t *testing.T) {
 
 func TestJWKSCachingHeaders(t *testing.T) {
 	e := newEnv(t, directorytest.SQLite(t))
-	resp, body := get(t, e.http.URL+PathJWKS)
+	resp, body := get(t, e.http.URL+tokens.PathJWKS)
 	cc := resp.Header.Get("Cache-Control")
 	maxAge, ok := strings.CutPrefix(cc, "public, max-age=")
 	n, err := strconv.Atoi(maxAge)
 	if !ok || err != nil {
 		t.Fatalf("Cache-Control = %q", cc)
 	}
-	cfg := e.keys.cfg
-	if time.Duration(n)*time.Second >= cfg.PublishLead-cfg.ReloadInterval || time.Duration(n)*time.Second > cfg.retention() {
-		t.Fatalf("max-age %ds is not shorter than the rotation overlap (lead %v, retention %v)", n, cfg.PublishLead, cfg.retention())
+	cfg := e.keys.Config()
+	if time.Duration(n)*time.Second >= cfg.PublishLead-cfg.ReloadInterval || time.Duration(n)*time.Second > cfg.Retention() {
+		t.Fatalf("max-age %ds is not shorter than the rotation overlap (lead %v, retention %v)", n, cfg.PublishLead, cfg.Retention())
 	}
 	etag := resp.Header.Get("ETag")
 	if !strings.HasPrefix(etag, `"`) || !strings.HasSuffix(etag, `"`) || len(etag) < 10 {
 		t.Fatalf("ETag %q is not a strong entity tag", etag)
 	}
 	for _, inm := range []string{etag, "W/" + etag, `"other", ` + etag, "*"} {
-		resp, b := get(t, e.http.URL+PathJWKS, "If-None-Match", inm)
+		resp, b := get(t, e.http.URL+tokens.PathJWKS, "If-None-Match", inm)
 		if resp.StatusCode != http.StatusNotModified || len(b) != 0 || resp.Header.Get("ETag") != etag || resp.Header.Get("Cache-Control") != cc {
 			t.Errorf("If-None-Match %s: %d, %d bytes, headers %v", inm, resp.StatusCode, len(b), resp.Header)
 		}
 	}
-	if resp, b := get(t, e.http.URL+PathJWKS, "If-None-Match", `"stale"`); resp.StatusCode != 200 || string(b) != string(body) {
+	if resp, b := get(t, e.http.URL+tokens.PathJWKS, "If-None-Match", `"stale"`); resp.StatusCode != 200 || string(b) != string(body) {
 		t.Fatalf("stale ETag: %d", resp.StatusCode)
 	}
 	// A rotation changes the document and its ETag.
@@ -100,7 +102,7 @@ func TestJWKSCachingHeaders(t *testing.T) {
 	if _, err := e.keys.Rotate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	resp, b := get(t, e.http.URL+PathJWKS, "If-None-Match", etag)
+	resp, b := get(t, e.http.URL+tokens.PathJWKS, "If-None-Match", etag)
 	if resp.StatusCode != 200 || resp.Header.Get("ETag") == etag || string(b) == string(body) {
 		t.Fatalf("after rotation: %d, ETag %s", resp.StatusCode, resp.Header.Get("ETag"))
 	}
@@ -109,7 +111,7 @@ func TestJWKSCachingHeaders(t *testing.T) {
 func TestDiscoveryListsExactlyWhatIsEnabled(t *testing.T) {
 	e := newEnv(t, directorytest.SQLite(t))
 	var docs [][]byte
-	for _, p := range []string{PathOpenIDConfig, PathOAuthServerMeta} {
+	for _, p := range []string{tokens.PathOpenIDConfig, tokens.PathOAuthServerMeta} {
 		resp, body := get(t, e.http.URL+p)
 		if resp.StatusCode != 200 || resp.Header.Get("ETag") == "" || !strings.HasPrefix(resp.Header.Get("Cache-Control"), "public, max-age=") {
 			t.Fatalf("%s: %d %v", p, resp.StatusCode, resp.Header)
@@ -125,8 +127,8 @@ func TestDiscoveryListsExactlyWhatIsEnabled(t *testing.T) {
 	}
 	iss := e.http.URL
 	want := map[string]any{
-		"issuer": iss, "jwks_uri": iss + PathJWKS, "token_endpoint": iss + PathToken,
-		"introspection_endpoint": iss + PathIntrospect, "revocation_endpoint": iss + PathRevoke,
+		"issuer": iss, "jwks_uri": iss + tokens.PathJWKS, "token_endpoint": iss + tokens.PathToken,
+		"introspection_endpoint": iss + tokens.PathIntrospect, "revocation_endpoint": iss + tokens.PathRevoke,
 	}
 	for k, v := range want {
 		if d[k] != v {
@@ -170,7 +172,7 @@ func TestDiscoveryListsExactlyWhatIsEnabled(t *testing.T) {
 
 func TestDisabledFeaturesAreNeitherAdvertisedNorServed(t *testing.T) {
 	e := newEnv(t, directorytest.SQLite(t))
-	srv, err := NewServer(e.keys, e.issuer, Features{ClientCredentials: true})
+	srv, err := NewServer(e.keys, e.issuer, tokens.Features{ClientCredentials: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +180,7 @@ func TestDisabledFeaturesAreNeitherAdvertisedNorServed(t *testing.T) {
 	srv.Routes(mux)
 	ts := httptest.NewServer(mux)
 	defer ts.Close()
-	_, body := get(t, ts.URL+PathOpenIDConfig)
+	_, body := get(t, ts.URL+tokens.PathOpenIDConfig)
 	var d map[string]any
 	if err := json.Unmarshal(body, &d); err != nil {
 		t.Fatal(err)
@@ -188,7 +190,7 @@ func TestDisabledFeaturesAreNeitherAdvertisedNorServed(t *testing.T) {
 			t.Errorf("%s advertised while disabled", k)
 		}
 	}
-	for _, p := range []string{PathIntrospect, PathRevoke} {
+	for _, p := range []string{tokens.PathIntrospect, tokens.PathRevoke} {
 		resp, err := http.Post(ts.URL+p, "application/x-www-form-urlencoded", strings.NewReader("token=x"))
 		if err != nil {
 			t.Fatal(err)
@@ -201,19 +203,19 @@ func TestDisabledFeaturesAreNeitherAdvertisedNorServed(t *testing.T) {
 }
 
 func TestJWKSBeforeStartIsAnEmptySet(t *testing.T) {
-	k, err := NewKeyring(directorytest.SQLite(t), newBox(t), KeyConfig{})
+	k, err := tokens.NewKeyring(directorytest.SQLite(t), newBox(t), tokens.KeyConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer k.Close()
-	iss, _ := NewIssuer(k, directorytest.SQLite(t), IssuerConfig{Issuer: "https://sso.example.com"})
-	srv, _ := NewServer(k, iss, Features{})
+	iss, _ := tokens.NewIssuer(k, directorytest.SQLite(t), tokens.IssuerConfig{Issuer: "https://sso.example.com"})
+	srv, _ := NewServer(k, iss, tokens.Features{})
 	rec := httptest.NewRecorder()
-	srv.JWKSHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, PathJWKS, nil))
+	srv.JWKSHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tokens.PathJWKS, nil))
 	if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != `{"keys":[]}` || rec.Header().Get("ETag") == "" {
 		t.Fatalf("%d %q %v", rec.Code, rec.Body, rec.Header())
 	}
-	if _, err := iss.ClientCredentials(context.Background(), ClientCredentialsRequest{ClientID: "sa_x", ClientSecret: "ssb_x"}); err == nil {
+	if _, err := iss.ClientCredentials(context.Background(), tokens.ClientCredentialsRequest{ClientID: "sa_x", ClientSecret: "ssb_x"}); err == nil {
 		t.Fatal("minted without a key")
 	}
 }

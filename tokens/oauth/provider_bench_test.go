@@ -1,4 +1,4 @@
-package tokens
+package oauth
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssobroker/ssobroker/tokens"
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/directorytest"
@@ -37,13 +39,13 @@ func BenchmarkRefreshGrant(b *testing.B) {
 	for _, st := range benchStacks() {
 		for _, c := range []struct {
 			name, scope string
-			idAlg       Algorithm
+			idAlg       tokens.Algorithm
 			cached      bool
 		}{
-			{"openid/idtoken=RS256", "openid email offline_access", RS256, false},
-			{"openid/idtoken=ES256", "openid email offline_access", ES256, false},
-			{"no-openid", "email offline_access", RS256, false},
-			{"no-openid/cached-client+connection", "email offline_access", RS256, true},
+			{"openid/idtoken=RS256", "openid email offline_access", tokens.RS256, false},
+			{"openid/idtoken=ES256", "openid email offline_access", tokens.ES256, false},
+			{"no-openid", "email offline_access", tokens.RS256, false},
+			{"no-openid/cached-client+connection", "email offline_access", tokens.RS256, true},
 		} {
 			b.Run(st.name+"/"+c.name, func(b *testing.B) {
 				opts := []oidcOption{withIDTokenAlgorithm(c.idAlg)}
@@ -64,7 +66,7 @@ func BenchmarkRefreshGrant(b *testing.B) {
 					tok := <-chains
 					for pb.Next() {
 						form := "grant_type=refresh_token&client_id=" + e.public.ID + "&refresh_token=" + url.QueryEscape(tok)
-						resp, err := hc.Post(e.iss+PathToken, "application/x-www-form-urlencoded", strings.NewReader(form))
+						resp, err := hc.Post(e.iss+tokens.PathToken, "application/x-www-form-urlencoded", strings.NewReader(form))
 						if err != nil {
 							b.Error(err)
 							return
@@ -141,11 +143,11 @@ func BenchmarkAuthorizeWithSession(b *testing.B) {
 // gain. For the benchmark only. (Session standing is cached by the
 // directory itself, directory.SessionStanding.)
 type cachedDirectory struct {
-	ProviderDirectory
+	tokens.ProviderDirectory
 	clients sync.Map
 }
 
-func newCachedDirectory(d ProviderDirectory) ProviderDirectory {
+func newCachedDirectory(d tokens.ProviderDirectory) tokens.ProviderDirectory {
 	return &cachedDirectory{ProviderDirectory: d}
 }
 

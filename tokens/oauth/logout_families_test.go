@@ -1,4 +1,4 @@
-package tokens
+package oauth
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/ssobroker/ssobroker/tokens"
 
 	"github.com/ssobroker/ssobroker/session"
 )
@@ -36,7 +38,7 @@ func TestLogoutEndsTheSessionsRefreshFamilies(t *testing.T) {
 		e.codeFlow(b2, nil)
 		ofOther := online(e.user.ID, sessionHandle(t, e.sessions, b2.cookie(session.CookieName)))
 
-		o := b.navigate(e.iss + PathLogout + "?" + url.Values{"id_token_hint": {r.str("id_token")}, "post_logout_redirect_uri": {appPostLogout}}.Encode())
+		o := b.navigate(e.iss + tokens.PathLogout + "?" + url.Values{"id_token_hint": {r.str("id_token")}, "post_logout_redirect_uri": {appPostLogout}}.Encode())
 		if o.callback == nil {
 			t.Fatalf("logout: %d %s", o.status, o.body)
 		}
@@ -63,12 +65,12 @@ func TestLogoutRefusesALongExpiredHint(t *testing.T) {
 	forEachStack(t, false, func(t *testing.T, e *oidcEnv) {
 		ctx := context.Background()
 		logout := func(b *browser, idt string) outcome {
-			return b.navigate(e.iss + PathLogout + "?" + url.Values{"id_token_hint": {idt}, "post_logout_redirect_uri": {appPostLogout}}.Encode())
+			return b.navigate(e.iss + tokens.PathLogout + "?" + url.Values{"id_token_hint": {idt}, "post_logout_redirect_uri": {appPostLogout}}.Encode())
 		}
 		// Just within the grace: accepted.
 		b := e.browser()
 		r := e.codeFlow(b, nil)
-		within := DefaultIDTokenTTL + LogoutHintGrace - DefaultLeeway
+		within := tokens.DefaultIDTokenTTL + tokens.LogoutHintGrace - tokens.DefaultLeeway
 		e.clock.Advance(within)
 		o := logout(b, r.str("id_token"))
 		e.clock.Advance(-within)
@@ -80,7 +82,7 @@ func TestLogoutRefusesALongExpiredHint(t *testing.T) {
 		b = e.browser()
 		r = e.codeFlow(b, nil)
 		sid := b.cookie(session.CookieName)
-		past := DefaultIDTokenTTL + LogoutHintGrace + DefaultLeeway
+		past := tokens.DefaultIDTokenTTL + tokens.LogoutHintGrace + tokens.DefaultLeeway
 		e.clock.Advance(past)
 		defer e.clock.Advance(-past)
 		o = logout(b, r.str("id_token"))
@@ -120,7 +122,7 @@ func TestSessionBoundRefreshTokenEndsWithTheSession(t *testing.T) {
 		if rr.status != http.StatusOK || rr.str("refresh_token") == "" {
 			t.Fatalf("refresh while signed in: %d %v", rr.status, rr.body)
 		}
-		o := b.navigate(e.iss + PathLogout + "?" + url.Values{"id_token_hint": {r.str("id_token")}, "post_logout_redirect_uri": {appPostLogout}}.Encode())
+		o := b.navigate(e.iss + tokens.PathLogout + "?" + url.Values{"id_token_hint": {r.str("id_token")}, "post_logout_redirect_uri": {appPostLogout}}.Encode())
 		if o.callback == nil {
 			t.Fatalf("logout: %d %s", o.status, o.body)
 		}

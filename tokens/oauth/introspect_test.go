@@ -1,4 +1,4 @@
-package tokens
+package oauth
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/ssobroker/ssobroker/tokens"
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/access"
@@ -17,7 +19,7 @@ func TestIntrospectionAnswersActiveWithFullClaims(t *testing.T) {
 		e := newEnv(t, open(t))
 		tok := e.token(nil)
 		want, _ := claimsOf(t, tok)
-		resp, in := e.post(PathIntrospect, url.Values{"token": {tok}}, e.sa.ID, e.secret)
+		resp, in := e.post(tokens.PathIntrospect, url.Values{"token": {tok}}, e.sa.ID, e.secret)
 		if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" {
 			t.Fatalf("%d %v", resp.StatusCode, resp.Header)
 		}
@@ -39,11 +41,11 @@ func TestIntrospectionSaysInactiveForAnythingElse(t *testing.T) {
 		tok := e.token(nil)
 
 		// A token with a foreign issuer, signed by our own key.
-		foreign, err := NewIssuer(e.keys, store, IssuerConfig{Issuer: "https://elsewhere.example"})
+		foreign, err := tokens.NewIssuer(e.keys, store, tokens.IssuerConfig{Issuer: "https://elsewhere.example"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ft, err := foreign.ClientCredentials(context.Background(), ClientCredentialsRequest{ClientID: e.sa.ID, ClientSecret: e.secret})
+		ft, err := foreign.ClientCredentials(context.Background(), tokens.ClientCredentialsRequest{ClientID: e.sa.ID, ClientSecret: e.secret})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +66,7 @@ func TestIntrospectionSaysInactiveForAnythingElse(t *testing.T) {
 		}
 
 		// Expired.
-		e.clock.Advance(DefaultAccessTokenTTL)
+		e.clock.Advance(tokens.DefaultAccessTokenTTL)
 		if in := e.introspect(t, tok); in["active"] != false {
 			t.Errorf("expired token: %v", in)
 		}
@@ -79,12 +81,12 @@ func TestIntrospectionIsLimitedToTheCallersOrg(t *testing.T) {
 		t.Fatal(err)
 	}
 	outsider, secret := e.newServiceAccount(org2.ID, "outsider", access.RoleAdmin)
-	resp, in := e.post(PathIntrospect, url.Values{"token": {tok}}, outsider.ID, secret)
+	resp, in := e.post(tokens.PathIntrospect, url.Values{"token": {tok}}, outsider.ID, secret)
 	if resp.StatusCode != 200 || in["active"] != false || len(in) != 1 {
 		t.Fatalf("another org's account learned about the token: %d %v", resp.StatusCode, in)
 	}
 	colleague, csecret := e.newServiceAccount(e.org.ID, "resource-server", access.RoleViewOnly)
-	if _, in := e.post(PathIntrospect, url.Values{"token": {tok}}, colleague.ID, csecret); in["active"] != true {
+	if _, in := e.post(tokens.PathIntrospect, url.Values{"token": {tok}}, colleague.ID, csecret); in["active"] != true {
 		t.Fatalf("same org: %v", in)
 	}
 }
@@ -93,13 +95,13 @@ func TestIntrospectionRequiresClientAuthentication(t *testing.T) {
 	e := newEnv(t, directorytest.SQLite(t))
 	tok := e.token(nil)
 	for name, c := range map[string][2]string{"none": {"", ""}, "wrong secret": {e.sa.ID, "ssb_nope"}} {
-		resp, body := e.post(PathIntrospect, url.Values{"token": {tok}}, c[0], c[1])
-		if resp.StatusCode != http.StatusUnauthorized || body["error"] != CodeInvalidClient {
+		resp, body := e.post(tokens.PathIntrospect, url.Values{"token": {tok}}, c[0], c[1])
+		if resp.StatusCode != http.StatusUnauthorized || body["error"] != tokens.CodeInvalidClient {
 			t.Errorf("%s: %d %v", name, resp.StatusCode, body)
 		}
 	}
-	resp, body := e.post(PathIntrospect, url.Values{}, e.sa.ID, e.secret)
-	if resp.StatusCode != 400 || body["error"] != CodeInvalidRequest {
+	resp, body := e.post(tokens.PathIntrospect, url.Values{}, e.sa.ID, e.secret)
+	if resp.StatusCode != 400 || body["error"] != tokens.CodeInvalidRequest {
 		t.Errorf("no token: %d %v", resp.StatusCode, body)
 	}
 }
@@ -108,7 +110,7 @@ func TestRevocationStopsIntrospectionAtOnce(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open func(testing.TB) *directory.SQLStore) {
 		e := newEnv(t, open(t))
 		tok, other := e.token(nil), e.token(nil)
-		resp, body := e.post(PathRevoke, url.Values{"token": {tok}, "token_type_hint": {"access_token"}}, e.sa.ID, e.secret)
+		resp, body := e.post(tokens.PathRevoke, url.Values{"token": {tok}, "token_type_hint": {"access_token"}}, e.sa.ID, e.secret)
 		if resp.StatusCode != 200 || body != nil {
 			t.Fatalf("revoke: %d %v", resp.StatusCode, body)
 		}
@@ -120,7 +122,7 @@ func TestRevocationStopsIntrospectionAtOnce(t *testing.T) {
 		}
 		// Revoking twice, or revoking garbage, is still 200.
 		for _, tk := range []string{tok, "garbage", "a.b.c"} {
-			if resp, body := e.post(PathRevoke, url.Values{"token": {tk}}, e.sa.ID, e.secret); resp.StatusCode != 200 {
+			if resp, body := e.post(tokens.PathRevoke, url.Values{"token": {tk}}, e.sa.ID, e.secret); resp.StatusCode != 200 {
 				t.Errorf("revoke %q: %d %v", tk, resp.StatusCode, body)
 			}
 		}
@@ -131,17 +133,17 @@ func TestClientMayRevokeOnlyItsOwnTokens(t *testing.T) {
 	e := newEnv(t, directorytest.SQLite(t))
 	tok := e.token(nil)
 	other, secret := e.newServiceAccount(e.org.ID, "other", access.RoleAdmin)
-	resp, body := e.post(PathRevoke, url.Values{"token": {tok}}, other.ID, secret)
-	if resp.StatusCode != 400 || body["error"] != CodeUnauthorizedClient {
+	resp, body := e.post(tokens.PathRevoke, url.Values{"token": {tok}}, other.ID, secret)
+	if resp.StatusCode != 400 || body["error"] != tokens.CodeUnauthorizedClient {
 		t.Fatalf("%d %v", resp.StatusCode, body)
 	}
 	if in := e.introspect(t, tok); in["active"] != true {
 		t.Fatal("token revoked by another client")
 	}
-	if resp, body := e.post(PathRevoke, url.Values{}, e.sa.ID, e.secret); resp.StatusCode != 400 || body["error"] != CodeInvalidRequest {
+	if resp, body := e.post(tokens.PathRevoke, url.Values{}, e.sa.ID, e.secret); resp.StatusCode != 400 || body["error"] != tokens.CodeInvalidRequest {
 		t.Fatalf("missing token: %d %v", resp.StatusCode, body)
 	}
-	if resp, body := e.post(PathRevoke, url.Values{"token": {tok}}, e.sa.ID, "ssb_bad"); resp.StatusCode != 401 || body["error"] != CodeInvalidClient {
+	if resp, body := e.post(tokens.PathRevoke, url.Values{"token": {tok}}, e.sa.ID, "ssb_bad"); resp.StatusCode != 401 || body["error"] != tokens.CodeInvalidClient {
 		t.Fatalf("bad credentials: %d %v", resp.StatusCode, body)
 	}
 }

@@ -1,4 +1,4 @@
-package tokens
+package oauth
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ssobroker/ssobroker/tokens"
 
 	"github.com/ssobroker/ssobroker/session"
 )
@@ -23,7 +25,7 @@ func TestCodeFlowWithPKCEIssuesAccessIDAndRefreshTokens(t *testing.T) {
 		if o.callback == nil {
 			t.Fatalf("no callback: %d %v %s", o.status, o.hops, o.body)
 		}
-		if !slices.Equal(o.hops, []string{PathAuthorize, PathLogin, PathAuthorizeContinue}) {
+		if !slices.Equal(o.hops, []string{tokens.PathAuthorize, tokens.PathLogin, tokens.PathAuthorizeContinue}) {
 			t.Errorf("hops %v", o.hops)
 		}
 		if got := o.callback.Scheme + "://" + o.callback.Host + o.callback.Path; got != spaRedirectURI {
@@ -66,7 +68,7 @@ func TestCodeFlowWithPKCEIssuesAccessIDAndRefreshTokens(t *testing.T) {
 
 		// The ID token: OIDC Core §2 and §3.1.3.6.
 		idt := r.str("id_token")
-		if h := headerOf(t, idt); h["typ"] != "JWT" || h["alg"] != "RS256" || h["kid"] != e.keys.cur.Load().idSigner.kid {
+		if h := headerOf(t, idt); h["typ"] != "JWT" || h["alg"] != "RS256" || h["kid"] != idTokenKID(e.keys) {
 			t.Errorf("ID token header %v", h)
 		}
 		im, ic := idClaims(t, idt)
@@ -141,7 +143,7 @@ func TestConfidentialClientAuthenticatesWithBasicOrPost(t *testing.T) {
 			}
 		})
 		t.Run("public client with a secret", func(t *testing.T) {
-			r := e.token(url.Values{"grant_type": {"authorization_code"}, "code": {randomToken()}, "redirect_uri": {spaRedirectURI}},
+			r := e.token(url.Values{"grant_type": {"authorization_code"}, "code": {tokens.RandomToken()}, "redirect_uri": {spaRedirectURI}},
 				e.public.ID, "anything")
 			if r.status != 401 || r.str("error") != "invalid_client" {
 				t.Fatalf("%d %v", r.status, r.body)
@@ -202,7 +204,7 @@ func TestOpenIDScopeDecidesTheIDTokenAndOfflineAccessTheRefreshToken(t *testing.
 		if r.status != 200 || r.str("refresh_token") != "" || r.str("scope") != "openid profile email" {
 			t.Fatalf("%d %v", r.status, r.body)
 		}
-		rr := e.refresh(noRefresh, "rf_x."+randomToken(), nil)
+		rr := e.refresh(noRefresh, "rf_x."+tokens.RandomToken(), nil)
 		if rr.status != 400 || rr.str("error") != "unauthorized_client" {
 			t.Fatalf("refresh grant of a client without it: %d %v", rr.status, rr.body)
 		}
