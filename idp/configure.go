@@ -170,3 +170,78 @@ func ConfigMessage(err error) string {
 	msg = strings.TrimPrefix(msg, ErrUpstreamUnavailable.Error()+": ")
 	return msg
 }
+
+// SPKeyRotation is one step of a rotation of a connection's SAML SP key
+// (docs/operations.md, "Rotating a SAML connection's SP key").
+type SPKeyRotation struct {
+	ConnectionID string
+	// Section is the protocol section stored now.
+	Section json.RawMessage
+	// Step is directory.SPKeyPublish, SPKeyActivate or SPKeyRetire.
+	Step string
+	// Seal seals the new private key (associated data: the connection id);
+	// nil when the deployment has no key.
+	Seal func(plaintext, associatedData []byte) ([]byte, error)
+	Now  time.Time
+}
+
+// SPKeyRotator is a protocol whose connections have SP keys (SAML).
+type SPKeyRotator interface {
+	// RotateSPKey takes one step and returns the new section. A step that
+	// cannot be taken now is a *directory.InvalidError (field "step").
+	RotateSPKey(ctx context.Context, in SPKeyRotation) (json.RawMessage, directory.SPKeys, error)
+	// SPKeys describes the section's SP keys.
+	SPKeys(section json.RawMessage) (directory.SPKeys, error)
+}
+
+// RotateSPKey takes one step of the rotation of conn's SP key and returns
+// conn's new configuration (only the protocol section changes) and its SP
+// keys. The caller stores it with a compare-and-swap on the configuration
+// read (directory.SQLStore.SwapConnectionConfig).
+func (c *Configurator) RotateSPKey(ctx context.Context, conn directory.Connection, step string) ([]byte, directory.SPKeys, error) {
+	r, section, cfg, err := c.rotator(conn)
+	if err != nil {
+		return nil, directory.SPKeys{}, err
+	}
+	in := SPKeyRotation{ConnectionID: conn.ID, Section: section, Step: step, Now: c.now()}
+	if c.sealer != nil {
+		in.Seal = c.sealer.Seal
+	}
+	next, keys, err := r.RotateSPKey(ctx, in)
+	if err != nil {
+		return nil, directory.SPKeys{}, err
+	}
+	cfg[string(conn.Type)] = next
+	out, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, directory.SPKeys{}, err
+	}
+	return out, keys, nil
+}
+
+// SPKeys describes conn's SP keys.
+func (c *Configurator) SPKeys(conn directory.Connection) (directory.SPKeys, error) {
+	r, section, _, err := c.rotator(conn)
+	if err != nil {
+		return directory.SPKeys{}, err
+	}
+	return r.SPKeys(section)
+}
+
+func (c *Configurator) rotator(conn directory.Connection) (SPKeyRotator, json.RawMessage, map[string]json.RawMessage, error) {
+	r, ok := c.protocols[conn.Type].(SPKeyRotator)
+	if !ok {
+		return nil, nil, nil, &directory.InvalidError{Field: "type", Message: "only SAML connections have SP keys"}
+	}
+	cfg := map[string]json.RawMessage{}
+	if len(conn.Config) > 0 {
+		if err := json.Unmarshal(conn.Config, &cfg); err != nil {
+			return nil, nil, nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+	}
+	section := cfg[string(conn.Type)]
+	if len(section) == 0 {
+		return nil, nil, nil, &directory.InvalidError{Field: string(conn.Type), Message: "the connection has no SP key pair yet"}
+	}
+	return r, section, cfg, nil
+}

@@ -7,10 +7,12 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -122,8 +124,7 @@ func TestTestSignInProvisionsNobody(t *testing.T) {
 		}
 		b := newBrowser(t)
 		p := b.get(testURL)
-		wantStatus(t, p, http.StatusOK)
-		reqID, relay, forced := samlRequestOf(t, p.refreshURL(t))
+		reqID, relay, forced := samlRequestOf(t, testLink(t, p))
 		if !forced {
 			t.Fatal("a test's AuthnRequest must ask the IdP to authenticate again (ForceAuthn)")
 		}
@@ -172,7 +173,7 @@ func TestTestSignInProvisionsNobody(t *testing.T) {
 		test, testURL := must2[directory.ConnectionTest, string](t)(w.svc.StartConnectionTest(bg, "usr_admin", c, nil))
 		b := newBrowser(t)
 		p := b.get(testURL)
-		reqID, relay, _ := samlRequestOf(t, p.refreshURL(t))
+		reqID, relay, _ := samlRequestOf(t, testLink(t, p))
 		before := snapshot(t, path)
 		params := w.samlParams(c, reqID, "bob@beta.test")
 		params.SPEntityID = "https://other-sp.example/saml/metadata"
@@ -202,9 +203,11 @@ func TestTestSignInProvisionsNobody(t *testing.T) {
 		test, testURL := must2[directory.ConnectionTest, string](t)(w.svc.StartConnectionTest(bg, "usr_admin", c, func(id string) string { return "/done/" + id }))
 		b := newBrowser(t)
 		p := b.get(testURL)
-		if loc := p.refreshURL(t); loc == nil || loc.Query().Get("prompt") != "login" {
-			t.Fatalf("a test asks the IdP to authenticate again (prompt=login): %v", loc)
+		link := testLink(t, p)
+		if link.Query().Get("prompt") != "login" {
+			t.Fatalf("a test asks the IdP to authenticate again (prompt=login): %v", link)
 		}
+		p = page{url: p.url, status: http.StatusSeeOther, header: http.Header{"Location": {link.String()}}}
 		before := snapshot(t, path)
 		acct := account{id: "u-" + rnd(), email: "grace@gamma.test", name: "Grace H", groups: []string{"eng"}}
 		cb := w.flow(b, p, acct, nil)
@@ -237,6 +240,24 @@ func TestTestSignInProvisionsNobody(t *testing.T) {
 			}
 		}
 	})
+}
+
+var continueLink = regexp.MustCompile(`<a class="button" href="([^"]+)">Continue to the identity provider</a>`)
+
+// testLink is the IdP URL of a test's start page (a page that says what
+// is about to happen, with a link to go on).
+func testLink(t testing.TB, p page) *url.URL {
+	t.Helper()
+	wantStatus(t, p, http.StatusOK, "Test sign-in of")
+	m := continueLink.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no link to the IdP on the test's start page:\n%s", p.body)
+	}
+	u, err := url.Parse(html.UnescapeString(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 func must2[A, B any](t testing.TB) func(A, B, error) (A, B) {

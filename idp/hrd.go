@@ -385,6 +385,11 @@ func (s *Service) start(w http.ResponseWriter, r *http.Request, lr loginRequest,
 	switch {
 	case post != nil:
 		s.autoPost(w, r, post.URL, "Taking you to "+c.Name+"…", post.Form, "*")
+	case lr.test != "":
+		// A test says what is about to happen, and the admin goes on.
+		s.render(w, r, http.StatusOK, "message", messagePageData{Title: "Test sign-in of " + c.Name,
+			Message: "Sign in at the identity provider as the person to test. You will see what it sends and the roles it would give; nobody is signed in or provisioned.",
+			LinkURL: target, LinkText: "Continue to the identity provider"})
 	case viaForm:
 		s.render(w, r, http.StatusOK, "redirect", redirectPageData{URL: target, Name: c.Name})
 	default:

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ssobroker/ssobroker/directory/secretbox"
 	"github.com/ssobroker/ssobroker/tokens"
 )
 
@@ -18,11 +17,7 @@ func (e *env) withKeyring(ctx context.Context, fn func(*tokens.Keyring) error) e
 		return err
 	}
 	defer s.Close()
-	key, err := e.cfg.secretKey(e.log)
-	if err != nil {
-		return err
-	}
-	box, err := secretbox.New(key)
+	box, err := e.secretBox()
 	if err != nil {
 		return err
 	}

@@ -97,6 +97,9 @@ func commandTable() []commandSpec {
 
 		{path: "admin domain mark-verified", synopsis: "--org ORG --domain D", summary: "operator override of a domain's DNS verification (audited)", flags: adminFlags, run: domainMarkVerifiedCommand},
 
+		{path: "admin connection sp-key-rotate", synopsis: "--org ORG --connection CONN --step publish|activate|retire",
+			summary: "one step of a SAML connection's SP key rotation (audited)", flags: adminFlags | flagsKeys, run: spKeyRotateCommand},
+
 		{path: "keys rotate", summary: "publish the next signing key and activate the due one", flags: flagsStore | flagsKeys | flagsJSON, run: keysRotateCommand},
 		{path: "keys list", summary: "list the signing keys", flags: flagsStore | flagsKeys | flagsJSON, run: keysListCommand},
 	}
@@ -114,6 +117,7 @@ func groupSummaries() map[string]string {
 		"admin key":             "API keys of service accounts",
 		"admin client":          "OAuth clients",
 		"admin domain":          "an org's email domains",
+		"admin connection":      "an org's SSO connections",
 		"keys":                  "token signing keys",
 	}
 }

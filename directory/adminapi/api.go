@@ -226,6 +226,8 @@ func routeTable() []route {
 		{method: "PATCH", pattern: org + "/connections/{id}", handle: (*API).patchConnection},
 		{method: "DELETE", pattern: org + "/connections/{id}", handle: (*API).deleteConnection},
 		{method: "GET", pattern: org + "/connections/{id}/failures", handle: (*API).listConnectionFailures},
+		{method: "GET", pattern: org + "/connections/{id}/sp-keys", handle: (*API).getSPKeys},
+		{method: "POST", pattern: org + "/connections/{id}/sp-keys/rotate", handle: (*API).rotateSPKey},
 		{method: "POST", pattern: org + "/connections/{id}/test", handle: (*API).startConnectionTest},
 		{method: "GET", pattern: org + "/connections/{id}/tests/{tid}", handle: (*API).getConnectionTest},
 

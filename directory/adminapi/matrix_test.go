@@ -206,6 +206,12 @@ func matrixCases() []matrixCase {
 		{"connection failures", "GET", o + "/connections/{id}/failures", func(f *fixture, _ string) (string, string) {
 			return f.pathA("/connections/" + f.newConnection() + "/failures"), ""
 		}, allowed(200, adminOnly...)},
+		{"SP keys", "GET", o + "/connections/{id}/sp-keys", func(f *fixture, _ string) (string, string) {
+			return f.pathA("/connections/" + f.spKeysConnection() + "/sp-keys"), ""
+		}, allowed(200, adminOnly...)},
+		{"rotate SP key", "POST", o + "/connections/{id}/sp-keys/rotate", func(f *fixture, _ string) (string, string) {
+			return f.pathA("/connections/" + f.spKeysConnection() + "/sp-keys/rotate"), `{"step":"publish"}`
+		}, allowed(200, adminOnly...)},
 		{"start connection test", "POST", o + "/connections/{id}/test", func(f *fixture, _ string) (string, string) {
 			return f.pathA("/connections/" + f.newConnection() + "/test"), ""
 		}, allowed(201, adminOnly...)},

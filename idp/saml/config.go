@@ -55,6 +55,24 @@ type Config struct {
 	// the deployment's secret key (associated data: the connection id).
 	SPCertificate string `json:"sp_certificate,omitempty"`
 	SPKeySealed   []byte `json:"sp_key_sealed,omitempty"`
+	// An SP key rotation in progress (spkeys.go; docs/operations.md): the
+	// next pair, published in our metadata beside the current one and
+	// decrypting, signing nothing until activated; and, after an
+	// activation, the previous pair, decrypting only until retired. Sealed
+	// like the current key.
+	SPNextCertificate     string     `json:"sp_next_certificate,omitempty"`
+	SPNextKeySealed       []byte     `json:"sp_next_key_sealed,omitempty"`
+	SPNextPublishedAt     *time.Time `json:"sp_next_published_at,omitempty"`
+	SPPreviousCertificate string     `json:"sp_previous_certificate,omitempty"`
+	SPPreviousKeySealed   []byte     `json:"sp_previous_key_sealed,omitempty"`
+}
+
+// keepSPKeys copies the SP key pairs (current, next, previous) of from into
+// c: they are ours, never an admin's to set.
+func (c *Config) keepSPKeys(from Config) {
+	c.SPCertificate, c.SPKeySealed = from.SPCertificate, from.SPKeySealed
+	c.SPNextCertificate, c.SPNextKeySealed, c.SPNextPublishedAt = from.SPNextCertificate, from.SPNextKeySealed, from.SPNextPublishedAt
+	c.SPPreviousCertificate, c.SPPreviousKeySealed = from.SPPreviousCertificate, from.SPPreviousKeySealed
 }
 
 // Request bindings.
@@ -102,7 +120,13 @@ func (c Config) signRequests() bool { return c.SignRequests == nil || *c.SignReq
 
 // spKeyPair opens the SP's private key and parses its certificate.
 func spKeyPair(c Config, open func([]byte) ([]byte, error)) (crypto.Signer, *x509.Certificate, error) {
-	block, _ := pem.Decode([]byte(c.SPCertificate))
+	return openKeyPair(c.SPCertificate, c.SPKeySealed, open)
+}
+
+// openKeyPair opens a sealed PKCS #8 RSA key and parses its PEM
+// certificate, which must match it.
+func openKeyPair(certPEM string, sealed []byte, open func([]byte) ([]byte, error)) (*rsa.PrivateKey, *x509.Certificate, error) {
+	block, _ := pem.Decode([]byte(certPEM))
 	if block == nil || block.Type != "CERTIFICATE" {
 		return nil, nil, fmt.Errorf("%w: sp_certificate is not a PEM certificate", idp.ErrConfig)
 	}
@@ -113,7 +137,7 @@ func spKeyPair(c Config, open func([]byte) ([]byte, error)) (crypto.Signer, *x50
 	if open == nil {
 		return nil, nil, fmt.Errorf("%w: no way to open the SP key", idp.ErrConfig)
 	}
-	der, err := open(c.SPKeySealed)
+	der, err := open(sealed)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -110,13 +110,11 @@ func (Configurator) Validate(ctx context.Context, in idp.ConfigureInput) (direct
 		return out, nil
 	}
 	// The key pair is ours, never the admin's.
-	c.SPCertificate, c.SPKeySealed = "", nil
+	var stored Config
 	if len(in.Stored) > 0 {
-		var stored Config
-		if err := json.Unmarshal(in.Stored, &stored); err == nil {
-			c.SPCertificate, c.SPKeySealed = stored.SPCertificate, stored.SPKeySealed
-		}
+		_ = json.Unmarshal(in.Stored, &stored) // unreadable: a new key pair
 	}
+	c.keepSPKeys(stored)
 	if out.Problems = settingsProblems(c); len(out.Problems) > 0 {
 		return out, nil
 	}

@@ -90,6 +90,7 @@ type Connector struct {
 	sp       crewjam.ServiceProvider
 	certs    []*x509.Certificate // the IdP's signing certificates
 	cfg      Config
+	extra    extraKeys // an SP key rotation in progress (spkeys.go)
 	idpID    string
 	ssoURL   string
 	binding  string
@@ -113,6 +114,10 @@ func New(ctx context.Context, in idp.FactoryInput) (idp.Connector, error) {
 		return nil, fmt.Errorf("%w: the SP entity ID and ACS URL are required", idp.ErrConfig)
 	}
 	key, cert, err := spKeyPair(cfg, in.OpenSecret)
+	if err != nil {
+		return nil, err
+	}
+	extra, err := openExtraKeys(cfg, in.OpenSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +146,7 @@ func New(ctx context.Context, in idp.FactoryInput) (idp.Connector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: entity ID: %w", idp.ErrConfig, err)
 	}
-	c := &Connector{cfg: cfg, idpID: md.EntityID, certs: signingCerts(md), names: namesFrom(in.Config.AttributeMapping), log: in.Logger}
+	c := &Connector{cfg: cfg, extra: extra, idpID: md.EntityID, certs: signingCerts(md), names: namesFrom(in.Config.AttributeMapping), log: in.Logger}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -166,7 +171,7 @@ func New(ctx context.Context, in idp.FactoryInput) (idp.Connector, error) {
 	if cfg.signRequests() {
 		c.sp.SignatureMethod = dsig.RSASHA256SignatureMethod
 	}
-	if c.metadata, err = signedMetadata(&c.sp, cfg.WantAssertionsSigned); err != nil {
+	if c.metadata, err = signedMetadata(&c.sp, cfg.WantAssertionsSigned, extra.nextCert); err != nil {
 		return nil, fmt.Errorf("%w: SP metadata: %w", idp.ErrConfig, err)
 	}
 	return c, nil
@@ -394,6 +399,17 @@ func (c *Connector) handleResponse(ctx context.Context, raw []byte, expect idp.S
 		acs = *u
 	}
 	a, err := parse(&sp, raw, ids, acs)
+	if err != nil && len(c.extra.decrypt) > 0 && strings.Contains(err.Error(), "decrypt") {
+		// During an SP key rotation the IdP may encrypt to the next key
+		// (published) or the previous one (not read our metadata again).
+		for _, k := range c.extra.decrypt {
+			alt := sp
+			alt.Key = k
+			if a, err = parse(&alt, raw, ids, acs); err == nil || !strings.Contains(err.Error(), "decrypt") {
+				break
+			}
+		}
+	}
 	if err != nil {
 		return idp.Identity{}, err
 	}
@@ -539,10 +555,32 @@ func rememberUntil(a *crewjam.Assertion, now time.Time) time.Time {
 	return from.Add(crewjam.MaxIssueDelay + crewjam.MaxClockSkew)
 }
 
+// spKeyDescriptors lists our SP certificates for signing and for
+// encryption: the current one and, during a rotation, the next one
+// (published before it signs anything; docs/operations.md).
+func spKeyDescriptors(current, next *x509.Certificate) []crewjam.KeyDescriptor {
+	var out []crewjam.KeyDescriptor
+	for _, cert := range []*x509.Certificate{current, next} {
+		if cert == nil {
+			continue
+		}
+		info := crewjam.KeyInfo{X509Data: crewjam.X509Data{X509Certificates: []crewjam.X509Certificate{{Data: base64.StdEncoding.EncodeToString(cert.Raw)}}}}
+		out = append(out,
+			crewjam.KeyDescriptor{Use: "signing", KeyInfo: info},
+			crewjam.KeyDescriptor{Use: "encryption", KeyInfo: info, EncryptionMethods: []crewjam.EncryptionMethod{
+				{Algorithm: "http://www.w3.org/2001/04/xmlenc#aes128-cbc"},
+				{Algorithm: "http://www.w3.org/2001/04/xmlenc#aes192-cbc"},
+				{Algorithm: "http://www.w3.org/2001/04/xmlenc#aes256-cbc"},
+				{Algorithm: "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"},
+			}})
+	}
+	return out
+}
+
 // signedMetadata is our SP metadata: the library's, with only the HTTP-POST
 // ACS (no artifact binding), WantAssertionsSigned only when the connection
 // wants it, an ID, and an enveloped RSA-SHA256 signature by the SP key.
-func signedMetadata(sp *crewjam.ServiceProvider, wantAssertionsSigned bool) ([]byte, error) {
+func signedMetadata(sp *crewjam.ServiceProvider, wantAssertionsSigned bool, next *x509.Certificate) ([]byte, error) {
 	ed := sp.Metadata()
 	sum := sha256.Sum256([]byte(sp.EntityID))
 	ed.ID = "_" + hex.EncodeToString(sum[:16])
@@ -551,6 +589,7 @@ func signedMetadata(sp *crewjam.ServiceProvider, wantAssertionsSigned bool) ([]b
 		if !wantAssertionsSigned {
 			d.WantAssertionsSigned = nil
 		}
+		d.KeyDescriptors = spKeyDescriptors(sp.Certificate, next)
 		d.AssertionConsumerServices = slices.DeleteFunc(d.AssertionConsumerServices, func(e crewjam.IndexedEndpoint) bool {
 			return e.Binding != crewjam.HTTPPostBinding
 		})
