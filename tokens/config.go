@@ -22,6 +22,15 @@ const (
 // Valid reports whether a is one of ES256, EdDSA and RS256.
 func (a Algorithm) Valid() bool { return a == ES256 || a == EdDSA || a == RS256 }
 
+// Validate is Valid as the error a configuration check reports: this package
+// owns the algorithm names (cmd only collects the errors).
+func (a Algorithm) Validate() error {
+	if !a.Valid() {
+		return fmt.Errorf("%q is not a signing algorithm: use ES256, EdDSA or RS256", string(a))
+	}
+	return nil
+}
+
 // Defaults. The rotation timings obey JWKSMaxAge + ReloadInterval ≤ PublishLead:
 // a verifier that fetched the key set just before a new key appeared has
 // refetched it before any token is signed with that key.

@@ -216,11 +216,11 @@ func (c *config) validate() error {
 		}
 	}
 	// The tokens package owns the algorithms (tokens.Algorithm.Valid).
-	if !tokens.Algorithm(c.SigningAlg).Valid() {
-		errs = append(errs, fmt.Errorf("SSOBROKER_SIGNING_ALG %q must be ES256, EdDSA or RS256", c.SigningAlg))
+	if err := tokens.Algorithm(c.SigningAlg).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("SSOBROKER_SIGNING_ALG: %w", err))
 	}
-	if !tokens.Algorithm(c.IDTokenAlg).Valid() {
-		errs = append(errs, fmt.Errorf("SSOBROKER_ID_TOKEN_ALG %q must be RS256, ES256 or EdDSA", c.IDTokenAlg))
+	if err := tokens.Algorithm(c.IDTokenAlg).Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("SSOBROKER_ID_TOKEN_ALG: %w", err))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("SSOBROKER_LOG_FORMAT %q must be text or json", c.LogFormat))
