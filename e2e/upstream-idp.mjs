@@ -14,6 +14,10 @@
 //                        oidc-provider puts them only in userinfo, as many
 //                        real IdPs do
 //   --accounts FILE      JSON object {accountId: {email, email_verified, name, groups}}
+//   --post-logout-redirect-uris URI[,URI…]
+//                        the client's post_logout_redirect_uris (RP-initiated
+//                        logout at end_session_endpoint, /session/end: a
+//                        confirmation form posting xsrf and logout=yes)
 //
 // Prints one JSON line on stdout when ready: {"ready":true,"issuer":"http://127.0.0.1:PORT"}.
 //
@@ -49,7 +53,7 @@ function usage(msg) {
 
 const args = process.argv.slice(2);
 const positional = [];
-const opts = { clientId: 'ssobroker', clientSecret: 'ssobroker-secret', claimsInIdToken: false, accounts: null };
+const opts = { clientId: 'ssobroker', clientSecret: 'ssobroker-secret', claimsInIdToken: false, accounts: null, postLogout: [] };
 for (let i = 0; i < args.length; i += 1) {
   const a = args[i];
   switch (a) {
@@ -57,6 +61,7 @@ for (let i = 0; i < args.length; i += 1) {
     case '--client-secret': opts.clientSecret = args[++i]; break;
     case '--claims-in-id-token': opts.claimsInIdToken = true; break;
     case '--accounts': opts.accounts = args[++i]; break;
+    case '--post-logout-redirect-uris': opts.postLogout = args[++i].split(',').filter(Boolean); break;
     default:
       if (a.startsWith('--')) usage(`unknown option ${a}`);
       positional.push(a);
@@ -92,6 +97,7 @@ const provider = new Provider(issuer, {
     client_id: opts.clientId,
     client_secret: opts.clientSecret,
     redirect_uris: redirectUris,
+    post_logout_redirect_uris: opts.postLogout,
     grant_types: ['authorization_code'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',

@@ -82,7 +82,8 @@ func newWorld(t *testing.T) *world {
 		},
 	})
 	w.corpIdP = peers.StartUpstream(t, peers.UpstreamOptions{Callbacks: []string{w.callbackURL(w.corp.Conn)},
-		ClientID: upstreamClientID, ClientSecret: upstreamClientSecret, Log: c.logFile(t, "upstream-corp")})
+		PostLogout: []string{w.logoutCallbackURL(w.corp.Conn)},
+		ClientID:   upstreamClientID, ClientSecret: upstreamClientSecret, Log: c.logFile(t, "upstream-corp")})
 	w.enableConnection(t, w.corp, w.corpIdP.Issuer)
 	w.verifyDomain(t, w.corp)
 	w.autoJIT(t, w.corp)
@@ -303,6 +304,12 @@ func (w *world) autoJIT(t *testing.T, o org) {
 // callbackURL is the broker's redirect URI for an OIDC connection.
 func (w *world) callbackURL(conn string) string {
 	return w.issuer + "/sso/oidc/" + conn + "/callback"
+}
+
+// logoutCallbackURL is the broker's post_logout_redirect_uri at the IdP of
+// an OIDC connection (upstream RP-initiated logout).
+func (w *world) logoutCallbackURL(conn string) string {
+	return w.issuer + "/sso/oidc/" + conn + "/logout/callback"
 }
 
 func (w *world) isBroker(u *url.URL) bool {

@@ -239,6 +239,7 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, st loginState, 
 	}
 	sess, err := s.sessions.CreateSession(ctx, session.Session{
 		UserID: u.ID, OrgID: c.OrgID, ConnectionID: c.ID, AMR: amr, AuthTime: s.now(),
+		Data: s.sessionData(ctx, c, u.ID, id),
 	})
 	if err != nil {
 		s.fail(w, r, storeFailure("creating the session", err, st.retry()))

@@ -31,6 +31,10 @@ type Identity struct {
 	// AMR lists the authentication methods the IdP reported (RFC 8176), or
 	// nil when it reported none.
 	AMR []string
+	// IDToken is the IdP's raw ID token (OIDC), kept sealed with the
+	// browser session as the id_token_hint of an upstream logout
+	// (upstreamlogout.go). Never logged.
+	IDToken string
 	// Attributes are the SAML attributes or OIDC claims the IdP sent, as
 	// text and bounded (Attributes.Add), for a test sign-in to show; sign-in
 	// itself reads only the fields above.

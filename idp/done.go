@@ -58,7 +58,9 @@ func (s *Service) donePage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "done", data)
 }
 
-// logout is POST /logout: it deletes the browser session and its cookie.
+// logout is POST /logout: it deletes the browser session and its cookie,
+// then sends the browser to sign out at the IdP the session came through
+// when that IdP offers it (upstreamlogout.go), else to /login/done.
 // RP-initiated logout for clients (/oauth2/logout) belongs to tokens.
 func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
@@ -68,13 +70,23 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 			log:     "CSRF token missing or wrong on the logout form", err: err, level: slog.LevelWarn})
 		return
 	}
+	target := s.base + LoginDonePath
 	if id, ok := session.FromRequest(r, SessionCookie); ok {
+		// Read first: the session says which IdP to sign out of.
+		sess, err := s.sessions.GetSession(r.Context(), id)
+		if err != nil && !errors.Is(err, session.ErrNotFound) {
+			s.fail(w, r, storeFailure("reading the session", err, nil))
+			return
+		}
 		if err := s.sessions.DeleteSession(r.Context(), id); err != nil {
 			s.fail(w, r, storeFailure("deleting the session", err, nil))
 			return
 		}
-		s.log.InfoContext(r.Context(), "signed out")
+		s.log.InfoContext(r.Context(), "signed out", "session", sess.Handle)
+		if u := s.upstreamLogoutURL(r.Context(), handoffFor(sess, s.issuer+LoginDonePath)); u != "" {
+			target = u
+		}
 	}
 	s.cookie.Clear(w)
-	s.redirect(w, r, s.base+LoginDonePath)
+	s.redirect(w, r, target)
 }

@@ -249,6 +249,8 @@ func (s *Service) Close() {
 //	GET  /login/done                 who is signed in, with a sign-out button
 //	POST /logout                     ends the browser session (CSRF)
 //	GET  /sso/oidc/{conn}/callback   the upstream OIDC callback
+//	GET  /sso/oidc/{conn}/logout/callback  back from the IdP's logout (upstreamlogout.go)
+//	GET  /sso/logout?id=             a logout /oauth2/logout hands over to the IdP's
 //	GET  /sso/saml/{conn}/metadata   our SAML SP metadata (signed)
 //	POST /sso/saml/{conn}/acs        the SAML assertion consumer service
 //	GET  /sso/test/{token}           a test sign-in's one-time start (conntest.go)
@@ -259,6 +261,8 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+LoginPath+"/{org}", s.orgLogin)
 	mux.HandleFunc("POST "+LogoutPath, s.logout)
 	mux.HandleFunc("GET /sso/oidc/{conn}/callback", s.oidcCallback)
+	mux.HandleFunc("GET /sso/oidc/{conn}/logout/callback", s.upstreamLogoutReturn)
+	mux.HandleFunc("GET "+UpstreamLogoutPath, s.upstreamLogoutHandoff)
 	mux.HandleFunc("GET /sso/saml/{conn}/metadata", s.samlMetadata)
 	mux.HandleFunc("POST /sso/saml/{conn}/acs", s.samlACS)
 	mux.HandleFunc("GET "+TestStartPath+"{token}", s.testStartPage)

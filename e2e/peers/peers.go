@@ -222,6 +222,9 @@ type UpstreamOptions struct {
 	// ClaimsInIDToken puts email, name and groups in the ID token too (by
 	// default oidc-provider puts scope-requested claims only in userinfo).
 	ClaimsInIDToken bool
+	// PostLogout are the client's post_logout_redirect_uris (RP-initiated
+	// logout at the IdP's end_session_endpoint).
+	PostLogout []string
 	// Log also receives the IdP's stderr.
 	Log io.Writer
 }
@@ -249,6 +252,9 @@ func StartUpstream(t testing.TB, o UpstreamOptions) *Upstream {
 	}
 	if o.ClaimsInIDToken {
 		args = append(args, "--claims-in-id-token")
+	}
+	if len(o.PostLogout) > 0 {
+		args = append(args, "--post-logout-redirect-uris", strings.Join(o.PostLogout, ","))
 	}
 	s, line := StartScript(t, "upstream-idp.mjs", ScriptOptions{Args: args, Log: o.Log})
 	var ready struct {

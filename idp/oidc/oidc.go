@@ -41,6 +41,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -116,9 +117,15 @@ type Connector struct {
 	claims    claimNames
 	needsIss  bool // the IdP sends RFC 9207 iss in authorization responses
 	useGroups bool
+	// endSession is the IdP's end_session_endpoint (OIDC RP-Initiated
+	// Logout 1.0), or "" when it offers none.
+	endSession string
 }
 
-var _ idp.CallbackConnector = (*Connector)(nil)
+var (
+	_ idp.CallbackConnector = (*Connector)(nil)
+	_ idp.LogoutConnector   = (*Connector)(nil)
+)
 
 // New builds the connector of a connection of type "oidc": it parses the
 // configuration, opens the client secret and fetches the IdP's discovery
@@ -152,8 +159,9 @@ func New(ctx context.Context, in idp.FactoryInput) (idp.Connector, error) {
 		return nil, fmt.Errorf("%w: discovery of %s: %w", idp.ErrUpstreamUnavailable, cfg.Issuer, discoveryError(err))
 	}
 	var meta struct {
-		IssParam bool     `json:"authorization_response_iss_parameter_supported"`
-		PKCE     []string `json:"code_challenge_methods_supported"`
+		IssParam   bool     `json:"authorization_response_iss_parameter_supported"`
+		PKCE       []string `json:"code_challenge_methods_supported"`
+		EndSession string   `json:"end_session_endpoint"`
 	}
 	if err := provider.Claims(&meta); err != nil {
 		return nil, fmt.Errorf("%w: discovery document: %w", idp.ErrUpstreamUnavailable, err)
@@ -181,7 +189,38 @@ func New(ctx context.Context, in idp.FactoryInput) (idp.Connector, error) {
 		needsIss:  meta.IssParam,
 		useGroups: in.Config.UsesGroups(),
 	}
+	if u, err := url.Parse(meta.EndSession); meta.EndSession != "" && (err != nil || u.Host == "" || u.Fragment != "" ||
+		u.Scheme != "https" && !(u.Scheme == "http" && strings.HasPrefix(cfg.Issuer, "http:"))) {
+		// A browser is sent there: an https URL (http only for an http
+		// issuer, a test IdP), else no upstream logout.
+		if in.Logger != nil {
+			in.Logger.Warn("the identity provider's end_session_endpoint is not a usable URL; sign-out stays local", "issuer", cfg.Issuer)
+		}
+	} else {
+		c.endSession = meta.EndSession
+	}
 	return c, nil
+}
+
+// LogoutURL returns the IdP's end_session_endpoint with id_token_hint,
+// post_logout_redirect_uri, state and client_id (OIDC RP-Initiated Logout
+// 1.0 §2), or ok false when the IdP announces none. The IdP must have
+// postLogoutRedirectURI registered for the client.
+func (c *Connector) LogoutURL(idTokenHint, postLogoutRedirectURI, state string) (string, bool) {
+	if c.endSession == "" {
+		return "", false
+	}
+	u, err := url.Parse(c.endSession)
+	if err != nil {
+		return "", false
+	}
+	q := u.Query()
+	q.Set("id_token_hint", idTokenHint)
+	q.Set("post_logout_redirect_uri", postLogoutRedirectURI)
+	q.Set("state", state)
+	q.Set("client_id", c.cfg.ClientID)
+	u.RawQuery = q.Encode()
+	return u.String(), true
 }
 
 // Issuer returns the configured issuer.
@@ -259,7 +298,12 @@ func (c *Connector) HandleCallback(ctx context.Context, r *http.Request, expect 
 			return idp.Identity{}, err
 		}
 	}
-	return c.claims.identity(idt.Issuer, claims, c.requireVerified())
+	id, err := c.claims.identity(idt.Issuer, claims, c.requireVerified())
+	if err != nil {
+		return id, err
+	}
+	id.IDToken = rawID
+	return id, nil
 }
 
 // verify checks the ID token. The issuer is compared before any key is
