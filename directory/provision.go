@@ -288,19 +288,35 @@ func admit(ctx context.Context, q querier, o Organization, in LoginIdentity, out
 }
 
 // syncMapped applies the connection's group mapping to a member: the org role
-// of a membership the mapping made, and the workspace memberships it made.
+// of a membership the mapping made (syncMappedOrgRole), then the workspace
+// memberships it made (syncMappedWorkspaces). It returns what it kept and why.
 func syncMapped(ctx context.Context, q querier, o Organization, connID, userID string, in LoginIdentity) ([]string, error) {
+	notes, err := syncMappedOrgRole(ctx, q, o, connID, userID, in.MappedOrgRole)
+	if err != nil || in.MappedWorkspaces == nil {
+		return notes, err
+	}
+	more, err := syncMappedWorkspaces(ctx, q, o, connID, userID, in.MappedWorkspaces)
+	if err != nil {
+		return nil, err
+	}
+	return append(notes, more...), nil
+}
+
+// syncMappedOrgRole sets the org role of a membership this connection made to
+// the mapped role, unless that would remove the org's last admin (then it
+// keeps the role and says so).
+func syncMappedOrgRole(ctx context.Context, q querier, o Organization, connID, userID string, mapped access.OrgRole) ([]string, error) {
 	var notes []string
 	var source string
 	if err := q.queryRow(ctx, `SELECT source FROM org_members WHERE org_id = $1 AND principal_id = $2`, o.ID, userID).Scan(&source); err != nil {
 		return nil, err
 	}
-	if in.MappedOrgRole != "" && source == connID {
+	if mapped != "" && source == connID {
 		m, err := getMember(ctx, q, o.ID, userID)
 		if err != nil {
 			return nil, err
 		}
-		if m.Role != in.MappedOrgRole {
+		if m.Role != mapped {
 			n, err := countAdmins(ctx, q, o.ID)
 			if err != nil {
 				return nil, err
@@ -309,20 +325,25 @@ func syncMapped(ctx context.Context, q querier, o Organization, connID, userID s
 				notes = append(notes, "kept admin role: the group mapping would remove the organization's last admin")
 			} else {
 				if _, err := q.exec(ctx, `UPDATE org_members SET role = $1, version = version + 1 WHERE org_id = $2 AND principal_id = $3`,
-					string(in.MappedOrgRole), o.ID, userID); err != nil {
+					string(mapped), o.ID, userID); err != nil {
 					return nil, err
 				}
-				if err := audit(ctx, q, o.ID, "connection:"+connID, "member.role.sync", userID, map[string]any{"role": m.Role}, map[string]any{"role": in.MappedOrgRole}); err != nil {
+				if err := audit(ctx, q, o.ID, "connection:"+connID, "member.role.sync", userID, map[string]any{"role": m.Role}, map[string]any{"role": mapped}); err != nil {
 					return nil, err
 				}
 			}
 		}
 	}
-	if in.MappedWorkspaces == nil {
-		return notes, nil
-	}
+	return notes, nil
+}
+
+// syncMappedWorkspaces makes the workspace memberships this connection made
+// match the mapped ones: it removes those no longer mapped and puts the mapped
+// ones, leaving memberships made by an admin or an invitation alone.
+func syncMappedWorkspaces(ctx context.Context, q querier, o Organization, connID, userID string, mapped map[string]access.WorkspaceRole) ([]string, error) {
+	var notes []string
 	want := map[string]access.WorkspaceRole{}
-	for ref, role := range in.MappedWorkspaces {
+	for ref, role := range mapped {
 		if !role.Valid() {
 			return nil, invalid("role", "mapped workspace role %q is not owner or member", role)
 		}
