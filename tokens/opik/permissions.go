@@ -110,7 +110,7 @@ type PermissionMap struct {
 
 // ParsePermissionMap reads "opik_name=ours,…": each left side a lower snake
 // case Opik permission name the built-in table does not map, each right
-// side one of our permissions ("workspace.write", PERMISSIONS.md) or an
+// side one of our permissions ("workspace.write", docs/permissions.md) or an
 // Opik name the table maps ("trace_span_thread_log"), which stands for its
 // permission. Spaces around items are ignored; "" is the empty map. Every
 // problem is reported at once, naming the item.

@@ -222,7 +222,7 @@ func (a *Audience) UnmarshalJSON(b []byte) error {
 }
 
 // Allowed reports whether the token's principal holds permission in the
-// workspace called workspace (PERMISSIONS.md, the seed-001 table), decided
+// workspace called workspace (docs/permissions.md, the seed-001 table), decided
 // from the token alone by access.Effective through Claims.Permissions: an
 // org admin holds every workspace permission in any workspace of its org
 // (the caller checks the workspace is claims.Org.ID's), a narrowed token
