@@ -85,4 +85,3 @@ func csrfMatches(r *http.Request, token string) bool {
 	c, ok := session.FromRequest(r, tokens.LogoutCookie)
 	return ok && tokens.IsRandomToken(c) && subtle.ConstantTimeCompare([]byte(c), []byte(token)) == 1
 }
-
