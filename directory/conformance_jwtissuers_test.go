@@ -78,7 +78,9 @@ func testJWTIssuerMappings(t *testing.T, s *directory.SQLStore) {
 			{"role claim without a cap", func(j *directory.JWTIssuer) { j.ServiceAccountID, j.RoleClaim = sa.ID, "role" }, "max_role"},
 			{"unknown max_role", func(j *directory.JWTIssuer) { j.ServiceAccountID, j.MaxRole = sa.ID, "owner" }, "max_role"},
 			{"control character in a claim name", func(j *directory.JWTIssuer) { j.UserClaim = "em\nail" }, "user_claim"},
-			{"claim name with spaces around", func(j *directory.JWTIssuer) { j.ServiceAccountID, j.RoleClaim, j.MaxRole = sa.ID, " role", access.RoleViewOnly }, "role_claim"},
+			{"claim name with spaces around", func(j *directory.JWTIssuer) {
+				j.ServiceAccountID, j.RoleClaim, j.MaxRole = sa.ID, " role", access.RoleViewOnly
+			}, "role_claim"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				j := base
@@ -140,4 +142,3 @@ func testJWTIssuerMappings(t *testing.T, s *directory.SQLStore) {
 		}
 	})
 }
-
