@@ -39,9 +39,7 @@ func (s *SQLStore) RecordJWTIssuerFailure(ctx context.Context, f JWTIssuerFailur
 			return err
 		}
 		kept = true
-		_, err = q.exec(ctx, `DELETE FROM jwt_issuer_failures WHERE jwt_issuer_id = $1 AND id NOT IN
-			(SELECT id FROM jwt_issuer_failures WHERE jwt_issuer_id = $1 ORDER BY id DESC LIMIT $2)`, f.JWTIssuerID, MaxJWTIssuerFailures)
-		return err
+		return keepRecent(ctx, q, "jwt_issuer_failures", "jwt_issuer_id", f.JWTIssuerID, MaxJWTIssuerFailures)
 	})
 	if err != nil {
 		return false, fmt.Errorf("record JWT issuer failure: %w", err)
