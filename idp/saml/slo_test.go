@@ -64,9 +64,9 @@ func newSLORig(t *testing.T, bindings ...string) sloRig {
 // from the IdP, before signing.
 type logoutMsg struct {
 	root, id, issuer, destination, inResponseTo, status string
-	issued                                               time.Time
-	notOnOrAfter                                         *time.Time
-	sessionIndexes                                       []string
+	issued                                              time.Time
+	notOnOrAfter                                        *time.Time
+	sessionIndexes                                      []string
 }
 
 func (r sloRig) request() logoutMsg {
@@ -241,7 +241,9 @@ func TestIdPLogoutRequestsAreVerified(t *testing.T) {
 			}
 			build := c.build
 			if build == nil {
-				build = func(t *testing.T, m logoutMsg) *http.Request { return redirect(t, m, r.idp.Key, samltest.RSASHA256, "") }
+				build = func(t *testing.T, m logoutMsg) *http.Request {
+					return redirect(t, m, r.idp.Key, samltest.RSASHA256, "")
+				}
 			}
 			_, err := r.handleRequest(build(t, m))
 			wantRefused(t, err, c.want)
