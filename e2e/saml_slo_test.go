@@ -31,6 +31,7 @@ func TestSAMLSingleLogout(t *testing.T) {
 	}
 	t.Run("SP-initiated: signing out of the broker ends the SimpleSAMLphp session", func(t *testing.T) { w.sloFromBroker(t, o) })
 	t.Run("IdP-initiated: a logout at SimpleSAMLphp ends the broker session; its replay is refused", func(t *testing.T) { w.sloFromIdP(t, o) })
+	t.Run("an application's /oauth2/logout goes through SimpleSAMLphp and back to its post-logout URI", func(t *testing.T) { w.sloFromApp(t, o) })
 }
 
 // idpAsksPassword starts a new login for o's user in browser b and reports
@@ -189,4 +190,34 @@ func (w *samlWorld) sloFromIdP(t *testing.T, o *samlOrg) {
 func jarWithout(b *browser, base, name string) {
 	u, _ := url.Parse(base)
 	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: "", Path: "/", MaxAge: -1}})
+}
+
+func (w *samlWorld) sloFromApp(t *testing.T, o *samlOrg) {
+	b, f, cb, _ := w.samlLogin(t, o)
+	ts := w.exchange(t, f, cb)
+	q := url.Values{"id_token_hint": {ts.Tokens.IDToken}, "post_logout_redirect_uri": {w.redirectURI}, "state": {"st-1"}}
+	p := b.get(w.a.base+"/oauth2/logout?"+q.Encode(), true)
+	handoff := p.location()
+	if p.status != http.StatusSeeOther || handoff == nil || handoff.Path != "/sso/logout" {
+		t.Fatalf("/oauth2/logout: %d to %v, want the upstream logout hand-off\n%s", p.status, handoff, p.text())
+	}
+	if w.signedIn(t, b) {
+		t.Fatalf("the broker session outlived /oauth2/logout")
+	}
+	p = b.get(onReplica(handoff.String(), w.b), true)
+	to := p.location()
+	if p.status != http.StatusSeeOther || to == nil || !strings.HasPrefix(to.String(), o.idp.BaseURL+"/saml2/idp/SingleLogoutService.php?") {
+		t.Fatalf("the hand-off: %d to %v, want SimpleSAMLphp's SingleLogoutService\n%s", p.status, to, w.replicaLog(w.b))
+	}
+	back, last := w.followAtIdP(t, b, o, to.String())
+	if back == nil || back.Path != "/sso/saml/"+o.Conn+"/slo" {
+		t.Fatalf("SimpleSAMLphp did not answer to our SLO endpoint: %v (%d)\n%s", back, last.status, last.text())
+	}
+	end := b.get(onReplica(back.String(), w.a), true)
+	if land := end.location(); end.status != http.StatusSeeOther || land == nil || land.String() != w.redirectURI+"?state=st-1" {
+		t.Fatalf("the LogoutResponse landed %d at %v, want the client's post-logout URI with its state\n%s", end.status, land, end.text())
+	}
+	if !w.idpAsksPassword(t, b, o) {
+		t.Fatalf("SimpleSAMLphp signed the user in again without the password after the application's logout")
+	}
 }
