@@ -198,7 +198,7 @@ func (w *samlWorld) sloFromApp(t *testing.T, o *samlOrg) {
 	q := url.Values{"id_token_hint": {ts.Tokens.IDToken}, "post_logout_redirect_uri": {w.redirectURI}, "state": {"st-1"}}
 	p := b.get(w.a.base+"/oauth2/logout?"+q.Encode(), true)
 	handoff := p.location()
-	if p.status != http.StatusSeeOther || handoff == nil || handoff.Path != "/sso/logout" {
+	if !p.redirect() || handoff == nil || handoff.Path != "/sso/logout" {
 		t.Fatalf("/oauth2/logout: %d to %v, want the upstream logout hand-off\n%s", p.status, handoff, p.text())
 	}
 	if w.signedIn(t, b) {
