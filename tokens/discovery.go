@@ -105,8 +105,6 @@ const (
 	GrantClientCredentials = "client_credentials"  // RFC 6749 §4.4
 	GrantAuthorizationCode = "authorization_code"  // RFC 6749 §4.1
 	GrantRefreshToken      = "refresh_token"       // RFC 6749 §6
-	// GrantTokenExchange is RFC 8693 token exchange.
-	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
 	AuthClientSecretBasic  = "client_secret_basic" // RFC 6749 §2.3.1, HTTP Basic
 	AuthClientSecretPost   = "client_secret_post"  // RFC 6749 §2.3.1, in the body
 	AuthNone               = "none"                // public clients: client_id and PKCE

@@ -13,10 +13,6 @@ const (
 	CodeUnauthorizedClient     = "unauthorized_client"
 	CodeUnsupportedGrantType   = "unsupported_grant_type"
 	CodeInvalidScope           = "invalid_scope"
-	// CodeInvalidTarget is RFC 8693 §2.2.2's answer when no token can be
-	// issued for the target asked for (an organization the user is not a
-	// member of, an audience we do not serve).
-	CodeInvalidTarget = "invalid_target"
 	CodeServerError            = "server_error"
 	CodeTemporarilyUnavailable = "temporarily_unavailable"
 )

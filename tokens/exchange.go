@@ -11,6 +11,14 @@ import (
 	"github.com/ssobroker/ssobroker/session"
 )
 
+// GrantTokenExchange is RFC 8693 token exchange.
+const GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+// CodeInvalidTarget is RFC 8693 §2.2.2's answer when no token can be
+// issued for the target asked for (an organization the user is not a
+// member of, an audience we do not serve).
+const CodeInvalidTarget = "invalid_target"
+
 // Token type identifiers of RFC 8693 §3.
 const (
 	TokenTypeAccessToken  = "urn:ietf:params:oauth:token-type:access_token"

@@ -30,7 +30,7 @@ type form struct {
 	// The token-exchange parameters (RFC 8693 §2.1; exchange.go), and
 	// organization (id or name) to switch to.
 	subjectToken, subjectTokenType, requestedTokenType string
-	actorToken, actorTokenType, organization         string
+	actorToken, actorTokenType, organization           string
 	// audience and resource may be repeated (RFC 8693 §2.1), up to
 	// maxTargets values each.
 	audience, resource []string
