@@ -360,3 +360,42 @@ func TestTokenExchangeInDiscovery(t *testing.T) {
 		t.Fatalf("grant_types_supported = %v", d.GrantTypesSupported)
 	}
 }
+
+// TestExchangedTokenSizeForManyOrgUser: a user who is a member of 1,000
+// orgs, in 40 long-named workspaces of the org switched to, gets a token
+// under tokens.MaxAccessTokenBytes (8 kB): a token names one org, and the
+// workspace list is capped (workspaces_truncated), so it does not grow
+// with the number of orgs or workspaces.
+func TestExchangedTokenSizeForManyOrgUser(t *testing.T) {
+	e := newManyOrgEnv(t, 1000)
+	ctx := context.Background()
+	target := e.seed.Orgs[777]
+	for i := range 40 {
+		name := "w" + randomSuffix() + strings.Repeat("x", 50) + string(rune('a'+i%26))
+		ws, err := e.store.CreateWorkspace(ctx, "system:test", target.ID, name[:62], "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.store.PutWorkspaceMember(ctx, "system:test", target.ID, ws.ID, e.seed.ManyOrgUser,
+			access.Membership{Role: access.WorkspaceOwner, CanInvite: true, CanMakePublic: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(e.access); n >= tokens.MaxAccessTokenBytes {
+		t.Fatalf("the many-org user's own token is %d bytes", n)
+	}
+	x := e.exchangeAs(e.public, e.access, tokens.TokenTypeAccessToken, url.Values{"organization": {target.ID}})
+	if x.status != http.StatusOK {
+		t.Fatalf("exchange: %d %v", x.status, x.body)
+	}
+	tok := x.str("access_token")
+	m, c := claimsOf(t, tok)
+	if c.Org.ID != target.ID || m["workspaces_truncated"] != true {
+		t.Fatalf("claims: org %s, truncated %v", c.Org.ID, m["workspaces_truncated"])
+	}
+	if len(tok) >= tokens.MaxAccessTokenBytes {
+		t.Fatalf("exchanged token is %d bytes, bound %d", len(tok), tokens.MaxAccessTokenBytes)
+	}
+	t.Logf("many-org user (1,000 orgs): token %d bytes signed in; %d bytes switched to an org where they hold 41 workspaces (%d listed)",
+		len(e.access), len(tok), len(c.Workspaces))
+}
