@@ -29,9 +29,9 @@ type accountData struct {
 	// SwitchAction is where the org switcher's forms post (switchOrg).
 	SwitchAction string
 	Orgs         []orgRow
-	Workspaces []accountWorkspace
-	Role       access.OrgRole
-	AMR        []string
+	Workspaces   []accountWorkspace
+	Role         access.OrgRole
+	AMR          []string
 }
 
 // myOrgs lists the person's org memberships.
