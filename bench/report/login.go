@@ -112,7 +112,7 @@ func setupLogin(ctx context.Context, hc *http.Client, d *deployment, up *upstrea
 // loginTiming is one browser login: the whole of it, and its steps.
 type loginTiming struct {
 	Total, Callback, Upstream, Exchange time.Duration
-	RefreshToken                        string
+	AccessToken, RefreshToken           string
 }
 
 // login runs one browser sign-in with a fresh cookie jar, begun on replica A
@@ -200,7 +200,7 @@ func login(ctx context.Context, d *deployment, ls loginSetup, up *upstream, scop
 	if status != 200 || json.Unmarshal(b, &tok) != nil || tok.AccessToken == "" || (strings.Contains(scope, "openid") && tok.IDToken == "") {
 		return lt, fmt.Errorf("code exchange: %d %s", status, clip(b))
 	}
-	lt.RefreshToken = tok.RefreshToken
+	lt.AccessToken, lt.RefreshToken = tok.AccessToken, tok.RefreshToken
 	return lt, nil
 }
 

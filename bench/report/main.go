@@ -21,6 +21,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -35,6 +36,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ssobroker/ssobroker/directory"
+	"github.com/ssobroker/ssobroker/directory/access"
 )
 
 type options struct {
@@ -112,6 +116,7 @@ type Report struct {
 	Logins      int
 	ACS         []ACSRun
 	Phases      []Phase
+	Notes       []string
 }
 
 // Phase is one step of the run with the load average when it began.
@@ -390,6 +395,13 @@ func compareAll(ctx context.Context, rep *Report, l *loader, hc *http.Client, d 
 		}}
 	}
 	list = append(list, cmp{refresh, dexRefresh, oursRefresh, o.refreshConns})
+	if sw, note := orgSwitchTarget(ctx, hc, d, ls, up); sw != nil {
+		list = append(list, cmp{&Comparison{Name: "org switch by exchange",
+			Ours: "POST /oauth2/token, grant urn:ietf:params:oauth:grant-type:token-exchange: a signed-in user's access token exchanged for one of another of their orgs (the relying party's Basic auth)",
+			Note: "ours alone: beside client_credentials above"}, nil, ours(*sw), o.conns})
+	} else {
+		rep.Notes = append(rep.Notes, "Org switch by token exchange: not measured: "+note)
+	}
 	if l.wrk == "" {
 		list = list[:3] // the refresh runs need wrk's Lua (token rotation)
 	}
@@ -404,6 +416,60 @@ func compareAll(ctx context.Context, rep *Report, l *loader, hc *http.Client, d 
 		rep.Comparisons = append(rep.Comparisons, c.c)
 	}
 	return nil
+}
+
+// orgSwitchTarget prepares the org switch by RFC 8693 token exchange: a
+// user signed in to org 0 who is also a member of a second org exchanges
+// the access token for one of the second org. It answers nil and why when
+// the broker on this commit does not serve the grant.
+func orgSwitchTarget(ctx context.Context, hc *http.Client, d *deployment, ls loginSetup, up *upstream) (*Target, string) {
+	lt, err := login(ctx, d, ls, up, "openid email")
+	if err != nil {
+		return nil, err.Error()
+	}
+	sub, err := jwtSubject(lt.AccessToken)
+	if err != nil {
+		return nil, err.Error()
+	}
+	org, _, err := d.store.CreateOrg(ctx, "system:bench", directory.NewOrg{Name: "switch target " + randHex(3)})
+	if err != nil {
+		return nil, err.Error()
+	}
+	if _, err := d.store.AddMember(ctx, "system:bench", org.ID, sub, access.RolePlatformMember); err != nil {
+		return nil, err.Error()
+	}
+	form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {lt.AccessToken},
+		"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}, "organization": {org.ID}}
+	auth := basicAuth(ls.clientID, ls.clientSecret)
+	status, b, err := postForm(ctx, hc, d.urlA+"/oauth2/token", auth, form)
+	if err != nil {
+		return nil, err.Error()
+	}
+	if status != http.StatusOK {
+		return nil, fmt.Sprintf("the broker on this commit answers %d %s", status, clip(b))
+	}
+	return &Target{Method: "POST", URL: d.urlA + "/oauth2/token", Body: form.Encode(),
+		Headers: map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Authorization": auth}}, ""
+}
+
+// jwtSubject reads the sub claim of a JWT without checking it (the broker
+// just issued it to us).
+func jwtSubject(tok string) (string, error) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return "", fmt.Errorf("access token is not a JWT")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", err
+	}
+	var c struct {
+		Sub string `json:"sub"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil || c.Sub == "" {
+		return "", fmt.Errorf("access token without sub")
+	}
+	return c.Sub, nil
 }
 
 // refreshTarget is a wrk script in which every thread rotates its own

@@ -102,13 +102,13 @@ func TestWrkScriptQuoting(t *testing.T) {
 }
 
 func TestParseBench(t *testing.T) {
-	out := []byte("goos: linux\nBenchmarkACS/assertion         \t     700\t   1670000 ns/op\t 2.40 MB/s\t 1200000 B/op\t 14000 allocs/op\n" +
-		"BenchmarkACS/both-2 \t 500\t 2300000 ns/op\nBenchmarkRawRSA2048Verify-2   \t   37000\t     31900 ns/op\nPASS\n")
+	out := []byte("goos: linux\nBenchmarkACS/SignAssertion         \t     700\t   1670000 ns/op\t 2.40 MB/s\t 1200000 B/op\t 14000 allocs/op\n" +
+		"BenchmarkACS/SignBoth-2 \t 500\t 2300000 ns/op\nBenchmarkRawRSA2048Verify-2   \t   37000\t     31900 ns/op\nPASS\n")
 	ns := map[string]float64{}
 	if err := parseBench(out, ns); err != nil {
 		t.Fatal(err)
 	}
-	if ns["ACS/assertion"] != 1670000 || ns["ACS/both"] != 2300000 || ns["RawRSA2048Verify"] != 31900 {
+	if ns["ACS/SignAssertion"] != 1670000 || ns["ACS/SignBoth"] != 2300000 || ns["RawRSA2048Verify"] != 31900 {
 		t.Errorf("parsed %v", ns)
 	}
 	if err := parseBench([]byte("PASS\n"), map[string]float64{}); err == nil {
@@ -135,7 +135,7 @@ func TestWriteReport(t *testing.T) {
 			{Op: "token, warm", Small: dist(200, 400), Big: dist(210, 100000)}},
 		LoginSmall: [3]Dist{dist(20000, 40000), dist(15000, 30000), dist(5000, 9000)},
 		LoginBig:   [3]Dist{dist(21000, 41000), dist(16000, 31000), dist(5000, 9000)},
-		ACS:        []ACSRun{{Round: 1, NsPerOp: map[string]float64{"ACS/assertion": 1.6e6, "ACS/both": 2.3e6, "RawRSA2048Verify": 32000}}},
+		ACS:        []ACSRun{{Round: 1, NsPerOp: map[string]float64{"ACS/SignAssertion": 1.6e6, "ACS/SignBoth": 2.3e6, "RawRSA2048Verify": 32000}}},
 	}
 	if err := writeReport(rep, dir); err != nil {
 		t.Fatal(err)

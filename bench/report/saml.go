@@ -17,7 +17,7 @@ import (
 // posted to the connector's ACS handler).
 type ACSRun struct {
 	Round int
-	// NsPerOp by benchmark name ("ACS/assertion", "ACS/both", "RawRSA2048Verify").
+	// NsPerOp by benchmark name ("ACS/SignAssertion", "ACS/SignBoth", "RawRSA2048Verify").
 	NsPerOp map[string]float64
 	Load    float64
 }
