@@ -26,6 +26,8 @@ type Target struct {
 	// Threads overrides wrk's thread count (the refresh script needs one
 	// connection per thread); 0: one thread.
 	Threads int
+	// Env is added to wrk's environment (the script's settings).
+	Env []string
 }
 
 // Run is one load run against one server at one concurrency.
@@ -134,6 +136,7 @@ func (l *loader) runWrk(ctx context.Context, t Target, conns int, d time.Duratio
 	secs := max(int(d.Round(time.Second)/time.Second), 1)
 	cmd := exec.CommandContext(ctx, l.wrk, "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(max(conns, threads)),
 		"-d"+strconv.Itoa(secs)+"s", "--timeout", "10s", "-s", f.Name(), t.URL)
+	cmd.Env = append(os.Environ(), t.Env...)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {

@@ -270,7 +270,7 @@ func run(ctx context.Context, o options) error {
 		defer dex.stop()
 	}
 	phase("endpoints against Dex")
-	if err := compareAll(ctx, rep, l, hc, small, lsSmall, up, dex, o, say); err != nil {
+	if err := compareAll(ctx, repo, rep, l, hc, small, lsSmall, up, dex, o, say); err != nil {
 		return err
 	}
 	dex.stop()
@@ -304,7 +304,7 @@ func run(ctx context.Context, o options) error {
 }
 
 // compareAll runs the A/B comparisons against Dex (or ours alone).
-func compareAll(ctx context.Context, rep *Report, l *loader, hc *http.Client, d *deployment, ls loginSetup, up *upstream, dex *dexServer, o options, progress func(string)) error {
+func compareAll(ctx context.Context, repo string, rep *Report, l *loader, hc *http.Client, d *deployment, ls loginSetup, up *upstream, dex *dexServer, o options, progress func(string)) error {
 	peerName := "Dex"
 	at, err := d.clientCredentials(ctx, hc)
 	if err != nil {
@@ -374,7 +374,7 @@ func compareAll(ctx context.Context, rep *Report, l *loader, hc *http.Client, d 
 			}
 			toks = append(toks, lt.RefreshToken)
 		}
-		return refreshTarget(l.tmp, d.urlA+"/oauth2/token", basicAuth(ls.clientID, ls.clientSecret), toks, n)
+		return refreshTarget(l.tmp, repo, d.urlA+"/oauth2/token", basicAuth(ls.clientID, ls.clientSecret), toks, n)
 	}}
 	var dexRefresh *side
 	if dex != nil {
@@ -391,7 +391,7 @@ func compareAll(ctx context.Context, rep *Report, l *loader, hc *http.Client, d 
 				}
 				toks = append(toks, tok.RefreshToken)
 			}
-			return refreshTarget(l.tmp, dex.url+"/token", dex.basic(), toks, n)
+			return refreshTarget(l.tmp, repo, dex.url+"/token", dex.basic(), toks, n)
 		}}
 	}
 	list = append(list, cmp{refresh, dexRefresh, oursRefresh, o.refreshConns})
@@ -472,10 +472,10 @@ func jwtSubject(tok string) (string, error) {
 	return c.Sub, nil
 }
 
-// refreshTarget is a wrk script in which every thread rotates its own
-// family: thread i starts with toks[i] and sends, each time, the refresh
+// refreshTarget runs bench/refresh-load.lua: every thread rotates its own
+// family, thread i starting with toks[i] and sending, each time, the refresh
 // token the last answer returned.
-func refreshTarget(tmp, tokenURL, auth string, toks []string, n int) (Target, error) {
+func refreshTarget(tmp, repo, tokenURL, auth string, toks []string, n int) (Target, error) {
 	p, err := writeTemp(tmp, "refresh-"+randHex(4)+".txt", []byte(strings.Join(toks, "\n")+"\n"))
 	if err != nil {
 		return Target{}, err
@@ -484,31 +484,12 @@ func refreshTarget(tmp, tokenURL, auth string, toks []string, n int) (Target, er
 	if err != nil {
 		return Target{}, err
 	}
-	script := `local counter = 0
-function setup(thread)
-  counter = counter + 1
-  thread:set("id", counter)
-end
-function init(args)
-  local i = 0
-  for line in io.lines(` + luaString(p) + `) do
-    i = i + 1
-    if i == id then token = line end
-  end
-  if not token then error("no refresh token for thread " .. id) end
-end
-function request()
-  return wrk.format("POST", ` + luaString(u.Path) + `, {["Content-Type"] = "application/x-www-form-urlencoded", ["Authorization"] = ` + luaString(auth) + `},
-    "grant_type=refresh_token&refresh_token=" .. token)
-end
-function response(status, headers, body)
-  if status == 200 then
-    local nxt = body:match('"refresh_token":"([^"]+)"')
-    if nxt then token = nxt end
-  end
-end
-`
-	return Target{URL: tokenURL, Script: script, Threads: n}, nil
+	script, err := os.ReadFile(filepath.Join(repo, "bench", "refresh-load.lua"))
+	if err != nil {
+		return Target{}, err
+	}
+	return Target{URL: tokenURL, Script: string(script), Threads: n,
+		Env: []string{"SSB_TOKENS=" + p, "SSB_AUTH=" + auth, "SSB_PATH=" + u.Path}}, nil
 }
 
 // repoRoot is the module root (the directory of go.mod).

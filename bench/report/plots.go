@@ -46,14 +46,19 @@ func addLines(p *plot.Plot, series []Series) error {
 	return nil
 }
 
-// throughputPlot is requests/s against connections (log x), one line a side.
-func throughputPlot(title string, series []Series, path string) error {
+// logXPlot is an empty plot with a logarithmic x axis.
+func logXPlot(title, x, y string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
-	p.X.Label.Text = "concurrent connections"
-	p.Y.Label.Text = "requests/s (median of rounds)"
+	p.X.Label.Text, p.Y.Label.Text = x, y
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	return p
+}
+
+// throughputPlot is requests/s against connections (log x), one line a side.
+func throughputPlot(title string, series []Series, path string) error {
+	p := logXPlot(title, "concurrent connections", "requests/s (median of rounds)")
 	p.Y.Min = 0
 	if err := addLines(p, series); err != nil {
 		return err
@@ -63,12 +68,7 @@ func throughputPlot(title string, series []Series, path string) error {
 
 // cdfPlot is the share of requests at or under a latency (log x, ms).
 func cdfPlot(title string, dists map[string]Dist, order []string, path string) error {
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = "latency (ms, log scale)"
-	p.Y.Label.Text = "share of requests at or under"
-	p.X.Scale = plot.LogScale{}
-	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	p := logXPlot(title, "latency (ms, log scale)", "share of requests at or under")
 	p.Y.Min, p.Y.Max = 0, 1
 	var series []Series
 	for _, name := range order {
