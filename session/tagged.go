@@ -32,6 +32,23 @@ func checkTag(tag string) error {
 	return nil
 }
 
+// checkTagging validates TagSession's arguments at time t.
+func checkTagging(tag, userID, handle string, expires, t time.Time) error {
+	if err := checkTag(tag); err != nil {
+		return err
+	}
+	if err := checkUserID(userID); err != nil {
+		return err
+	}
+	if !validHandle(handle) {
+		return fmt.Errorf("%w: malformed session handle", ErrInvalid)
+	}
+	if !expires.After(t) {
+		return fmt.Errorf("%w: expiry in the past", ErrInvalid)
+	}
+	return nil
+}
+
 // validHandle reports whether h has the shape of a session Handle.
 func validHandle(h string) bool { return validID(h) }
 
@@ -57,18 +74,9 @@ func handleDigest(handle string) ([32]byte, bool) {
 
 // TagSession implements Store.
 func (m *Memory) TagSession(ctx context.Context, tag, userID, handle string, expires time.Time) error {
-	if err := checkTag(tag); err != nil {
-		return err
-	}
-	if err := checkUserID(userID); err != nil {
-		return err
-	}
-	if !validHandle(handle) {
-		return fmt.Errorf("%w: malformed session handle", ErrInvalid)
-	}
 	t := now()
-	if !expires.After(t) {
-		return fmt.Errorf("%w: expiry in the past", ErrInvalid)
+	if err := checkTagging(tag, userID, handle, expires, t); err != nil {
+		return err
 	}
 	k := recordKey{space: 't', key: digest(tag)}
 	member := taggedMember(userID, handle)
@@ -169,18 +177,9 @@ func (r *Redis) tagKey(tag string) string {
 
 // TagSession implements Store.
 func (r *Redis) TagSession(ctx context.Context, tag, userID, handle string, expires time.Time) error {
-	if err := checkTag(tag); err != nil {
-		return err
-	}
-	if err := checkUserID(userID); err != nil {
-		return err
-	}
-	if !validHandle(handle) {
-		return fmt.Errorf("%w: malformed session handle", ErrInvalid)
-	}
 	t := now()
-	if !expires.After(t) {
-		return fmt.Errorf("%w: expiry in the past", ErrInvalid)
+	if err := checkTagging(tag, userID, handle, expires, t); err != nil {
+		return err
 	}
 	if err := r.addToIndex(ctx, r.tagKey(tag), taggedMember(userID, handle), expires, t); err != nil {
 		return r.fail("tag session", err)

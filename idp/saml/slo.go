@@ -147,16 +147,8 @@ func (c *Connector) LogoutRequest(_ context.Context, sess idp.SAMLSession, relay
 	if sess.SessionIndex != "" {
 		req.SessionIndex = &crewjam.SessionIndex{Value: sess.SessionIndex}
 	}
-	var out idp.SAMLRequest
-	var err error
-	if binding == crewjam.HTTPRedirectBinding {
-		out, err = c.redirectMessage("SAMLRequest", req.Element(), loc, relayState)
-	} else {
-		sp := c.signingSP()
-		if err = sp.SignLogoutRequest(req); err == nil {
-			out, err = postMessage("SAMLRequest", req.Element(), loc, relayState)
-		}
-	}
+	out, err := c.deliver(binding, "SAMLRequest", loc, relayState, req.Element,
+		func(sp *crewjam.ServiceProvider) error { return sp.SignLogoutRequest(req) })
 	if err != nil {
 		return idp.SAMLRequest{}, false, fmt.Errorf("%w: LogoutRequest: %w", idp.ErrConfig, err)
 	}
@@ -175,21 +167,27 @@ func (c *Connector) LogoutResponse(_ context.Context, inResponseTo, status, rela
 		Issuer: &crewjam.Issuer{Format: entityFormat, Value: c.sp.EntityID},
 		Status: crewjam.Status{StatusCode: crewjam.StatusCode{Value: status}},
 	}
-	var out idp.SAMLRequest
-	var err error
-	if binding == crewjam.HTTPRedirectBinding {
-		out, err = c.redirectMessage("SAMLResponse", resp.Element(), loc, relayState)
-	} else {
-		sp := c.signingSP()
-		if err = sp.SignLogoutResponse(resp); err == nil {
-			out, err = postMessage("SAMLResponse", resp.Element(), loc, relayState)
-		}
-	}
+	out, err := c.deliver(binding, "SAMLResponse", loc, relayState, resp.Element,
+		func(sp *crewjam.ServiceProvider) error { return sp.SignLogoutResponse(resp) })
 	if err != nil {
 		return idp.SAMLRequest{}, fmt.Errorf("%w: LogoutResponse: %w", idp.ErrConfig, err)
 	}
 	out.ID = resp.ID
 	return out, nil
+}
+
+// deliver encodes a message in field for binding: on Redirect unsigned,
+// with the query-string signature; on POST signed by sign (an enveloped
+// signature) first.
+func (c *Connector) deliver(binding, field, loc, relayState string, element func() *etree.Element, sign func(*crewjam.ServiceProvider) error) (idp.SAMLRequest, error) {
+	if binding == crewjam.HTTPRedirectBinding {
+		return c.redirectMessage(field, element(), loc, relayState)
+	}
+	sp := c.signingSP()
+	if err := sign(&sp); err != nil {
+		return idp.SAMLRequest{}, err
+	}
+	return postMessage(field, element(), loc, relayState)
 }
 
 // signingSP is the service provider set to sign with RSA-SHA256 (or
