@@ -32,6 +32,8 @@ func TestEventMapping(t *testing.T) {
 		{"a connection changed through a setup link", directory.AuditEvent{OrgID: "org_1", Action: "connection.update", Actor: "setup_link:sl_1", Target: "conn_1"}, []string{webhooks.ConnectionChanged, webhooks.SetupLinkUsed}},
 		{"a signing key activated", directory.AuditEvent{OrgID: "", Action: "signing_key.active", Target: "kid"}, []string{webhooks.KeyRotated}},
 		{"other deployment rows are nobody's", directory.AuditEvent{OrgID: "", Action: "user.create", Target: "usr_1"}, nil},
+		{"aggregated sign-in failures", directory.AuditEvent{OrgID: "org_1", Action: "signin.failed", Actor: "system", Target: "conn_1"}, []string{webhooks.SignInFailed}},
+		{"an expiring certificate", directory.AuditEvent{OrgID: "org_1", Action: "certificate.expiring", Actor: "system", Target: "conn_1"}, []string{webhooks.CertificateExpiring}},
 		{"a workspace rename is only in the audit stream", directory.AuditEvent{OrgID: "org_1", Action: "workspace.rename", Target: "ws_1"}, nil},
 	}
 	for _, c := range cases {
