@@ -91,6 +91,10 @@ func EventTypes(e directory.AuditEvent) []string {
 			out = append(out, UserDeprovisioned)
 		}
 		out = append(out, MemberRemoved)
+	case "service_account.delete":
+		// A service account leaves an org only by being deleted
+		// (directory.RemoveMember refuses it), and is a member until then.
+		out = append(out, MemberRemoved)
 	case "member.role", "member.role.sync":
 		out = append(out, RoleChanged)
 	case "connection.create", "connection.update", "connection.delete":
