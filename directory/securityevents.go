@@ -64,11 +64,8 @@ func (s *SQLStore) RecordSignInFailures(ctx context.Context, f SignInFailures, w
 	f.Reason, f.Cause = clipField(f.Reason, 64), clipField(f.Cause, 32)
 	f.WindowSeconds = int64(window / time.Second)
 	err = s.db.inTx(ctx, func(q querier) error {
-		var orgID string
-		if err := q.queryRow(ctx, `SELECT org_id FROM connections WHERE id = $1 FOR UPDATE`, f.ConnectionID).Scan(&orgID); err != nil {
-			if err == errNoRows {
-				return notFound("connection", f.ConnectionID)
-			}
+		orgID, err := lockConnection(ctx, q, f.ConnectionID)
+		if err != nil {
 			return err
 		}
 		// The org's latest rows of this action, newest first: at most the
@@ -115,6 +112,17 @@ func (s *SQLStore) RecordSignInFailures(ctx context.Context, f SignInFailures, w
 	return written, nil
 }
 
+// lockConnection takes connection id's row lock for the rest of the
+// transaction and returns its org.
+func lockConnection(ctx context.Context, q querier, id string) (string, error) {
+	var orgID string
+	err := q.queryRow(ctx, `SELECT org_id FROM connections WHERE id = $1 FOR UPDATE`, id).Scan(&orgID)
+	if err == errNoRows {
+		return "", notFound("connection", id)
+	}
+	return orgID, err
+}
+
 // ExpiringCertificate is a certificate of a connection that expires within
 // a threshold: an IdP signing certificate, or one of the connection's SP
 // key pairs.
@@ -148,11 +156,8 @@ func (s *SQLStore) RecordCertificateExpiring(ctx context.Context, c ExpiringCert
 	}
 	c.Kind, c.Subject = clipField(c.Kind, 32), clipField(c.Subject, 256)
 	err = s.db.inTx(ctx, func(q querier) error {
-		var orgID string
-		if err := q.queryRow(ctx, `SELECT org_id FROM connections WHERE id = $1 FOR UPDATE`, c.ConnectionID).Scan(&orgID); err != nil {
-			if err == errNoRows {
-				return notFound("connection", c.ConnectionID)
-			}
+		orgID, err := lockConnection(ctx, q, c.ConnectionID)
+		if err != nil {
 			return err
 		}
 		// A connection's rows of this action: two per certificate it ever

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/ssobroker/ssobroker/directory"
-	"github.com/ssobroker/ssobroker/directory/access"
 	"github.com/ssobroker/ssobroker/directory/directorytest"
 	"github.com/ssobroker/ssobroker/directory/webhooks"
 )
@@ -43,27 +42,11 @@ func TestEveryEventTypeEndToEnd(t *testing.T) {
 	bin := buildBroker(t)
 	dbURL := directorytest.PostgresSchemaURL(t)
 	ctx := context.Background()
-	s, err := directory.OpenPostgres(ctx, dbURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	org := newOrg(t, s)
-	sa, err := s.CreateServiceAccount(ctx, "system:test", directory.NewServiceAccount{OrgID: org, Name: "events", Role: access.RoleAdmin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, apiKey, err := s.CreateAPIKey(ctx, "system:test", org, sa.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openStore(t, dbURL)
+	org, saID, apiKey := adminKey(t, s)
 	rc := newReceiver(t, nil)
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	env := []string{"SSOBROKER_DATABASE_URL=" + dbURL, "SSOBROKER_SECRET_KEY=" + base64.StdEncoding.EncodeToString(key),
-		"SSOBROKER_ALLOW_PRIVATE_IDP=true", "SSOBROKER_DATA_DIR=" + t.TempDir(), "SSOBROKER_LOG_FORMAT=text",
-		// The certificate check: first 5 s after start, then every minute.
-		"SSOBROKER_CERT_EXPIRY_FIRST_CHECK=5s", "SSOBROKER_CERT_EXPIRY_INTERVAL=1m"}
+	// The certificate check: first 5 s after start, then every minute.
+	env := brokerEnv(t, dbURL, "SSOBROKER_CERT_EXPIRY_FIRST_CHECK=5s", "SSOBROKER_CERT_EXPIRY_INTERVAL=1m")
 	b := startBroker(t, bin, "broker", env, freeAddr(t))
 	client := &http.Client{Timeout: 30 * time.Second}
 	api := "/api/v1/orgs/" + org
@@ -111,7 +94,7 @@ func TestEveryEventTypeEndToEnd(t *testing.T) {
 
 	t.Run(webhooks.ConnectionChanged, func(t *testing.T) {
 		await(t, webhooks.ConnectionChanged, 60*time.Second, func(d webhooks.Data) bool {
-			return d.Action == "connection.create" && d.Target == conn.ID && d.Actor == sa.ID
+			return d.Action == "connection.create" && d.Target == conn.ID && d.Actor == saID
 		})
 	})
 

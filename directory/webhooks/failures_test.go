@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -13,30 +12,6 @@ import (
 	"github.com/ssobroker/ssobroker/directory/directorytest"
 	"github.com/ssobroker/ssobroker/directory/webhooks"
 )
-
-// replicaStores opens two stores on one database of the engine.
-func replicaStores(t *testing.T, engine string) [2]*directory.SQLStore {
-	t.Helper()
-	ctx := context.Background()
-	var open func() (*directory.SQLStore, error)
-	if engine == "postgres" {
-		u := directorytest.PostgresSchemaURL(t)
-		open = func() (*directory.SQLStore, error) { return directory.OpenPostgres(ctx, u, nil) }
-	} else {
-		f := filepath.Join(t.TempDir(), "directory.db")
-		open = func() (*directory.SQLStore, error) { return directory.OpenSQLite(ctx, f, nil) }
-	}
-	var out [2]*directory.SQLStore
-	for i := range out {
-		s, err := open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Close)
-		out[i] = s
-	}
-	return out
-}
 
 type failedRow struct {
 	at time.Time
@@ -82,7 +57,7 @@ func TestSignInFailuresAggregated(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			ctx := context.Background()
-			stores := replicaStores(t, engine)
+			stores := directorytest.Replicas(t, engine)
 			org := newOrg(t, stores[0])
 			conn, err := stores[0].CreateConnection(ctx, "system:test", directory.Connection{OrgID: org, Type: directory.ConnectionSAML, Name: "idp"})
 			if err != nil {

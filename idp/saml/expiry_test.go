@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -39,32 +38,6 @@ func certExpiring(t *testing.T, cn string, in time.Duration) (string, *x509.Cert
 	}
 	cert, _ := x509.ParseCertificate(der)
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), cert
-}
-
-// twoReplicas opens two stores on one database of the engine, as two
-// replicas would.
-func twoReplicas(t *testing.T, engine string) (*directory.SQLStore, *directory.SQLStore) {
-	t.Helper()
-	ctx := context.Background()
-	var open func() (*directory.SQLStore, error)
-	switch engine {
-	case "postgres":
-		u := directorytest.PostgresSchemaURL(t)
-		open = func() (*directory.SQLStore, error) { return directory.OpenPostgres(ctx, u, nil) }
-	default:
-		f := filepath.Join(t.TempDir(), "directory.db")
-		open = func() (*directory.SQLStore, error) { return directory.OpenSQLite(ctx, f, nil) }
-	}
-	var out [2]*directory.SQLStore
-	for i := range out {
-		s, err := open()
-		if err != nil {
-			t.Fatalf("open %s store: %v", engine, err)
-		}
-		t.Cleanup(s.Close)
-		out[i] = s
-	}
-	return out[0], out[1]
 }
 
 type expiringRow struct {
@@ -103,7 +76,8 @@ func TestCertificateExpiryCheck(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			ctx := context.Background()
-			a, b := twoReplicas(t, engine)
+			stores := directorytest.Replicas(t, engine)
+			a, b := stores[0], stores[1]
 			o, _, err := a.CreateOrg(ctx, "system:test", directory.NewOrg{Name: "certs-" + engine})
 			if err != nil {
 				t.Fatal(err)
