@@ -24,6 +24,8 @@ type form struct {
 	// code, redirectURI and codeVerifier (authorization_code) and
 	// refreshToken (refresh_token).
 	code, redirectURI, codeVerifier, refreshToken string
+	// assertion is the external JWT of the jwt-bearer grant (RFC 7523 §2.1).
+	assertion string
 
 	basic                  bool // credentials came in an Authorization: Basic header
 	basicID, basicSecret   string
@@ -104,7 +106,7 @@ func parseForm(r *http.Request, buf []byte) (form, error) {
 		}
 		return f, invalidRequest("cannot read the request body")
 	}
-	var seen uint16
+	var seen uint32
 	for rest := body; len(rest) > 0; {
 		var pair []byte
 		if i := bytes.IndexByte(rest, '&'); i >= 0 {
@@ -122,7 +124,7 @@ func parseForm(r *http.Request, buf []byte) (form, error) {
 			continue // RFC 6749 §3.1: a parameter without a value is omitted
 		}
 		var dst *string
-		var bit uint16
+		var bit uint32
 		switch string(k) {
 		case "grant_type":
 			dst, bit = &f.grantType, 1
@@ -145,6 +147,8 @@ func parseForm(r *http.Request, buf []byte) (form, error) {
 			dst, bit = &f.codeVerifier, 256
 		case "refresh_token":
 			dst, bit = &f.refreshToken, 512
+		case "assertion":
+			dst, bit = &f.assertion, 1<<16
 		default:
 			continue
 		}
