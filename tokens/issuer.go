@@ -27,6 +27,10 @@ type IssuerStore interface {
 	GetWorkspace(ctx context.Context, orgID, ref string) (directory.Workspace, error)
 	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
 	TokenRevoked(ctx context.Context, jti string) (bool, error)
+	// SessionStanding is the directory's one validity check of a user's
+	// sign-in (organization, user, connection), cached and dropped on every
+	// change in any replica.
+	SessionStanding(ctx context.Context, orgID, userID, connectionID string) (directory.PrincipalAccess, error)
 }
 
 // Issuer mints access tokens and answers introspection and revocation. It
