@@ -97,7 +97,8 @@ func (i *Issuer) ExternalJWTsEnabled() bool { return i.cfg.ExternalJWTs.Verifier
 // is the principal's own, lowered to the role claim and to max_role when
 // the trust sets them — never above any of them. The token's client_id is
 // the authenticated client, else the trust's id (jwi_…); its aud is
-// IssuerConfig.Audience when set, else that client_id; idp is the trust's id.
+// IssuerConfig.Audience when set, else that client_id. It carries no idp
+// claim: it stands (introspection, userinfo) while the principal is a member.
 //
 // Every refusal is invalid_grant with a precise description, logged with
 // its reason code and kept for the org's admin (docs/jwt-issuers.md);
@@ -172,8 +173,10 @@ func (i *Issuer) externalGrant(ctx context.Context, a Assertion, req ExternalJWT
 	if clientID == "" {
 		clientID = t.ID
 	}
-	g := &grant{sub: pid, clientID: clientID, aud: i.cfg.Audience, scope: req.Scope, name: pa.Member.Name, email: email,
-		idp: t.ID, access: &pa}
+	// No idp: it names a connection, whose sign-in standing a user's token
+	// would then need (tokenStands); this token stands while the principal
+	// is a member.
+	g := &grant{sub: pid, clientID: clientID, aud: i.cfg.Audience, scope: req.Scope, name: pa.Member.Name, email: email, access: &pa}
 	if g.aud == "" {
 		g.aud = clientID
 	}
