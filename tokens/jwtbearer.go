@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,6 +87,9 @@ type ExternalJWTRequest struct {
 	ClientID string
 	// Scope and Workspace as for ClientCredentialsRequest.
 	Scope, Workspace string
+	// Organization, when set (token exchange), is the org (id or name) the
+	// token must be for: the trust's org, else invalid_target.
+	Organization string
 }
 
 // ExternalJWTsEnabled reports whether the issuer serves the external JWT grants.
@@ -115,6 +119,9 @@ func (i *Issuer) ExternalJWT(ctx context.Context, req ExternalJWTRequest) (Token
 	g, err := i.externalGrant(ctx, a, req)
 	if err != nil {
 		return Token{}, i.refuse(ctx, err)
+	}
+	if o := req.Organization; o != "" && o != g.access.Org.ID && !strings.EqualFold(o, g.access.Org.Name) {
+		return Token{}, oauthErr(CodeInvalidTarget, "the token's trusted issuer belongs to another organization")
 	}
 	if err := i.checkScope(req.Scope); err != nil {
 		return Token{}, err

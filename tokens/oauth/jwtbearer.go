@@ -21,6 +21,33 @@ func (s *Server) jwtBearer(r *http.Request, f *form) (tokens.TokenResponse, erro
 	return tokens.TokenResponse{AccessToken: tok.AccessToken, TokenType: tok.TokenType, ExpiresIn: tok.ExpiresIn, Scope: tok.Scope}, nil
 }
 
+// exchangeExternalJWT answers RFC 8693 token exchange with
+// subject_token_type …:jwt: subject_token is an external JWT of an org's
+// trusted issuer, exchanged like a jwt-bearer assertion for our access
+// token (issued_token_type …:access_token). organization, when sent, must
+// be the trust's org (else invalid_target); actor tokens, audience and
+// resource are not supported for this type.
+func (s *Server) exchangeExternalJWT(r *http.Request, f *form) (tokens.TokenResponse, error) {
+	switch {
+	case !s.issuer.ExternalJWTsEnabled():
+		return tokens.TokenResponse{}, invalidRequest("subject_token_type " + tokens.TokenTypeJWT + " is not supported on this server")
+	case f.subjectToken == "":
+		return tokens.TokenResponse{}, invalidRequest("subject_token is required")
+	case f.requestedTokenType != "" && f.requestedTokenType != tokens.TokenTypeAccessToken:
+		return tokens.TokenResponse{}, invalidRequest("requested_token_type must be " + tokens.TokenTypeAccessToken)
+	case f.actorToken != "" || f.actorTokenType != "":
+		return tokens.TokenResponse{}, invalidRequest("actor tokens are not supported")
+	case len(f.audience) > 0 || len(f.resource) > 0:
+		return tokens.TokenResponse{}, invalidRequest("audience and resource are not supported for an external JWT")
+	}
+	tok, err := s.externalJWT(r, f, f.subjectToken)
+	if err != nil {
+		return tokens.TokenResponse{}, err
+	}
+	return tokens.TokenResponse{AccessToken: tok.AccessToken, TokenType: tok.TokenType, ExpiresIn: tok.ExpiresIn, Scope: tok.Scope,
+		IssuedTokenType: tokens.TokenTypeAccessToken}, nil
+}
+
 // externalJWT authenticates the client when the request names one — RFC
 // 7523 §3.1 and RFC 8693 §2.1 make client authentication optional for
 // these grants, but credentials that are sent are checked — and exchanges
@@ -31,7 +58,7 @@ func (s *Server) externalJWT(r *http.Request, f *form, assertion string) (tokens
 		return tokens.Token{}, err
 	}
 	return s.issuer.ExternalJWT(r.Context(), tokens.ExternalJWTRequest{Assertion: assertion, ClientID: clientID,
-		Scope: f.scope, Workspace: f.workspace})
+		Scope: f.scope, Workspace: f.workspace, Organization: f.organization})
 }
 
 // optionalClient returns the client a request authenticated ("" when it

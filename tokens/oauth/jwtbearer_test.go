@@ -95,6 +95,7 @@ func withExternalJWTs(store *directory.SQLStore) envOption {
 			e.t.Fatal(err)
 		}
 		c.ExternalJWTs = tokens.ExternalJWTs{Verifier: v, Directory: store}
+		e.exchange = true
 	}
 }
 
@@ -161,6 +162,14 @@ func (e *env) claimsFor(x *extIssuer, aud, sub string, extra map[string]any) map
 	return c
 }
 
+func exchangeForm(subject, org string) url.Values {
+	f := url.Values{"grant_type": {tokens.GrantTokenExchange}, "subject_token": {subject}, "subject_token_type": {tokens.TokenTypeJWT}}
+	if org != "" {
+		f.Set("organization", org)
+	}
+	return f
+}
+
 func jwtBearerForm(assertion string) url.Values {
 	return url.Values{"grant_type": {tokens.GrantJWTBearer}, "assertion": {assertion}}
 }
@@ -223,8 +232,22 @@ func TestExternalJWTsMintedByJose(t *testing.T) {
 			if in := e.introspect(t, body["access_token"].(string)); in["active"] != true {
 				t.Fatalf("our token is not active: %v", in)
 			}
+			// The same JWT as a token exchange's subject token.
+			resp, body = e.post(tokens.PathToken, exchangeForm(tc.tok, e.org.Name), "", "")
+			if resp.StatusCode != http.StatusOK || body["issued_token_type"] != tokens.TokenTypeAccessToken {
+				t.Fatalf("token exchange: %d %v", resp.StatusCode, body)
+			}
+			if _, c := claimsOf(t, body["access_token"].(string)); c.Subject != tc.sub || c.Org.Role != tc.role || c.ClientID != tc.trust.ID {
+				t.Fatalf("exchanged claims %+v", c)
+			}
 		})
 	}
+	t.Run("token exchange for another organization is invalid_target", func(t *testing.T) {
+		resp, body := e.post(tokens.PathToken, exchangeForm(toks[0], "org_other"), "", "")
+		if resp.StatusCode != http.StatusBadRequest || body["error"] != "invalid_target" {
+			t.Fatalf("%d %v, want invalid_target", resp.StatusCode, body)
+		}
+	})
 	if n := x.jwksHits.Load(); n != 1 {
 		t.Fatalf("the JWKS was fetched %d times, want once (cached)", n)
 	}
@@ -512,6 +535,13 @@ func TestExternalJWTForgeriesAreRefused(t *testing.T) {
 			}
 			if got := logged.take(); got != tc.reason {
 				t.Fatalf("logged reason %q, want %q (%v)", got, tc.reason, body)
+			}
+			resp, body = e.post(tokens.PathToken, exchangeForm(tok, ""), "", "")
+			if resp.StatusCode != http.StatusBadRequest || body["error"] != "invalid_grant" {
+				t.Fatalf("token exchange: %d %v, want 400 invalid_grant", resp.StatusCode, body)
+			}
+			if got := logged.take(); got != tc.reason {
+				t.Fatalf("token exchange: logged reason %q, want %q", got, tc.reason)
 			}
 		})
 	}
