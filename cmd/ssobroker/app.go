@@ -22,6 +22,7 @@ import (
 	"github.com/ssobroker/ssobroker/idp/saml"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/tokens"
+	"github.com/ssobroker/ssobroker/tokens/external"
 	"github.com/ssobroker/ssobroker/tokens/oauth"
 	"github.com/ssobroker/ssobroker/tokens/opik"
 )
@@ -98,10 +99,25 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
+	policy, err := e.cfg.upstreamPolicy()
+	if err != nil { // validate() refused it already; this is the same check
+		a.stop()
+		return nil, err
+	}
+	// With tracing on, every call to an IdP and every webhook delivery
+	// carries the trace context (traceparent).
+	upstream := e.tel.client(idp.NewUpstreamClientWithPolicy(policy))
+	// Trusted issuers' JWTs (docs/jwt-issuers.md): their keys are fetched
+	// through the same upstream client, under the same address policy.
+	externalJWTs, err := external.New(external.Config{Store: store, HTTPClient: upstream, Logger: e.log})
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
 	// Failed client authentications are counted in the session store:
 	// shared by the replicas when it is Redis.
 	if a.issuer, err = tokens.NewIssuer(a.keys, store, tokens.IssuerConfig{Issuer: e.cfg.Issuer, Log: e.log,
-		FailureCounter: a.sessions}); err != nil {
+		FailureCounter: a.sessions, ExternalJWTs: tokens.ExternalJWTs{Verifier: externalJWTs, Directory: store}}); err != nil {
 		a.stop()
 		return nil, err
 	}
@@ -141,14 +157,6 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	}
 	srv.Routes(mux)
 
-	policy, err := e.cfg.upstreamPolicy()
-	if err != nil { // validate() refused it already; this is the same check
-		a.stop()
-		return nil, err
-	}
-	// With tracing on, every call to an IdP and every webhook delivery
-	// carries the trace context (traceparent).
-	upstream := e.tel.client(idp.NewUpstreamClientWithPolicy(policy))
 	// The connector packages own their configuration's rules; the admin
 	// API, the console and the setup link reach them through this.
 	configurator, err := idp.NewConfigurator(idp.ConfiguratorConfig{Issuer: e.cfg.Issuer, Sealer: box, HTTPClient: upstream,
