@@ -36,7 +36,7 @@ func (s *Server) LogoutHandler() http.Handler {
 			id = ""
 		}
 		confirmed := r.Method == http.MethodPost && req.CSRF != "" && csrfMatches(r, req.CSRF)
-		mustConfirm, perr := s.provider.Logout(ctx, req, id, confirmed)
+		mustConfirm, upstream, perr := s.provider.Logout(ctx, req, id, confirmed)
 		switch {
 		case perr != nil:
 			s.page(w, r, perr)
@@ -49,6 +49,11 @@ func (s *Server) LogoutHandler() http.Handler {
 			// The same writer as sign-in: the cookie of the configured
 			// domain and a stale host-only one both go (docs/opik.md).
 			s.provider.CookieSettings().Session.Clear(w)
+		}
+		if upstream != "" {
+			// On to the IdP's logout (idp), which ends at req.Target.
+			redirect(w, r, upstream)
+			return
 		}
 		if req.Target != "" {
 			redirect(w, r, req.Target)
