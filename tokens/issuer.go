@@ -282,6 +282,9 @@ func (i *Issuer) mintWithID(g *grant, dst []byte, jti [22]byte) ([]byte, tokenMe
 	}
 	now := i.cfg.Now()
 	exp := now.Add(i.cfg.AccessTokenTTL)
+	if !g.notAfter.IsZero() && g.notAfter.Before(exp) {
+		exp = g.notAfter
+	}
 
 	bp := i.bufs.Get().(*[]byte)
 	payload := g.appendPayload((*bp)[:0], i.cfg.Issuer, now.Unix(), exp.Unix(), jti[:])

@@ -133,7 +133,7 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	}
 	srv, err := oauth.NewServer(a.keys, a.issuer, tokens.Features{
 		ClientCredentials: true, Introspection: true, Revocation: true,
-		AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true,
+		AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true, TokenExchange: true,
 	}, oauth.WithProvider(provider), oauth.WithSources(sources))
 	if err != nil {
 		a.stop()
