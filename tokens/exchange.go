@@ -59,8 +59,8 @@ type ExchangeRequest struct {
 
 // exchangeSubject is what the subject token stands for.
 type exchangeSubject struct {
-	userID, orgID, clientID, scope string
-	sig                            signIn
+	userID, orgID, scope string
+	sig                  signIn
 	// notAfter is the subject's family bound: the access token's own exp,
 	// or the refresh-token family's absolute expiry.
 	notAfter time.Time
@@ -208,7 +208,7 @@ func (p *Provider) accessSubject(ctx context.Context, client directory.Client, t
 	if c.Narrowed != nil {
 		sig.Workspace = c.Narrowed.Name
 	}
-	return exchangeSubject{userID: c.Subject, orgID: c.Org.ID, clientID: c.ClientID, scope: c.Scope, sig: sig,
+	return exchangeSubject{userID: c.Subject, orgID: c.Org.ID, scope: c.Scope, sig: sig,
 		notAfter: unixTime(c.ExpiresAt)}, nil
 }
 
@@ -238,7 +238,7 @@ func (p *Provider) refreshSubject(ctx context.Context, client directory.Client, 
 	if sig.ConnectionID == directory.LinkConnection {
 		return exchangeSubject{}, errBadSubject(errors.New("refresh family of a sign-in link session"))
 	}
-	return exchangeSubject{userID: fam.UserID, orgID: fam.OrgID, clientID: fam.ClientID, scope: fam.Scope, sig: sig,
+	return exchangeSubject{userID: fam.UserID, orgID: fam.OrgID, scope: fam.Scope, sig: sig,
 		notAfter: fam.ExpiresAt, family: &fam}, nil
 }
 

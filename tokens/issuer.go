@@ -42,6 +42,8 @@ type Issuer struct {
 	limiter *failureLimiter
 	scopes  map[string]bool
 	bufs    sync.Pool // *[]byte scratch buffers for payloads and responses
+	// jwtFailures gates the recording of refused external JWTs (jwtbearer.go).
+	jwtFailures failureGate
 }
 
 // NewIssuer returns an Issuer signing with keys. It fails when the

@@ -45,11 +45,3 @@ func (s *Server) exchangeOwnToken(r *http.Request, f *form) (tokens.TokenRespons
 		Audience: f.audience, Resource: f.resource, ActorToken: f.actorToken != "" || f.actorTokenType != "",
 	})
 }
-
-// exchangeExternalJWT is the hook for subject_token_type
-// urn:ietf:params:oauth:token-type:jwt: an external JWT of an
-// organization's trusted issuer. Until that branch exists the type is not
-// supported (invalid_request, RFC 8693 §2.2.2).
-func (s *Server) exchangeExternalJWT(_ *http.Request, _ *form) (tokens.TokenResponse, error) {
-	return tokens.TokenResponse{}, invalidRequest("subject_token_type " + tokens.TokenTypeJWT + " is not supported yet")
-}

@@ -27,6 +27,8 @@ type form struct {
 	// code, redirectURI and codeVerifier (authorization_code) and
 	// refreshToken (refresh_token).
 	code, redirectURI, codeVerifier, refreshToken string
+	// assertion is the external JWT of the jwt-bearer grant (RFC 7523 §2.1).
+	assertion string
 	// The token-exchange parameters (RFC 8693 §2.1; exchange.go), and
 	// organization (id or name) to switch to.
 	subjectToken, subjectTokenType, requestedTokenType string
@@ -155,6 +157,8 @@ func parseForm(r *http.Request, buf []byte) (form, error) {
 			dst, bit = &f.codeVerifier, 256
 		case "refresh_token":
 			dst, bit = &f.refreshToken, 512
+		case "assertion":
+			dst, bit = &f.assertion, 1<<16
 		case "subject_token":
 			dst, bit = &f.subjectToken, 1<<10
 		case "subject_token_type":
