@@ -36,7 +36,7 @@ func (s *Server) LogoutHandler() http.Handler {
 			id = ""
 		}
 		confirmed := r.Method == http.MethodPost && req.CSRF != "" && csrfMatches(r, req.CSRF)
-		mustConfirm, perr := s.provider.Logout(ctx, req, id, confirmed)
+		mustConfirm, upstream, perr := s.provider.Logout(ctx, req, id, confirmed)
 		switch {
 		case perr != nil:
 			s.page(w, r, perr)
@@ -47,6 +47,11 @@ func (s *Server) LogoutHandler() http.Handler {
 		}
 		if hasCookie {
 			s.clearCookie(w, session.CookieName, "/")
+		}
+		if upstream != "" {
+			// On to the IdP's logout (idp), which ends at req.Target.
+			redirect(w, r, upstream)
+			return
 		}
 		if req.Target != "" {
 			redirect(w, r, req.Target)
