@@ -7,9 +7,15 @@
 #
 #   bench/dex-compare.sh                    # wrk -t1 -c16 -d15s; ours on PostgreSQL
 #   DURATION=30s ROUNDS=3 bench/dex-compare.sh
+#   JWKS=0 bench/dex-compare.sh             # skip the JWKS run after each of ours
 #   DEX_VERSION=v0.0.0-<time>-<commit> bench/dex-compare.sh
 #   DEX_SRC=/path/to/dex bench/dex-compare.sh   # Dex built from a source tree or a git dir
 #   DB= bench/dex-compare.sh                # ours on SQLite (passed to bench/token-load.sh)
+#   BASE_BIN=/tmp/ssobroker-old bench/dex-compare.sh  # also that build of ours, every round
+#
+# BASE_BIN adds a run of another build of ours (an earlier commit: go build -o
+# … ./cmd/ssobroker there) to every round, right after this tree's, so a change
+# is measured against its base and against Dex in the same run.
 #
 # Every run also prints the server's own CPU time per token (user + system from
 # /proc, over the wrk run): on a shared machine requests/s depends on the share
@@ -206,7 +212,7 @@ load_before() {
     printf "%s/%d%%\n", l, (busy + idle > 0 ? 100 * busy / (busy + idle) : 0) }'
 }
 
-results=() # "label|grant|alg|rps|p50|p99|non2xx|load"
+results=() # "label|grant|alg|rps|p50|p99|non2xx|cpu µs/token|load"
 
 run_dex() { # $1 round
   local log=$tmp/dex-$1.wrk load body resp tok
@@ -243,25 +249,33 @@ run_dex() { # $1 round
   results+=("dex round $1|$dex_grant|$dex_alg|${s[0]}|${s[1]}|${s[2]}|${s[3]}|${s[4]}|$load")
 }
 
-run_ours() { # $1 label, $2 alg
+run_ours() { # $1 label, $2 alg, $3 binary (empty: build this tree)
   local log=$tmp/ours-${1// /_}.log load
   load=$(load_before)
-  echo "== ssobroker ($1): ALG=$2 bench/token-load.sh (DB=${DB-postgres default})"
-  ALG=$2 bench/token-load.sh 2>&1 | grep -v '"level":"INFO","msg":"applied migration"' | tee "$log"
+  echo "== ssobroker ($1): ALG=$2 ${3:+BIN=$3 }bench/token-load.sh (DB=${DB-postgres default})"
+  ALG=$2 BIN=${3:-} bench/token-load.sh 2>&1 | grep -v '"level":"INFO","msg":"applied migration"' | tee "$log"
   local s; read -r -a s <<<"$(wrk_stats "$log")"
   local store=postgres; [ "${DB-x}" = "" ] && store=sqlite
-  results+=("ours $1|client_credentials ($store)|$2|${s[0]}|${s[1]}|${s[2]}|${s[3]}|${s[4]}|$load")
+  results+=("$1|client_credentials ($store)|$2|${s[0]}|${s[1]}|${s[2]}|${s[3]}|${s[4]}|$load")
 }
+
+# This tree is built once, not once a round.
+ours_bin=$tmp/ssobroker
+go build -o "$ours_bin" ./cmd/ssobroker
 
 for r in $(seq "$ROUNDS"); do
   echo; echo "######## round $r: Dex"
   run_dex "$r"
   echo; echo "######## round $r: ssobroker"
-  run_ours "round $r" ES256
+  run_ours "ours round $r" ES256 "$ours_bin"
+  if [ -n "${BASE_BIN:-}" ]; then
+    echo; echo "######## round $r: ssobroker, base build $BASE_BIN"
+    run_ours "base round $r" ES256 "$BASE_BIN"
+  fi
 done
 if [ "$EDDSA" = 1 ]; then
   echo; echo "######## ssobroker ALG=EdDSA"
-  run_ours "EdDSA" EdDSA
+  run_ours "ours EdDSA" EdDSA "$ours_bin"
 fi
 
 echo
@@ -277,19 +291,27 @@ for row in "${results[@]}"; do
   printf '%-13s %-30s %-6s %10s %9s %9s %7s %10s %10s\n' "$label" "$grant" "$alg" "$rps" "$p50" "$p99" "$bad" "$cpu" "$load"
 done
 echo
-dex_rps=() ours_rps=() dex_cpu=() ours_cpu=()
+dex_rps=() ours_rps=() dex_cpu=() ours_cpu=() base_rps=() base_cpu=()
 for row in "${results[@]}"; do
   IFS='|' read -r label _ _ rps _ _ _ cpu _ <<<"$row"
   case $label in
     "dex round"*) dex_rps+=("$rps") dex_cpu+=("$cpu") ;;
     "ours round"*) ours_rps+=("$rps") ours_cpu+=("$cpu") ;;
+    "base round"*) base_rps+=("$rps") base_cpu+=("$cpu") ;;
     "ours EdDSA") eddsa_rps=$rps ;;
   esac
 done
+ratios() { # $1 what, $2 ours tokens/s, $3 theirs tokens/s, $4 ours µs, $5 theirs µs
+  awk -v w="$1" -v o="$2" -v d="$3" -v oc="$4" -v dc="$5" \
+    'BEGIN {printf "%s = %s / %s tokens/s = %.2fx; CPU per token %s / %s µs = %.2fx less\n",
+      w, o, d, (d > 0 ? o / d : 0), dc, oc, (oc > 0 ? dc / oc : 0)}'
+}
 for i in "${!dex_rps[@]}"; do
-  awk -v r="$((i + 1))" -v d="${dex_rps[$i]}" -v o="${ours_rps[$i]:-0}" -v dc="${dex_cpu[$i]}" -v oc="${ours_cpu[$i]:-0}" \
-    'BEGIN {printf "round %s: ssobroker ES256 / Dex = %s / %s tokens/s = %.2fx; CPU per token Dex / ssobroker = %s / %s µs = %.2fx\n",
-      r, o, d, (d > 0 ? o / d : 0), dc, oc, (oc > 0 ? dc / oc : 0)}'
+  ratios "round $((i + 1)): ssobroker ES256 / Dex" "${ours_rps[$i]:-0}" "${dex_rps[$i]}" "${ours_cpu[$i]:-0}" "${dex_cpu[$i]}"
+  [ -z "${base_rps[$i]:-}" ] ||
+    ratios "round $((i + 1)): base ES256 / Dex" "${base_rps[$i]}" "${dex_rps[$i]}" "${base_cpu[$i]}" "${dex_cpu[$i]}"
+  [ -z "${base_rps[$i]:-}" ] ||
+    ratios "round $((i + 1)): ssobroker / base" "${ours_rps[$i]:-0}" "${base_rps[$i]}" "${ours_cpu[$i]:-0}" "${base_cpu[$i]}"
 done
 if [ -n "${eddsa_rps:-}" ]; then
   awk -v d="${dex_rps[-1]}" -v o="$eddsa_rps" \

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # variables for the scripts that source this file
-# Sourced by the load scripts: builds and starts the real `ssobroker serve` on a
+# Sourced by the load scripts: builds (or takes $BIN) and starts the real `ssobroker serve` on a
 # fresh PostgreSQL database created on the server $DB names (DB= for the embedded
 # SQLite file), creates an org and an admin service account through the CLI, and
 # exports:
@@ -27,8 +27,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$tmp/ssobroker" ./cmd/ssobroker
-bin="$tmp/ssobroker"
+# BIN=path runs that binary instead of building this tree (an A/B of two builds).
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
+else
+  go build -o "$tmp/ssobroker" ./cmd/ssobroker
+  bin="$tmp/ssobroker"
+fi
 export SSOBROKER_ADDR="$ADDR" SSOBROKER_ISSUER="http://$ADDR" SSOBROKER_DATA_DIR="$tmp/data" SSOBROKER_LOG_FORMAT=json
 export SSOBROKER_SIGNING_ALG="${ALG:-ES256}"
 if [ -n "$DB" ]; then
