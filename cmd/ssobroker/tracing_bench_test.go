@@ -58,7 +58,7 @@ func BenchmarkServeClientCredentials(b *testing.B) {
 
 // benchServe returns serve's handler with tracing tel (nil: off) and a
 // service account's credentials, its caches warmed by one request.
-func benchServe(b *testing.B, tel *telemetry) (http.Handler, string, string) {
+func benchServe(b testing.TB, tel *telemetry) (http.Handler, string, string) {
 	b.Helper()
 	ctx := context.Background()
 	key := make([]byte, 32)
