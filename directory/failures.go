@@ -50,9 +50,7 @@ func (s *SQLStore) RecordConnectionFailure(ctx context.Context, f ConnectionFail
 			return err
 		}
 		kept = true
-		_, err = q.exec(ctx, `DELETE FROM connection_failures WHERE connection_id = $1 AND id NOT IN
-			(SELECT id FROM connection_failures WHERE connection_id = $1 ORDER BY id DESC LIMIT $2)`, f.ConnectionID, MaxConnectionFailures)
-		return err
+		return keepRecent(ctx, q, "connection_failures", "connection_id", f.ConnectionID, MaxConnectionFailures)
 	})
 	if err != nil {
 		return false, fmt.Errorf("record connection failure: %w", err)
@@ -77,4 +75,13 @@ func (s *SQLStore) ListConnectionFailures(ctx context.Context, orgID, connection
 		f.At = fromTS(at)
 		return f, err
 	})
+}
+
+// keepRecent deletes the rows of table (connection_failures,
+// jwt_issuer_failures: constant names, never input) under key in column
+// col but the newest max.
+func keepRecent(ctx context.Context, q querier, table, col, key string, max int) error {
+	_, err := q.exec(ctx, `DELETE FROM `+table+` WHERE `+col+` = $1 AND id NOT IN
+		(SELECT id FROM `+table+` WHERE `+col+` = $1 ORDER BY id DESC LIMIT $2)`, key, max)
+	return err
 }

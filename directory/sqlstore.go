@@ -56,6 +56,8 @@ type lookupCache struct {
 	conns   sync.Map // orgID + "\x00" + connection id → Connection
 	// standing: orgID + "\x00" + userID + "\x00" + connection id → sessionStanding
 	standing sync.Map
+	// jwtIssuers: issuer → []JWTIssuer, only for issuers some org trusts
+	jwtIssuers sync.Map
 }
 
 // cached returns the value under key in the map pick selects from the current

@@ -22,7 +22,8 @@ import (
 // processes sharing PostgreSQL and Redis, a user signed in through the
 // corporate IdP (npm oidc-provider) holds a browser session, an access
 // token and a refresh token; an admin or the IdP removes them on replica A
-// by one of the five paths, and replica B is polled on every surface until
+// by one of the five paths (admin API, console, SCIM deactivation, SCIM
+// deletion, the connection disabled), and replica B is polled on every surface until
 // it refuses:
 //
 //   - refresh: grant_type=refresh_token at /oauth2/token (invalid_grant);
@@ -60,15 +61,10 @@ func TestDeprovisioningBound(t *testing.T) {
 		{"console: remove the member", k.removeInConsole, nil, surfaceNames},
 		{"SCIM: PATCH active=false (deactivated user)", k.deactivateOverSCIM, nil, surfaceNames},
 		{"SCIM: DELETE /Users/{id}", k.deleteOverSCIM, nil, surfaceNames},
-		// KNOWN GAP (README, "Deprovisioning bounds"): an access token
-		// minted through a connection that is then disabled stays active at
-		// introspection, userinfo and /opik/auth until it expires (≤ 10
-		// min): those check membership (PrincipalAccess), not the token's
-		// connection (idp claim). The fix belongs in tokens
-		// (VerifyAccessToken/Introspect asking directory.SessionStanding
-		// with the idp claim); until then this path measures the two
-		// surfaces that refuse.
-		{"connection disabled", k.disableConnection, k.enableConnection, []string{"refresh", "session"}},
+		// A disabled connection refuses its users' access tokens at once:
+		// tokens.Issuer checks directory.SessionStanding on the token's idp
+		// claim (tokenStands), as it does for sessions and refresh grants.
+		{"connection disabled", k.disableConnection, k.enableConnection, surfaceNames},
 	}
 	all := map[string][]time.Duration{}
 	for _, p := range paths {

@@ -5,12 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/lestrrat-go/jwx/v2/jws"
-	"github.com/ssobroker/ssobroker/directory"
 )
 
 // maxTokenLen bounds the tokens introspection and revocation parse.
@@ -50,8 +48,9 @@ func (in Introspection) MarshalJSON() ([]byte, error) {
 // a service account authenticated by caller. A token is active when its
 // signature verifies with a key still published (a deleted key stops it at
 // once), it was issued by this issuer as an access token and has not
-// expired, its jti was not revoked, its principal is still a member of the
-// org, and the org is the caller's own: a service account does not learn
+// expired, its jti was not revoked, its sign-in still stands (tokenStands:
+// the principal is a member of the org and, for a user, the connection they
+// signed in through is enabled), and the org is the caller's own: a service account does not learn
 // about other organizations' tokens. Errors are *Error values: for the
 // caller's authentication as in ClientCredentials, 503 when the store is down.
 func (i *Issuer) Introspect(ctx context.Context, caller Credentials, token string) (Introspection, error) {
@@ -73,11 +72,8 @@ func (i *Issuer) Introspect(ctx context.Context, caller Credentials, token strin
 	if revoked {
 		return Introspection{}, nil
 	}
-	if _, err := i.store.PrincipalAccess(ctx, c.Org.ID, c.Subject); err != nil {
-		if errors.Is(err, directory.ErrNotFound) {
-			return Introspection{}, nil
-		}
-		return Introspection{}, errUnavailable(err)
+	if stands, err := i.tokenStands(ctx, c); err != nil || !stands {
+		return Introspection{}, err
 	}
 	return Introspection{Active: true, Claims: c, payload: payload}, nil
 }

@@ -28,6 +28,10 @@ type IssuerStore interface {
 	GetWorkspace(ctx context.Context, orgID, ref string) (directory.Workspace, error)
 	RevokeToken(ctx context.Context, jti string, expiresAt time.Time) error
 	TokenRevoked(ctx context.Context, jti string) (bool, error)
+	// SessionStanding is the directory's one validity check of a user's
+	// sign-in (organization, user, connection), cached and dropped on every
+	// change in any replica.
+	SessionStanding(ctx context.Context, orgID, userID, connectionID string) (directory.PrincipalAccess, error)
 }
 
 // Issuer mints access tokens and answers introspection and revocation. It
@@ -39,6 +43,8 @@ type Issuer struct {
 	limiter *failureLimiter
 	scopes  map[string]bool
 	bufs    sync.Pool // *[]byte scratch buffers for payloads and responses
+	// jwtFailures gates the recording of refused external JWTs (jwtbearer.go).
+	jwtFailures failureGate
 }
 
 // NewIssuer returns an Issuer signing with keys. It fails when the
@@ -302,6 +308,9 @@ func (i *Issuer) mintWithID(g *grant, dst []byte, jti [22]byte) ([]byte, tokenMe
 	}
 	now := i.cfg.Now()
 	exp := now.Add(i.cfg.AccessTokenTTL)
+	if !g.notAfter.IsZero() && g.notAfter.Before(exp) {
+		exp = g.notAfter
+	}
 
 	bp := i.bufs.Get().(*[]byte)
 	payload := g.appendPayload((*bp)[:0], i.cfg.Issuer, now.Unix(), exp.Unix(), jti[:])

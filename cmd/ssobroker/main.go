@@ -95,6 +95,12 @@ func commandTable() []commandSpec {
 		{path: "admin client create", synopsis: "--name N --redirect-uri U [--redirect-uri U2]... [--public] [--admin-api]",
 			summary: "register an OAuth client (its secret is printed once)", flags: adminFlags, run: clientCreateCommand},
 
+		{path: "admin jwt-issuer list", synopsis: "--org ORG", summary: "list an org's trusted JWT issuers", flags: adminFlags, run: jwtIssuerListCommand},
+		{path: "admin jwt-issuer create", synopsis: "--org ORG --name N --iss URL --audience AUD (--service-account SA | --user-claim C [--user-match email|identity]) [--subject S] [--jwks-uri URL] [--role-claim C] [--max-role ROLE]",
+			summary: "trust an external issuer's JWTs for jwt-bearer and token exchange (docs/jwt-issuers.md)", flags: adminFlags, run: jwtIssuerCreateCommand},
+		{path: "admin jwt-issuer show", synopsis: "--org ORG --id JWI", summary: "a trusted JWT issuer and its recent refusals with reason codes", flags: adminFlags, run: jwtIssuerShowCommand},
+		{path: "admin jwt-issuer delete", synopsis: "--org ORG --id JWI", summary: "stop trusting a JWT issuer", flags: adminFlags, run: jwtIssuerDeleteCommand},
+
 		{path: "admin domain mark-verified", synopsis: "--org ORG --domain D", summary: "operator override of a domain's DNS verification (audited)", flags: adminFlags, run: domainMarkVerifiedCommand},
 
 		{path: "admin connection sp-key-rotate", synopsis: "--org ORG --connection CONN --step publish|activate|retire",

@@ -242,7 +242,9 @@ func routeTable() []route {
 
 		{method: "GET", pattern: org + "/jwt-issuers", handle: (*API).listJWTIssuers},
 		{method: "POST", pattern: org + "/jwt-issuers", handle: (*API).createJWTIssuer},
+		{method: "GET", pattern: org + "/jwt-issuers/{id}", handle: (*API).getJWTIssuer},
 		{method: "DELETE", pattern: org + "/jwt-issuers/{id}", handle: (*API).deleteJWTIssuer},
+		{method: "GET", pattern: org + "/jwt-issuers/{id}/failures", handle: (*API).listJWTIssuerFailures},
 
 		{method: "GET", pattern: org + "/scim-tokens", handle: (*API).listSCIMTokens},
 		{method: "POST", pattern: org + "/scim-tokens", handle: (*API).createSCIMToken},

@@ -2,9 +2,9 @@ package adminapi
 
 import (
 	"context"
-	"github.com/ssobroker/ssobroker/directory"
 	"net/http"
 
+	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/access"
 )
 
@@ -15,11 +15,21 @@ type JWTIssuer = directory.JWTIssuer
 // directory's other methods, every method is scoped by org, records the
 // actor in the audit log and returns directory's typed errors
 // (ErrNotFound, ErrConflict for a second issuer with the same issuer and
-// subject in the org, ErrUnavailable).
+// audience and subject in the org, ErrInvalid for a bad mapping,
+// ErrUnavailable). ListJWTIssuerFailures lists the refusals of tokens that
+// named the issuer (docs/jwt-issuers.md, "Refusals").
 type JWTIssuerStore interface {
 	CreateJWTIssuer(ctx context.Context, actor string, in JWTIssuer) (JWTIssuer, error)
+	GetJWTIssuer(ctx context.Context, orgID, id string) (JWTIssuer, error)
 	ListJWTIssuers(ctx context.Context, orgID string) ([]JWTIssuer, error)
 	DeleteJWTIssuer(ctx context.Context, actor, orgID, id string) error
+	ListJWTIssuerFailures(ctx context.Context, orgID, id string) ([]directory.JWTIssuerFailure, error)
+}
+
+// JWTIssuerWithFailures is one trusted issuer with its recent refusals.
+type JWTIssuerWithFailures struct {
+	JWTIssuer
+	RecentFailures []directory.JWTIssuerFailure `json:"recent_failures"`
 }
 
 // Every JWT issuer route needs org.admin.
@@ -55,6 +65,10 @@ type jwtIssuerBody struct {
 	Audience         string `json:"audience"`
 	Subject          string `json:"subject"`
 	ServiceAccountID string `json:"service_account_id"`
+	UserClaim        string `json:"user_claim"`
+	UserMatch        string `json:"user_match"`
+	RoleClaim        string `json:"role_claim"`
+	MaxRole          string `json:"max_role"`
 }
 
 func (a *API) createJWTIssuer(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -83,14 +97,16 @@ func (a *API) createJWTIssuer(w http.ResponseWriter, r *http.Request, c *caller)
 	if len(b.Subject) > 1024 || hasControl(b.Subject) {
 		return invalidField("subject", "subject must be at most 1024 characters")
 	}
-	if b.ServiceAccountID == "" {
-		return invalidField("service_account_id", "service_account_id is required: the account these tokens act as")
-	}
-	if _, err := a.store.GetServiceAccount(r.Context(), c.orgID(), b.ServiceAccountID); err != nil {
-		return err
+	// The mapping's rules (one principal, claim names, max_role) are the
+	// directory's: its ErrInvalid names the field.
+	if b.ServiceAccountID != "" {
+		if _, err := a.store.GetServiceAccount(r.Context(), c.orgID(), b.ServiceAccountID); err != nil {
+			return err
+		}
 	}
 	iss, err := s.CreateJWTIssuer(r.Context(), c.subject, JWTIssuer{OrgID: c.orgID(), Name: b.Name, Issuer: b.Issuer,
-		JWKSURI: b.JWKSURI, Audience: b.Audience, Subject: b.Subject, ServiceAccountID: b.ServiceAccountID})
+		JWKSURI: b.JWKSURI, Audience: b.Audience, Subject: b.Subject, ServiceAccountID: b.ServiceAccountID,
+		UserClaim: b.UserClaim, UserMatch: b.UserMatch, RoleClaim: b.RoleClaim, MaxRole: access.OrgRole(b.MaxRole)})
 	if err != nil {
 		return err
 	}
@@ -107,5 +123,38 @@ func (a *API) deleteJWTIssuer(w http.ResponseWriter, r *http.Request, c *caller)
 		return err
 	}
 	writeNoContent(w)
+	return nil
+}
+
+// getJWTIssuer answers one trusted issuer with its recent refusals, the
+// diagnostics of docs/jwt-issuers.md.
+func (a *API) getJWTIssuer(w http.ResponseWriter, r *http.Request, c *caller) error {
+	s, err := a.jwtIssuerStore(c)
+	if err != nil {
+		return err
+	}
+	j, err := s.GetJWTIssuer(r.Context(), c.orgID(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	fs, err := s.ListJWTIssuerFailures(r.Context(), c.orgID(), j.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, JWTIssuerWithFailures{JWTIssuer: j, RecentFailures: fs})
+	return nil
+}
+
+// listJWTIssuerFailures answers a trusted issuer's recent refusals, newest first.
+func (a *API) listJWTIssuerFailures(w http.ResponseWriter, r *http.Request, c *caller) error {
+	s, err := a.jwtIssuerStore(c)
+	if err != nil {
+		return err
+	}
+	fs, err := s.ListJWTIssuerFailures(r.Context(), c.orgID(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newList(fs, ""))
 	return nil
 }

@@ -242,6 +242,15 @@ func matrixCases() []matrixCase {
 		{"trust JWT issuer", "POST", o + "/jwt-issuers", func(f *fixture, _ string) (string, string) {
 			return f.pathA("/jwt-issuers"), fmt.Sprintf(`{"name":"gha","issuer":"https://gh-%d.acme.test","audience":"acme","service_account_id":%q}`, f.next(), f.ids[cSA])
 		}, allowed(201, adminOnly...)},
+		{"trust JWT issuer for users", "POST", o + "/jwt-issuers", func(f *fixture, _ string) (string, string) {
+			return f.pathA("/jwt-issuers"), fmt.Sprintf(`{"name":"idp","issuer":"https://idp-%d.acme.test","audience":"acme","user_claim":"email","role_claim":"ssb_role","max_role":"platform_member"}`, f.next())
+		}, allowed(201, adminOnly...)},
+		{"get JWT issuer", "GET", o + "/jwt-issuers/{id}", func(f *fixture, _ string) (string, string) {
+			return f.pathA("/jwt-issuers/" + f.newJWTIssuer()), ""
+		}, allowed(200, adminOnly...)},
+		{"JWT issuer failures", "GET", o + "/jwt-issuers/{id}/failures", func(f *fixture, _ string) (string, string) {
+			return f.pathA("/jwt-issuers/" + f.newJWTIssuer() + "/failures"), ""
+		}, allowed(200, adminOnly...)},
 		{"delete JWT issuer", "DELETE", o + "/jwt-issuers/{id}", func(f *fixture, _ string) (string, string) {
 			return f.pathA("/jwt-issuers/" + f.newJWTIssuer()), ""
 		}, allowed(204, adminOnly...)},

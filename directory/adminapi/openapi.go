@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"encoding/json"
+	"github.com/ssobroker/ssobroker/directory/access"
 	"regexp"
 	"sort"
 	"strconv"
@@ -120,9 +121,13 @@ func openAPIPaths() map[string]map[string]op {
 			perm:    admin, body: "Empty", optionalBody: true, status: 200, resp: "Domain"}},
 		o + "/jwt-issuers": {
 			"get":  {id: "listJWTIssuers", summary: "Trusted external JWT issuers", perm: admin, status: 200, resp: "JWTIssuerList"},
-			"post": {id: "createJWTIssuer", summary: "Trust an external issuer's JWTs as a service account", perm: admin, body: "JWTIssuerCreate", status: 201, resp: "JWTIssuer"},
+			"post": {id: "createJWTIssuer", summary: "Trust an external issuer's JWTs as a service account or as the members a claim names (docs/jwt-issuers.md)", perm: admin, body: "JWTIssuerCreate", status: 201, resp: "JWTIssuer"},
 		},
-		o + "/jwt-issuers/{id}": {"delete": {id: "deleteJWTIssuer", summary: "Stop trusting an issuer", perm: admin, status: 204}},
+		o + "/jwt-issuers/{id}": {
+			"get":    {id: "getJWTIssuer", summary: "A trusted issuer with its recent refusals (the last 50, newest first, with reason codes)", perm: admin, status: 200, resp: "JWTIssuerWithFailures"},
+			"delete": {id: "deleteJWTIssuer", summary: "Stop trusting an issuer", perm: admin, status: 204},
+		},
+		o + "/jwt-issuers/{id}/failures": {"get": {id: "listJWTIssuerFailures", summary: "The issuer's recent refused tokens (the last 50), newest first, with reason codes (docs/jwt-issuers.md)", perm: admin, status: 200, resp: "JWTIssuerFailureList"}},
 		o + "/scim-tokens": {
 			"get":  {id: "listSCIMTokens", summary: "SCIM bearer tokens of the org (docs/scim.md)", perm: admin, status: 200, resp: "SCIMTokenList"},
 			"post": {id: "createSCIMToken", summary: "Create a SCIM bearer token for /scim/v2/{org}; the token is in this answer only", perm: admin, body: "SCIMTokenCreate", optionalBody: true, status: 201, resp: "SCIMTokenCreated"},
@@ -493,11 +498,14 @@ func openAPISchemas() map[string]any {
 			"verified_at": nullableTime(), "created_at": dateTime(),
 			"verification": describe(object(map[string]any{"record_type": enum("TXT"), "record_names": arr(str()), "record_value": str()}),
 				"While unverified: publish record_value as a TXT record at one of record_names")}),
-		"DomainList":   listOf("Domain"),
-		"DomainCreate": input(map[string]any{"domain": str()}, "domain"),
-		"JWTIssuer": object(map[string]any{"id": str(), "org_id": str(), "name": str(), "issuer": str(), "jwks_uri": str(),
-			"audience": str(), "subject": str(), "service_account_id": str(), "created_by": str(), "created_at": dateTime()}),
-		"JWTIssuerList": listOf("JWTIssuer"),
+		"DomainList":            listOf("Domain"),
+		"DomainCreate":          input(map[string]any{"domain": str()}, "domain"),
+		"JWTIssuer":             object(jwtIssuerFields()),
+		"JWTIssuerList":         listOf("JWTIssuer"),
+		"JWTIssuerWithFailures": object(jwtIssuerFields("recent_failures", arr(ref("JWTIssuerFailure")))),
+		"JWTIssuerFailure": object(map[string]any{"org_id": str(), "jwt_issuer_id": str(),
+			"reason": describe(str(), "The refusal's stable reason code (docs/jwt-issuers.md)"), "detail": str(), "at": dateTime()}),
+		"JWTIssuerFailureList": listOf("JWTIssuerFailure"),
 		"SCIMToken": object(map[string]any{"id": str(), "org_id": str(), "name": str(), "prefix": str(), "created_by": str(),
 			"created_at": dateTime(), "revoked_at": nullableTime()}),
 		"SCIMTokenList": listOf("SCIMToken"),
@@ -506,10 +514,34 @@ func openAPISchemas() map[string]any {
 		"SCIMTokenCreate": input(map[string]any{"name": describe(str(), "A label, such as the identity provider's name")}),
 		"JWTIssuerCreate": input(map[string]any{"name": str(), "issuer": describe(str(), "Exact iss; https"),
 			"jwks_uri": describe(str(), "Default: discovered from the issuer"), "audience": str(),
-			"subject": describe(str(), "When set, the only sub accepted"), "service_account_id": describe(str(), "The account these tokens act as")},
-			"name", "issuer", "audience", "service_account_id"),
+			"subject": describe(str(), "When set, the only sub accepted"), "service_account_id": describe(str(), "The account these tokens act as (or user_claim)"),
+			"user_claim": describe(str(), "Instead of service_account_id: the claim naming the member these tokens act as"),
+			"user_match": describe(enum("email", "identity"), "How user_claim's value finds the member (default: email for the email claim, else identity)"),
+			"role_claim": describe(str(), "A claim carrying the org role asked for; needs max_role"),
+			"max_role":   describe(enum(orgRoleNames()...), "The highest org role a token of this issuer gets")},
+			"name", "issuer", "audience"),
 		"AuditEvent": object(map[string]any{"id": integer(), "org_id": str(), "actor": str(), "action": str(), "target": str(),
 			"at": dateTime(), "before": map[string]any{}, "after": map[string]any{}}),
 		"AuditList": listOf("AuditEvent"),
 	}
+}
+
+// jwtIssuerFields are a trusted issuer's properties, with extra name/value pairs.
+func jwtIssuerFields(extra ...any) map[string]any {
+	m := map[string]any{"id": str(), "org_id": str(), "name": str(), "issuer": str(), "jwks_uri": str(),
+		"audience": str(), "subject": str(), "service_account_id": str(), "user_claim": str(), "user_match": str(),
+		"role_claim": str(), "max_role": str(), "created_by": str(), "created_at": dateTime()}
+	for i := 0; i+1 < len(extra); i += 2 {
+		m[extra[i].(string)] = extra[i+1]
+	}
+	return m
+}
+
+// orgRoleNames are the org roles, as access lists them.
+func orgRoleNames() []string {
+	var out []string
+	for _, r := range access.OrgRoles() {
+		out = append(out, string(r))
+	}
+	return out
 }

@@ -191,6 +191,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		{[]string{"DomainCreate"}, domainBody{}, true},
 		{[]string{"JWTIssuer"}, JWTIssuer{}, false},
 		{[]string{"JWTIssuerCreate"}, jwtIssuerBody{}, true},
+		{[]string{"JWTIssuerFailure"}, directory.JWTIssuerFailure{}, false},
 		{[]string{"AuditEvent"}, auditJSON{}, false},
 		{[]string{"AuditList"}, list[auditJSON]{}, false},
 	} {

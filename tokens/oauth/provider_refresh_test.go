@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -132,9 +133,20 @@ func TestRefreshRechecksMembershipOrgAndConnection(t *testing.T) {
 			e.setSignIn(func(id *identity) { id.connID = conn.ID })
 			defer e.setSignIn(func(id *identity) { id.connID = e.conn.ID })
 			r0 := e.codeFlow(e.browser(), nil)
+			at := r0.str("access_token")
+			if resp, _ := e.userinfo(http.MethodGet, at); resp.StatusCode != http.StatusOK {
+				t.Fatalf("userinfo before disabling: %d", resp.StatusCode)
+			}
 			conn.Enabled = false
 			if _, err := e.store.UpdateConnection(ctx, "system:test", conn); err != nil {
 				t.Fatal(err)
+			}
+			// The access token is refused at once wherever the broker accepts it.
+			if resp, _ := e.userinfo(http.MethodGet, at); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("userinfo through a disabled connection: %d", resp.StatusCode)
+			}
+			if _, err := e.issuer.VerifyAccessToken(ctx, at); !errors.Is(err, tokens.ErrInvalidAccessToken) {
+				t.Fatalf("VerifyAccessToken through a disabled connection: %v", err)
 			}
 			if r := e.refresh(e.public, r0.str("refresh_token"), nil); r.status != 400 || r.str("error") != "invalid_grant" {
 				t.Fatalf("refresh through a disabled connection: %d %v", r.status, r.body)
@@ -154,6 +166,9 @@ func TestRefreshRechecksMembershipOrgAndConnection(t *testing.T) {
 			r0 := e.codeFlow(e.browser(), nil)
 			if err := e.store.DeleteConnection(ctx, "system:test", e.org.ID, conn.ID); err != nil {
 				t.Fatal(err)
+			}
+			if _, err := e.issuer.VerifyAccessToken(ctx, r0.str("access_token")); !errors.Is(err, tokens.ErrInvalidAccessToken) {
+				t.Fatalf("VerifyAccessToken through a deleted connection: %v", err)
 			}
 			if r := e.refresh(e.public, r0.str("refresh_token"), nil); r.status != 400 || r.str("error") != "invalid_grant" {
 				t.Fatalf("%d %v", r.status, r.body)

@@ -101,7 +101,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET "+tokens.PathOpenIDConfig, s.DiscoveryHandler())
 	mux.Handle("GET "+tokens.PathOAuthServerMeta, s.DiscoveryHandler())
 	f := s.features
-	if f.ClientCredentials || f.AuthorizationCode || f.RefreshToken {
+	if f.ClientCredentials || f.AuthorizationCode || f.RefreshToken || f.TokenExchange {
 		mux.Handle("POST "+tokens.PathToken, s.TokenHandler())
 		mux.Handle("OPTIONS "+tokens.PathToken, corsPreflight("POST"))
 	}
@@ -178,7 +178,9 @@ func etagMatches(header, etag string) bool {
 // client_credentials for service accounts, authenticated with
 // client_secret_basic or client_secret_post (not both); with a Provider,
 // authorization_code and refresh_token for registered clients (see
-// tokens.Provider.AuthenticateClient). Errors are RFC 6749 §5.2 JSON
+// tokens.Provider.AuthenticateClient), RFC 8693 token exchange
+// (exchange.go) and, with external JWTs enabled, RFC 7523 jwt-bearer
+// (jwtbearer.go, docs/jwt-issuers.md). Errors are RFC 6749 §5.2 JSON
 // bodies: invalid_request, invalid_client (401, with WWW-Authenticate when
 // Basic was used or no credentials were sent), invalid_grant,
 // invalid_scope, unsupported_grant_type (400), 429 temporarily_unavailable
@@ -207,12 +209,11 @@ func (s *Server) TokenHandler() http.Handler {
 			*bp = body[:0]
 		case (f.grantType == tokens.GrantAuthorizationCode && s.features.AuthorizationCode) ||
 			(f.grantType == tokens.GrantRefreshToken && s.features.RefreshToken):
-			var out tokens.TokenResponse
-			if out, err = s.providerGrant(r, &f); err == nil {
-				if body, err = json.Marshal(out); err != nil {
-					err = tokens.ServerError(err)
-				}
-			}
+			body, err = marshalTokenResponse(s.providerGrant(r, &f))
+		case f.grantType == tokens.GrantJWTBearer && s.issuer.ExternalJWTsEnabled():
+			body, err = marshalTokenResponse(s.jwtBearer(r, &f))
+		case f.grantType == tokens.GrantTokenExchange && s.features.TokenExchange:
+			body, err = marshalTokenResponse(s.tokenExchange(r, &f))
 		case f.grantType == "":
 			err = tokens.InvalidRequest("grant_type is required")
 		default:
@@ -224,6 +225,19 @@ func (s *Server) TokenHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, body)
 	})
+}
+
+// marshalTokenResponse encodes a grant's answer (the grants other than
+// client_credentials, which appends its own).
+func marshalTokenResponse(out tokens.TokenResponse, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		return nil, tokens.ServerError(err)
+	}
+	return body, nil
 }
 
 // clientCredentials answers the client_credentials grant of a service
