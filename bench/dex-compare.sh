@@ -187,17 +187,8 @@ wrk_stats() {
        /^== GET/ {exit}
        END {printf "%s %s %s %d %s\n", (rps == "" ? "-" : rps), (p50 == "" ? "-" : p50), (p99 == "" ? "-" : p99), bad, (cpu == "" ? "-" : cpu)}' "$1"
 }
-# The server's CPU time (user + system, clock ticks) and per request: as in
-# bench/serve.sh, which this script does not source (it would start ours).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-cpu_per_request() {
-  local t1 hz reqs
-  t1=$(cpu_ticks "$1")
-  hz=$(getconf CLK_TCK)
-  reqs=$(awk '/requests in/ {print $1; exit}' "$3")
-  awk -v d="$((t1 - $2))" -v hz="$hz" -v n="${reqs:-0}" \
-    'BEGIN {printf "server CPU: %.2f s for %d requests = %.1f µs/request\n", d / hz, n, (n > 0 ? d / hz * 1e6 / n : 0)}'
-}
+# shellcheck source=bench/cpu.sh
+. bench/cpu.sh
 # Machine load before a run: the 1-minute load average (it still carries the
 # previous run) and the share of both CPUs busy over 2 s with nothing of ours
 # running (other work on the shared machine).
