@@ -2,6 +2,9 @@ package tokens
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"slices"
@@ -18,6 +21,32 @@ const LogoutCookie = "ssb_logout"
 // accepted (OIDC RP-Initiated Logout §2: the OP should accept an ID token of
 // a current or recent session). Older hints are refused with an error page.
 const LogoutHintGrace = time.Hour
+
+// Names shared with package idp, which defines the same literals (tokens
+// and idp never import each other; cmd/ssobroker's contract test checks that
+// they agree): a session's kept upstream logout data, and the single-use
+// hand-off through which idp continues a logout ended here at the IdP the
+// session came through (OIDC end_session_endpoint, SAML Single Logout;
+// docs/logout.md).
+const (
+	SessionDataUpstreamLogout              = "upstream_logout"
+	PathUpstreamLogout                     = "/sso/logout"
+	KindUpstreamLogout        session.Kind = "upstream_logout"
+)
+
+// upstreamHandoffTTL bounds the redirect from /oauth2/logout to the hand-off.
+const upstreamHandoffTTL = 5 * time.Minute
+
+// upstreamHandoff is the record idp reads at PathUpstreamLogout (its
+// UpstreamHandoff): the ended session's user, org, connection and kept
+// data, unopened, and the absolute URL to land on afterwards.
+type upstreamHandoff struct {
+	UserID       string `json:"user"`
+	OrgID        string `json:"org"`
+	ConnectionID string `json:"connection"`
+	Sealed       string `json:"sealed"`
+	ReturnTo     string `json:"return_to"`
+}
 
 // sessionFamilyRevoker is what logout needs of the session store besides
 // SessionStore: ending the refresh families of a browser session.
@@ -119,7 +148,12 @@ func (p *Provider) ParseLogout(ctx context.Context, q url.Values) (LogoutRequest
 // (OIDC Core §11). They are ended before the session is deleted: if that
 // fails the user sees the unavailable page, still signed in, and may retry.
 // A family whose code is redeemed while the logout runs may survive.
-func (p *Provider) Logout(ctx context.Context, req LogoutRequest, sessionID string, confirmed bool) (mustConfirm bool, perr *PageError) {
+//
+// When the ended session kept what its upstream logout needs, upstream is
+// where to send the browser next (idp's hand-off, PathUpstreamLogout with a
+// single-use key), which ends at req.Target or, without one, back here at
+// the signed-out page; otherwise upstream is empty.
+func (p *Provider) Logout(ctx context.Context, req LogoutRequest, sessionID string, confirmed bool) (mustConfirm bool, upstream string, perr *PageError) {
 	var sess session.Session
 	if sessionID != "" {
 		s, err := p.sessions.GetSession(ctx, sessionID)
@@ -127,15 +161,15 @@ func (p *Provider) Logout(ctx context.Context, req LogoutRequest, sessionID stri
 		case err == nil:
 			sess = s
 		case !notFound(err):
-			return false, UnavailablePage(err)
+			return false, "", UnavailablePage(err)
 		}
 	}
 	hinted := req.hasHint && req.hint.Subject == sess.UserID
 	if sess.Handle != "" && !confirmed && !hinted {
-		return true, nil
+		return true, "", nil
 	}
 	if sess.Handle == "" {
-		return false, nil
+		return false, "", nil
 	}
 	// Families first: if that fails the session is still there to sign out
 	// of on a retry.
@@ -143,14 +177,40 @@ func (p *Provider) Logout(ctx context.Context, req LogoutRequest, sessionID stri
 	if err != nil {
 		p.log.ErrorContext(ctx, "sign-out failed: the session's refresh tokens could not be revoked", "session", sess.Handle,
 			"user", sess.UserID, "err", err)
-		return false, UnavailablePage(err)
+		return false, "", UnavailablePage(err)
 	}
 	if err := p.sessions.DeleteSession(ctx, sessionID); err != nil {
-		return false, UnavailablePage(err)
+		return false, "", UnavailablePage(err)
 	}
 	p.log.InfoContext(ctx, "signed out (RP-initiated)", "session", sess.Handle, "user", sess.UserID, "client_id", req.ClientID,
 		"refresh_families_ended", ended)
-	return false, nil
+	return false, p.upstreamHandoff(ctx, sess, req.Target), nil
+}
+
+// upstreamHandoff stores the hand-off of sess's upstream logout and
+// returns the URL that takes it up, or "" when the session kept nothing
+// for it or the record cannot be stored (the local logout stands; logged).
+func (p *Provider) upstreamHandoff(ctx context.Context, sess session.Session, target string) string {
+	sealed := sess.Data[SessionDataUpstreamLogout]
+	if sealed == "" || sess.ConnectionID == "" {
+		return ""
+	}
+	issuer := p.issuer.IssuerURL()
+	if target == "" {
+		target = issuer + PathLogout
+	}
+	if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return "" // idp lands only on http(s) URLs: a native app's URI stays local
+	}
+	raw, _ := json.Marshal(upstreamHandoff{UserID: sess.UserID, OrgID: sess.OrgID, ConnectionID: sess.ConnectionID, Sealed: sealed, ReturnTo: target})
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	key := base64.RawURLEncoding.EncodeToString(b[:])
+	if err := p.sessions.PutOnce(ctx, KindUpstreamLogout, key, raw, upstreamHandoffTTL); err != nil {
+		p.log.WarnContext(ctx, "upstream logout skipped: the hand-off could not be stored", "session", sess.Handle, "err", err)
+		return ""
+	}
+	return issuer + PathUpstreamLogout + "?" + url.Values{"id": {key}}.Encode()
 }
 
 // endSessionFamilies revokes the refresh families granted in sess, keeping

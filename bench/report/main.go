@@ -394,7 +394,12 @@ func compareAll(ctx context.Context, repo string, rep *Report, l *loader, hc *ht
 			return refreshTarget(l.tmp, repo, dex.url+"/token", dex.basic(), toks, n)
 		}}
 	}
-	list = append(list, cmp{refresh, dexRefresh, oursRefresh, o.refreshConns})
+	// Dex's refresh under wrk stopped after its first answer in the trial
+	// runs (not understood yet): ours alone until it is.
+	_ = dexRefresh
+	refresh.Peer = ""
+	refresh.Note += "; Dex's side is left out: under wrk it stopped after its first answer in trial runs, not understood yet"
+	list = append(list, cmp{refresh, nil, oursRefresh, o.refreshConns})
 	if sw, note := orgSwitchTarget(ctx, hc, d, ls, up); sw != nil {
 		list = append(list, cmp{&Comparison{Name: "org switch by exchange",
 			Ours: "POST /oauth2/token, grant urn:ietf:params:oauth:grant-type:token-exchange: a signed-in user's access token exchanged for one of another of their orgs (the relying party's Basic auth)",
@@ -407,7 +412,7 @@ func compareAll(ctx context.Context, repo string, rep *Report, l *loader, hc *ht
 	}
 	for _, c := range list {
 		c.c.Slug = slug(c.c.Name)
-		if dex == nil {
+		if dex == nil || c.peer == nil {
 			c.c.Peer = ""
 		}
 		if err := l.compare(ctx, c.c, c.peer, c.ours, c.conns, o.rounds, o.dur, progress); err != nil {

@@ -60,6 +60,11 @@ func logXPlot(title, x, y string) *plot.Plot {
 func throughputPlot(title string, series []Series, path string) error {
 	p := logXPlot(title, "concurrent connections", "requests/s (median of rounds)")
 	p.Y.Min = 0
+	for _, s := range series {
+		for _, xy := range s.XY {
+			p.Y.Max = math.Max(p.Y.Max, xy.Y*1.3) // room for the legend
+		}
+	}
 	if err := addLines(p, series); err != nil {
 		return err
 	}
@@ -119,6 +124,15 @@ func barsPlot(title, ylabel string, labels []string, names []string, values [][]
 	}
 	p.Legend.Top = true
 	p.Y.Min = 0
+	top := hline
+	for _, vals := range values {
+		for _, x := range vals {
+			if !math.IsNaN(x) && !math.IsInf(x, 0) {
+				top = math.Max(top, x)
+			}
+		}
+	}
+	p.Y.Max = top * 1.3 // room for the legend
 	p.NominalX(labels...)
 	p.X.Tick.Label.Rotation = math.Pi / 6
 	p.X.Tick.Label.XAlign = draw.XRight

@@ -562,3 +562,54 @@ func TestExternalJWTForgeriesAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestExternalJWKSRefreshIsBoundedAndSurvivesOutages: an unknown kid
+// refreshes the issuer's JWKS at most once per 30 s (counted at the
+// loopback JWKS server), a key published later is picked up after that
+// bound, and while the endpoint is down the last good keys still verify.
+func TestExternalJWKSRefreshIsBoundedAndSurvivesOutages(t *testing.T) {
+	store := directorytest.SQLite(t)
+	e := newEnv(t, store, withExternalJWTs(store))
+	x := newExtIssuer(t)
+	k1 := newGoKey(t, jwa.ES256, "k1")
+	k2 := newGoKey(t, jwa.ES256, "k2")
+	x.setJWKS(jwksOf(t, k1))
+	e.trust(x, directory.JWTIssuer{Audience: "ssobroker-ci", ServiceAccountID: e.sa.ID})
+	bearer := func(k *goKey) int {
+		resp, _ := e.post(tokens.PathToken, jwtBearerForm(k.sign(t, e.claimsFor(x, "ssobroker-ci", "repo:acme/app", nil), nil)), "", "")
+		return resp.StatusCode
+	}
+	if s := bearer(k1); s != http.StatusOK {
+		t.Fatalf("known key: %d", s)
+	}
+	for i := range 50 {
+		forged := newGoKey(t, jwa.ES256, "forged-"+strings.Repeat("x", i%20))
+		if s := bearer(forged); s != http.StatusBadRequest {
+			t.Fatalf("unknown kid: %d", s)
+		}
+	}
+	if n := x.jwksHits.Load(); n > 2 {
+		t.Fatalf("50 unknown kids caused %d JWKS fetches, want at most 2 within 30 s", n)
+	}
+	// k2 is published; within the bound it is not fetched, after it it is.
+	x.setJWKS(jwksOf(t, k1, k2))
+	e.clock.Advance(31 * time.Second)
+	if s := bearer(k2); s != http.StatusOK {
+		t.Fatalf("a newly published key after the refresh bound: %d", s)
+	}
+	before := x.jwksHits.Load()
+	// The endpoint goes down and the cache goes stale: last good keys verify.
+	x.down.Store(true)
+	e.clock.Advance(10 * time.Minute)
+	for range 3 {
+		if s := bearer(k1); s != http.StatusOK {
+			t.Fatalf("last good key while the JWKS is down: %d", s)
+		}
+		if s := bearer(k2); s != http.StatusOK {
+			t.Fatalf("last good key while the JWKS is down: %d", s)
+		}
+	}
+	if n := x.jwksHits.Load() - before; n > 1 {
+		t.Fatalf("%d fetches of a down JWKS in one refresh interval, want at most 1", n)
+	}
+}
