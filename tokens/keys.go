@@ -159,6 +159,9 @@ type signingKey struct {
 	key      any    // handed to signer.Sign
 	atHeader string // base64url of {"alg":…,"kid":…,"typ":"at+jwt"}
 	idHeader string // base64url of {"alg":…,"kid":…,"typ":"JWT"} (ID tokens)
+	// logoutHeader is base64url of {"alg":…,"kid":…,"typ":"logout+jwt"}
+	// (back-channel logout tokens, signed with the ID-token key).
+	logoutHeader string
 }
 
 // NewKeyring returns a Keyring over store; box seals private keys at rest. It
@@ -511,7 +514,12 @@ func newSigningKey(kid string, alg Algorithm, raw any) (*signingKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &signingKey{kid: kid, alg: jwa.SignatureAlgorithm(alg), signer: signer, key: key, atHeader: at, idHeader: id}, nil
+	lo, err := header("logout+jwt")
+	if err != nil {
+		return nil, err
+	}
+	return &signingKey{kid: kid, alg: jwa.SignatureAlgorithm(alg), signer: signer, key: key, atHeader: at, idHeader: id,
+		logoutHeader: lo}, nil
 }
 
 // ecdsaKey hands an ECDSA key to jwx as a crypto.Signer (see newSigningKey).

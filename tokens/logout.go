@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"slices"
@@ -28,6 +29,34 @@ type sessionFamilyRevoker interface {
 var _ sessionFamilyRevoker = session.Store(nil)
 
 var errNoFamilyRevoker = errors.New("tokens: the session store cannot revoke a session's refresh families")
+
+// The hand-off of a logout to the IdP the session came through
+// (docs/logout.md): package idp serves PathUpstreamLogout and defines the
+// same literals (idp.UpstreamLogoutPath, idp.KindUpstreamLogout,
+// idp.SessionDataUpstreamLogout, idp.UpstreamHandoff); tokens and idp never
+// import each other, and cmd/ssobroker's contract test checks they agree.
+const (
+	// PathUpstreamLogout continues, at the IdP, a logout ended here:
+	// GET PathUpstreamLogout?id=KEY.
+	PathUpstreamLogout = "/sso/logout"
+	// KindUpstreamLogout is the single-use record KEY names.
+	KindUpstreamLogout session.Kind = "upstream_logout"
+	// SessionDataUpstreamLogout is the session.Session.Data key holding
+	// what the upstream logout needs (sealed by idp; copied unopened).
+	SessionDataUpstreamLogout = "upstream_logout"
+	// upstreamHandoffTTL bounds the browser's trip to PathUpstreamLogout.
+	upstreamHandoffTTL = 10 * time.Minute
+)
+
+// upstreamHandoff is the record idp reads at PathUpstreamLogout
+// (idp.UpstreamHandoff, field for field).
+type upstreamHandoff struct {
+	UserID       string `json:"user"`
+	OrgID        string `json:"org"`
+	ConnectionID string `json:"connection"`
+	Sealed       string `json:"sealed"`
+	ReturnTo     string `json:"return_to"`
+}
 
 // LogoutRequest is a validated RP-initiated logout request (see
 // ParseLogout).
@@ -119,7 +148,13 @@ func (p *Provider) ParseLogout(ctx context.Context, q url.Values) (LogoutRequest
 // (OIDC Core §11). They are ended before the session is deleted: if that
 // fails the user sees the unavailable page, still signed in, and may retry.
 // A family whose code is redeemed while the logout runs may survive.
-func (p *Provider) Logout(ctx context.Context, req LogoutRequest, sessionID string, confirmed bool) (mustConfirm bool, perr *PageError) {
+//
+// When the ended session came through an IdP that offers RP-initiated
+// logout (the session kept SessionDataUpstreamLogout), next is where to
+// send the browser: PathUpstreamLogout, which signs the user out at the IdP
+// and lands on req.Target (or, without one, on PathLogout's signed-out
+// page). Otherwise next is empty and the handler goes to req.Target itself.
+func (p *Provider) Logout(ctx context.Context, req LogoutRequest, sessionID string, confirmed bool) (mustConfirm bool, next string, perr *PageError) {
 	var sess session.Session
 	if sessionID != "" {
 		s, err := p.sessions.GetSession(ctx, sessionID)
@@ -127,15 +162,15 @@ func (p *Provider) Logout(ctx context.Context, req LogoutRequest, sessionID stri
 		case err == nil:
 			sess = s
 		case !notFound(err):
-			return false, UnavailablePage(err)
+			return false, "", UnavailablePage(err)
 		}
 	}
 	hinted := req.hasHint && req.hint.Subject == sess.UserID
 	if sess.Handle != "" && !confirmed && !hinted {
-		return true, nil
+		return true, "", nil
 	}
 	if sess.Handle == "" {
-		return false, nil
+		return false, "", nil
 	}
 	// Families first: if that fails the session is still there to sign out
 	// of on a retry.
@@ -143,14 +178,41 @@ func (p *Provider) Logout(ctx context.Context, req LogoutRequest, sessionID stri
 	if err != nil {
 		p.log.ErrorContext(ctx, "sign-out failed: the session's refresh tokens could not be revoked", "session", sess.Handle,
 			"user", sess.UserID, "err", err)
-		return false, UnavailablePage(err)
+		return false, "", UnavailablePage(err)
 	}
 	if err := p.sessions.DeleteSession(ctx, sessionID); err != nil {
-		return false, UnavailablePage(err)
+		return false, "", UnavailablePage(err)
 	}
 	p.log.InfoContext(ctx, "signed out (RP-initiated)", "session", sess.Handle, "user", sess.UserID, "client_id", req.ClientID,
 		"refresh_families_ended", ended)
-	return false, nil
+	return false, p.upstreamHandoff(ctx, sess, req), nil
+}
+
+// upstreamHandoff stores the hand-off of sess's logout to its IdP and
+// returns the URL that continues it, or "" when the session kept nothing
+// for an upstream logout or the record cannot be stored (the local
+// sign-out stands; logged).
+func (p *Provider) upstreamHandoff(ctx context.Context, sess session.Session, req LogoutRequest) string {
+	sealed := sess.Data[SessionDataUpstreamLogout]
+	if sealed == "" {
+		return ""
+	}
+	returnTo := req.Target
+	if returnTo == "" {
+		returnTo = p.issuer.cfg.Issuer + PathLogout
+	}
+	raw, err := json.Marshal(upstreamHandoff{UserID: sess.UserID, OrgID: sess.OrgID, ConnectionID: sess.ConnectionID,
+		Sealed: sealed, ReturnTo: returnTo})
+	if err != nil {
+		return ""
+	}
+	key := RandomToken()
+	if err := p.sessions.PutOnce(ctx, KindUpstreamLogout, key, raw, upstreamHandoffTTL); err != nil {
+		p.log.WarnContext(ctx, "signed out here, but the hand-off to the IdP's logout could not be stored", "session", sess.Handle,
+			"err", err)
+		return ""
+	}
+	return p.issuer.cfg.Issuer + PathUpstreamLogout + "?" + url.Values{"id": {key}}.Encode()
 }
 
 // endSessionFamilies revokes the refresh families granted in sess, keeping
