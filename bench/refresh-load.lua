@@ -1,9 +1,12 @@
--- wrk script: POST /oauth2/token grant_type=refresh_token as a public client.
+-- wrk script: POST grant_type=refresh_token, one token family per thread.
 -- Every wrk thread rotates its own refresh-token family: thread N starts with
 -- line N of $SSB_TOKENS and sends, each time, the token the last answer
 -- returned (strict rotation: a token sent twice revokes its family). Run it
 -- with one connection per thread (-c = -t) so a thread never has two
 -- requests of one family in flight.
+--   SSB_CLIENT_ID  a public client's id (sent in the body), or
+--   SSB_AUTH       a confidential client's Authorization header (bench/report);
+--   SSB_PATH       the token endpoint's path (default /oauth2/token).
 local counter = 0
 
 function setup(thread)
@@ -19,12 +22,20 @@ function init(args)
   end
   if not token then error("no refresh token for thread " .. id) end
   client_id = os.getenv("SSB_CLIENT_ID")
+  auth = os.getenv("SSB_AUTH")
+  path = os.getenv("SSB_PATH") or "/oauth2/token"
   broken = 0
 end
 
 function request()
-  return wrk.format("POST", "/oauth2/token", {["Content-Type"] = "application/x-www-form-urlencoded"},
-    "grant_type=refresh_token&client_id=" .. client_id .. "&refresh_token=" .. token)
+  local headers = {["Content-Type"] = "application/x-www-form-urlencoded"}
+  local body = "grant_type=refresh_token&refresh_token=" .. token
+  if auth and auth ~= "" then
+    headers["Authorization"] = auth
+  else
+    body = body .. "&client_id=" .. client_id
+  end
+  return wrk.format("POST", path, headers, body)
 end
 
 function response(status, headers, body)

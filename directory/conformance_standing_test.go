@@ -110,15 +110,53 @@ func testSessionStanding(t *testing.T, s *directory.SQLStore) {
 		refused(t, check(t, o.ID, u.ID, directory.LinkConnection), "removed member, link session")
 	})
 
-	t.Run("another organization's connection does not stand", func(t *testing.T) {
+	t.Run("another organization's connection stands only while the user is a member of both (a switched sign-in)", func(t *testing.T) {
 		t.Parallel()
 		a, _ := newOrg(t, s)
 		b, _ := newOrg(t, s)
+		newMember(t, s, a.ID, access.RoleAdmin) // keeps an admin
+		newMember(t, s, b.ID, access.RoleAdmin)
 		u := newMember(t, s, a.ID, access.RolePlatformMember)
 		must[directory.Member](t)(s.AddMember(bg, actorSystem, b.ID, u.ID, access.RolePlatformMember))
 		cb := newConn(t, b.ID)
 		noErr(t, check(t, b.ID, u.ID, cb.ID))
-		refused(t, check(t, a.ID, u.ID, cb.ID), "connection of another org")
+		noErr(t, check(t, a.ID, u.ID, cb.ID))
+		stranger := newMember(t, s, b.ID, access.RolePlatformMember)
+		refused(t, check(t, a.ID, stranger.ID, cb.ID), "connection of another org, not a member of the target")
+		// Leaving the org signed in to ends the switched sign-in too.
+		noErr(t, s.RemoveMember(bg, actorSystem, b.ID, u.ID))
+		refused(t, check(t, a.ID, u.ID, cb.ID), "left the org signed in to")
+	})
+
+	t.Run("SwitchStanding re-checks the target's membership now, by id or name", func(t *testing.T) {
+		t.Parallel()
+		a, _ := newOrg(t, s)
+		b, _ := newOrg(t, s)
+		newMember(t, s, b.ID, access.RoleAdmin) // keeps an admin
+		u := newMember(t, s, a.ID, access.RoleAdmin)
+		must[directory.Member](t)(s.AddMember(bg, actorSystem, b.ID, u.ID, access.RoleOpikMember))
+		ca := newConn(t, a.ID)
+		for _, ref := range []string{b.ID, b.Name} {
+			pa := must[directory.PrincipalAccess](t)(s.SwitchStanding(bg, a.ID, u.ID, ca.ID, ref))
+			if pa.Org.ID != b.ID || pa.Member.Role != access.RoleOpikMember {
+				t.Fatalf("switch to %s: %+v", ref, pa)
+			}
+		}
+		if _, err := s.SwitchStanding(bg, a.ID, u.ID, ca.ID, "org_doesnotexist"); !errors.Is(err, directory.ErrNotMember) {
+			t.Fatalf("unknown org: want ErrNotMember, got %v", err)
+		}
+		if _, err := s.SwitchStanding(bg, a.ID, u.ID, ca.ID, "no-such-org-"+tok()); !errors.Is(err, directory.ErrNotMember) {
+			t.Fatalf("unknown org name: want ErrNotMember, got %v", err)
+		}
+		noErr(t, s.RemoveMember(bg, actorSystem, b.ID, u.ID))
+		if _, err := s.SwitchStanding(bg, a.ID, u.ID, ca.ID, b.ID); !errors.Is(err, directory.ErrNotMember) {
+			t.Fatalf("left a moment ago: want ErrNotMember, got %v", err)
+		}
+		ca.Enabled = false
+		must[directory.Connection](t)(s.UpdateConnection(bg, actorSystem, ca))
+		if _, err := s.SwitchStanding(bg, a.ID, u.ID, ca.ID, a.ID); !errors.Is(err, directory.ErrNoStanding) {
+			t.Fatalf("sign-in through a disabled connection: want ErrNoStanding, got %v", err)
+		}
 	})
 
 	t.Run("a sign-in link session needs no connection; a non-member or unknown org does not stand", func(t *testing.T) {

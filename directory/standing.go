@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -30,9 +31,12 @@ const LinkConnection = "operator-link"
 //
 // It holds when userID is a user (usr_…) who is a member of the existing
 // organization orgID and, unless connectionID is LinkConnection, the
-// connection connectionID exists, belongs to orgID and is enabled. It
-// returns the user's current access, an error wrapping ErrNoStanding that
-// says which rule failed, or the store's error (ErrUnavailable).
+// connection connectionID exists, is enabled, and belongs to orgID — or
+// belongs to another organization the user is still a member of: a sign-in
+// moved to another of the user's organizations without signing in again
+// (SwitchStanding, docs/org-switching.md). It returns the user's current
+// access in orgID, an error wrapping ErrNoStanding that says which rule
+// failed, or the store's error (ErrUnavailable).
 //
 // Both lookups are served from the directory's cache (PrincipalAccess,
 // GetConnection), which every change to the directory, here or in another
@@ -84,7 +88,7 @@ func (s *SQLStore) loadSessionStanding(ctx context.Context, orgID, userID, conne
 	}
 	conn, err := s.GetConnection(ctx, orgID, connectionID)
 	if errors.Is(err, ErrNotFound) {
-		return sessionStanding{refused: "the connection the user signed in through was deleted or belongs to another organization"}, nil
+		return s.switchedStanding(ctx, pa, userID, connectionID)
 	}
 	if err != nil {
 		return sessionStanding{}, err
@@ -97,4 +101,69 @@ func (s *SQLStore) loadSessionStanding(ctx context.Context, orgID, userID, conne
 
 func noStanding(why string) error {
 	return fmt.Errorf("%w: %s", ErrNoStanding, why)
+}
+
+// switchedStanding is the standing of a sign-in through a connection that
+// is not orgID's: one moved to another organization of the user
+// (SwitchStanding). It holds while the connection exists and is enabled
+// and the user is still a member of the connection's organization, the
+// one they signed in to: leaving it ends every organization the sign-in
+// was moved to.
+func (s *SQLStore) switchedStanding(ctx context.Context, pa PrincipalAccess, userID, connectionID string) (sessionStanding, error) {
+	var home string
+	var enabled bool
+	err := s.db.queryRow(ctx, `SELECT org_id, enabled FROM connections WHERE id = $1`, connectionID).Scan(&home, &enabled)
+	switch {
+	case err == errNoRows:
+		return sessionStanding{refused: "the connection the user signed in through was deleted"}, nil
+	case err != nil:
+		return sessionStanding{}, err
+	case !enabled:
+		return sessionStanding{refused: "the connection the user signed in through is disabled"}, nil
+	}
+	if _, err := s.PrincipalAccess(ctx, home, userID); errors.Is(err, ErrNotFound) {
+		return sessionStanding{refused: "the user is no longer a member of the organization they signed in to"}, nil
+	} else if err != nil {
+		return sessionStanding{}, err
+	}
+	return sessionStanding{access: pa}, nil
+}
+
+// ErrNotMember means SwitchStanding's target organization does not exist
+// or the user is not (any more) a member of it; the two are one answer so
+// that it does not reveal which organizations exist.
+var ErrNotMember = errors.New("directory: not a member of that organization")
+
+// SwitchStanding is THE check of moving a sign-in — (orgID, userID,
+// connectionID), as SessionStanding takes it — to another organization of
+// the same user without signing in again: the token exchange of package
+// tokens and the console's org switcher on /account both call it
+// (docs/org-switching.md). target names the organization by id or name.
+//
+// It re-reads the directory now (the cache it serves from is dropped by
+// every committed change, here and in other replicas): the sign-in must
+// still stand (else an error wrapping ErrNoStanding) and the user must be a
+// member of target (else an error wrapping ErrNotMember). It returns the
+// user's access in target, or the store's error (ErrUnavailable).
+func (s *SQLStore) SwitchStanding(ctx context.Context, orgID, userID, connectionID, target string) (PrincipalAccess, error) {
+	if _, err := s.SessionStanding(ctx, orgID, userID, connectionID); err != nil {
+		return PrincipalAccess{}, err
+	}
+	targetID := target
+	if !strings.HasPrefix(target, "org_") {
+		o, err := s.GetOrg(ctx, target)
+		if errors.Is(err, ErrNotFound) {
+			return PrincipalAccess{}, fmt.Errorf("%w: no organization %q", ErrNotMember, target)
+		}
+		if err != nil {
+			return PrincipalAccess{}, fmt.Errorf("switch standing: %w", err)
+		}
+		targetID = o.ID
+	}
+	pa, err := s.SessionStanding(ctx, targetID, userID, connectionID)
+	if errors.Is(err, ErrNoStanding) {
+		// The sign-in stands, so the only rule left is membership of target.
+		return PrincipalAccess{}, fmt.Errorf("%w: %w", ErrNotMember, err)
+	}
+	return pa, err
 }

@@ -103,3 +103,33 @@ func (w *world) upstreamLogoutFromPage(t *testing.T) {
 		t.Fatalf("forged state: %d to %v", p.status, l)
 	}
 }
+
+// throughUpstreamLogout follows an /oauth2/logout answer p that hands the
+// browser to the broker's upstream logout (/sso/logout?id=) through the
+// IdP's logout (oidc-provider's confirmation form) and back, and returns
+// the last answer: the broker's redirect to where the logout ends.
+func (w *world) throughUpstreamLogout(t *testing.T, b *browser, p page) page {
+	t.Helper()
+	to := p.location()
+	if !p.redirect() || to == nil || to.Path != "/sso/logout" {
+		t.Fatalf("/oauth2/logout: %d to %v, want the upstream logout hand-off\n%s", p.status, to, p.body)
+	}
+	p = b.get(to.String(), true)
+	end := p.location()
+	if p.status != http.StatusSeeOther || end == nil || !strings.HasPrefix(end.String(), w.corpIdP.Issuer+"/") {
+		t.Fatalf("the hand-off: %d to %v, want the IdP's end_session_endpoint", p.status, end)
+	}
+	confirm := b.get(end.String(), false)
+	m := formInput.FindStringSubmatch(confirm.body)
+	action := regexp.MustCompile(`action="([^"]+)"`).FindStringSubmatch(confirm.body)
+	if confirm.status != http.StatusOK || m == nil || m[1] != "xsrf" || action == nil {
+		t.Fatalf("the IdP's logout page: %d\n%s", confirm.status, confirm.body)
+	}
+	target, _ := confirm.url.Parse(action[1])
+	p = b.post(target.String(), url.Values{"xsrf": {m[2]}, "logout": {"yes"}}, false)
+	back := p.location()
+	if !p.redirect() || back == nil {
+		t.Fatalf("the IdP's logout ended with %d\n%s", p.status, p.body)
+	}
+	return b.get(back.String(), true)
+}

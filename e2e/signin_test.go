@@ -165,16 +165,17 @@ func (w *world) fullChain(t *testing.T) {
 		t.Fatalf("refreshed access token %+v", at)
 	}
 
-	// RP-initiated logout returns to the exact registered URI, with state,
-	// and ends the browser session.
+	// RP-initiated logout ends the browser session, signs out at the IdP
+	// (the upstream logout hand-off) and returns to the exact registered
+	// URI, with state.
 	var es struct {
 		URL string `json:"url"`
 	}
 	w.rp.must(t, &es, "end_session_url", map[string]any{"rp": "app@A", "params": map[string]any{
 		"id_token_hint": ts.Tokens.IDToken, "post_logout_redirect_uri": w.logoutURI, "state": "bye"}})
-	p := b.get(es.URL, true)
-	if p.status != http.StatusFound || p.header.Get("Location") != w.logoutURI+"?state=bye" {
-		t.Fatalf("logout: %d to %q, want 302 to %s?state=bye\n%s", p.status, p.header.Get("Location"), w.logoutURI, p.body)
+	p := w.throughUpstreamLogout(t, b, b.get(es.URL, true))
+	if !p.redirect() || p.header.Get("Location") != w.logoutURI+"?state=bye" {
+		t.Fatalf("logout: %d to %q, want a redirect to %s?state=bye\n%s", p.status, p.header.Get("Location"), w.logoutURI, p.body)
 	}
 	again := w.authorize(t, "app@A", map[string]any{"prompt": "none"})
 	cb, p = w.navigate(b, again.URL, nav{})
@@ -260,7 +261,7 @@ func (w *world) acrossReplicas(t *testing.T) {
 	}
 	w.rp.must(t, &es, "end_session_url", map[string]any{"rp": "app@B", "params": map[string]any{
 		"id_token_hint": ts.Tokens.IDToken, "post_logout_redirect_uri": w.logoutURI}})
-	if p := b.get(onReplica(es.URL, w.b), true); p.status != http.StatusFound || p.header.Get("Location") != w.logoutURI {
+	if p := w.throughUpstreamLogout(t, b, b.get(onReplica(es.URL, w.b), true)); !p.redirect() || p.header.Get("Location") != w.logoutURI {
 		t.Fatalf("logout on B: %d %q", p.status, p.header.Get("Location"))
 	}
 	again := w.authorize(t, "app@A", map[string]any{"prompt": "none"})

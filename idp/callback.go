@@ -245,6 +245,13 @@ func (s *Service) signIn(w http.ResponseWriter, r *http.Request, st loginState, 
 		s.fail(w, r, storeFailure("creating the session", err, st.retry()))
 		return
 	}
+	// Filed under its upstream SAML session, for the IdP's logout to find
+	// (samllogout.go); a session that could not be is not handed out.
+	if err := s.tagUpstreamSession(ctx, c, sess, id); err != nil {
+		_ = s.sessions.DeleteSession(ctx, sess.ID)
+		s.fail(w, r, storeFailure("filing the session under its SAML session", err, st.retry()))
+		return
+	}
 	// The browser's previous session, if any, ends: one browser, one session.
 	if old, ok := session.FromRequest(r, SessionCookie); ok {
 		if err := s.sessions.DeleteSession(ctx, old); err != nil {

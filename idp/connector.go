@@ -35,6 +35,10 @@ type Identity struct {
 	// browser session as the id_token_hint of an upstream logout
 	// (upstreamlogout.go). Never logged.
 	IDToken string
+	// SAMLSession is the upstream SAML session (NameID and SessionIndex),
+	// kept sealed with the browser session for SAML Single Logout
+	// (samllogout.go); nil for other protocols.
+	SAMLSession *SAMLSession
 	// Attributes are the SAML attributes or OIDC claims the IdP sent, as
 	// text and bounded (Attributes.Add), for a test sign-in to show; sign-in
 	// itself reads only the fields above.
@@ -187,6 +191,9 @@ type FactoryInput struct {
 	// EntityID is the broker's SAML entity ID for the connection: the
 	// absolute URL of its SP metadata. Empty for other protocols.
 	EntityID string
+	// LogoutURL is the connection's SAML Single Logout endpoint at this
+	// broker (GET and POST). Empty for other protocols.
+	LogoutURL string
 	// Documents keeps the last good document fetched from the IdP (SAML
 	// metadata of a metadata URL), for when the IdP cannot be reached; nil
 	// keeps none.

@@ -70,23 +70,27 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 			log:     "CSRF token missing or wrong on the logout form", err: err, level: slog.LevelWarn})
 		return
 	}
-	target := s.base + LoginDonePath
-	if id, ok := session.FromRequest(r, SessionCookie); ok {
-		// Read first: the session says which IdP to sign out of.
-		sess, err := s.sessions.GetSession(r.Context(), id)
-		if err != nil && !errors.Is(err, session.ErrNotFound) {
-			s.fail(w, r, storeFailure("reading the session", err, nil))
-			return
-		}
-		if err := s.sessions.DeleteSession(r.Context(), id); err != nil {
-			s.fail(w, r, storeFailure("deleting the session", err, nil))
-			return
-		}
-		s.log.InfoContext(r.Context(), "signed out", "session", sess.Handle)
-		if u := s.upstreamLogoutURL(r.Context(), handoffFor(sess, s.issuer+LoginDonePath)); u != "" {
-			target = u
-		}
+	id, ok := session.FromRequest(r, SessionCookie)
+	if !ok {
+		s.cookie.Clear(w)
+		s.redirect(w, r, s.base+LoginDonePath)
+		return
 	}
+	// Read first: the session says which IdP to sign out of.
+	sess, err := s.sessions.GetSession(r.Context(), id)
+	if err != nil && !errors.Is(err, session.ErrNotFound) {
+		s.fail(w, r, storeFailure("reading the session", err, nil))
+		return
+	}
+	if err := s.sessions.DeleteSession(r.Context(), id); err != nil {
+		s.fail(w, r, storeFailure("deleting the session", err, nil))
+		return
+	}
+	s.log.InfoContext(r.Context(), "signed out", "session", sess.Handle)
 	s.cookie.Clear(w)
-	s.redirect(w, r, target)
+	if sess.Data[SessionDataUpstreamLogout] == "" {
+		s.redirect(w, r, s.base+LoginDonePath)
+		return
+	}
+	s.continueLogout(w, r, handoffFor(sess, s.issuer+LoginDonePath))
 }

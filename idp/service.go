@@ -40,6 +40,13 @@ type Sessions interface {
 	PutOnce(ctx context.Context, kind session.Kind, key string, value []byte, ttl time.Duration) error
 	TakeOnce(ctx context.Context, kind session.Kind, key string) ([]byte, error)
 	Remember(ctx context.Context, kind session.Kind, key string, ttl time.Duration) (bool, error)
+	// For SAML Single Logout (samllogout.go): the sessions of one upstream
+	// session, and ending one by its handle with its refresh families.
+	ListUserSessions(ctx context.Context, userID string) ([]session.Session, error)
+	TagSession(ctx context.Context, tag, userID, handle string, expires time.Time) error
+	SessionsTagged(ctx context.Context, tag string) ([]session.TaggedSession, error)
+	DeleteSessionByHandle(ctx context.Context, userID, handle string) (bool, error)
+	RevokeSessionFamilies(ctx context.Context, userID, sessionHandle string, keepOffline bool) (int, error)
 }
 
 // SecretOpener opens secrets sealed at rest (*secretbox.Box satisfies it).
@@ -253,6 +260,7 @@ func (s *Service) Close() {
 //	GET  /sso/logout?id=             a logout /oauth2/logout hands over to the IdP's
 //	GET  /sso/saml/{conn}/metadata   our SAML SP metadata (signed)
 //	POST /sso/saml/{conn}/acs        the SAML assertion consumer service
+//	GET|POST /sso/saml/{conn}/slo    SAML Single Logout, both directions (samllogout.go)
 //	GET  /sso/test/{token}           a test sign-in's one-time start (conntest.go)
 func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+LoginPath, s.loginPage)
@@ -265,6 +273,8 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+UpstreamLogoutPath, s.upstreamLogoutHandoff)
 	mux.HandleFunc("GET /sso/saml/{conn}/metadata", s.samlMetadata)
 	mux.HandleFunc("POST /sso/saml/{conn}/acs", s.samlACS)
+	mux.HandleFunc("GET /sso/saml/{conn}/slo", s.samlSLO)
+	mux.HandleFunc("POST /sso/saml/{conn}/slo", s.samlSLO)
 	mux.HandleFunc("GET "+TestStartPath+"{token}", s.testStartPage)
 }
 
@@ -300,7 +310,7 @@ func (s *Service) connector(ctx context.Context, c directory.Connection) (Connec
 			Logger:      s.log.With("connection", c.ID),
 		}
 		if c.Type == directory.ConnectionSAML {
-			in.EntityID = s.EntityID(c)
+			in.EntityID, in.LogoutURL = s.EntityID(c), s.SAMLLogoutURL(c)
 		}
 		ctx, span := s.startSpan(ctx, spanConnectorBuild, c)
 		conn, err := factory(ctx, in)

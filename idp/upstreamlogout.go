@@ -82,66 +82,93 @@ type upstreamLogoutState struct {
 }
 
 // sessionData returns the Data a new session keeps for its upstream
-// logout: the IdP's ID token, sealed (purpose bound to the connection and
-// the user), or nil when the connector cannot log out upstream or the token
-// is missing or too large.
+// logout, sealed (purpose bound to the connection and the user): the IdP's
+// ID token (OIDC), or the upstream SAML session, NameID and SessionIndex
+// (samllogout.go). It is nil when the connector cannot log out upstream or
+// there is nothing to keep or it is too large.
 func (s *Service) sessionData(ctx context.Context, c directory.Connection, userID string, id Identity) map[string]string {
-	if id.IDToken == "" || len(id.IDToken) > maxUpstreamIDToken {
-		return nil
-	}
-	if conn, err := s.connector(ctx, c); err != nil {
-		return nil
-	} else if _, ok := conn.(LogoutConnector); !ok {
-		return nil
-	}
-	sealed, err := s.sealer.Seal(hintPurpose(c.ID, userID), []byte(id.IDToken), s.now().Add(upstreamHintTTL))
+	conn, err := s.connector(ctx, c)
 	if err != nil {
-		s.log.Warn("sealing the upstream ID token failed; this session signs out locally only", "connection", c.ID, "err", err)
+		return nil
+	}
+	var secret []byte
+	switch conn.(type) {
+	case SAMLLogoutConnector:
+		if id.SAMLSession != nil {
+			secret, _ = json.Marshal(id.SAMLSession)
+		}
+	case LogoutConnector:
+		secret = []byte(id.IDToken)
+	}
+	if len(secret) == 0 || len(secret) > maxUpstreamIDToken {
+		return nil
+	}
+	sealed, err := s.sealer.Seal(hintPurpose(c.ID, userID), secret, s.now().Add(upstreamHintTTL))
+	if err != nil {
+		s.log.Warn("sealing the upstream session failed; this session signs out locally only", "connection", c.ID, "err", err)
 		return nil
 	}
 	return map[string]string{SessionDataUpstreamLogout: sealed}
 }
 
-// upstreamLogoutURL returns where to send the browser to sign out at the
-// IdP the ended session came through, coming back to returnTo (absolute),
-// or "" when there is no upstream logout to do: the session kept no ID
-// token, it no longer opens, the connection is gone, disabled or moved, or
-// its IdP offers no logout endpoint. The local sign-out has happened by
-// then, so every failure here falls back to it.
-func (s *Service) upstreamLogoutURL(ctx context.Context, h UpstreamHandoff) string {
-	if h.Sealed == "" || h.ConnectionID == "" || len(h.ReturnTo) > maxReturnTo {
-		return ""
+// continueLogout answers a logout that ended the session of h here: it
+// sends the browser to sign out at the IdP the session came through (an
+// OIDC end_session_endpoint, or a SAML LogoutRequest: samllogout.go),
+// coming back to h.ReturnTo (absolute), or straight to h.ReturnTo when
+// there is no upstream logout to do: the session kept nothing for it, it no
+// longer opens, the connection is gone, disabled or moved, or its IdP
+// offers no logout endpoint. The local sign-out has happened by then, so
+// every failure here falls back to it.
+func (s *Service) continueLogout(w http.ResponseWriter, r *http.Request, h UpstreamHandoff) {
+	if to, ok := s.upstreamLogout(w, r, h); ok {
+		if to.Form != nil {
+			s.autoPost(w, r, to.URL, "Signing you out…", to.Form, "*")
+			return
+		}
+		s.redirect(w, r, to.URL)
+		return
 	}
-	hint, err := s.sealer.Open(hintPurpose(h.ConnectionID, h.UserID), h.Sealed, s.now())
+	s.redirect(w, r, h.ReturnTo)
+}
+
+// upstreamLogout is where continueLogout sends the browser upstream.
+func (s *Service) upstreamLogout(w http.ResponseWriter, r *http.Request, h UpstreamHandoff) (SAMLRequest, bool) {
+	ctx := r.Context()
+	if h.Sealed == "" || h.ConnectionID == "" || len(h.ReturnTo) > maxReturnTo {
+		return SAMLRequest{}, false
+	}
+	kept, err := s.sealer.Open(hintPurpose(h.ConnectionID, h.UserID), h.Sealed, s.now())
 	if err != nil {
-		s.log.InfoContext(ctx, "upstream logout skipped: the kept ID token does not open (expired)", "connection", h.ConnectionID)
-		return ""
+		s.log.InfoContext(ctx, "upstream logout skipped: what the session kept does not open (expired)", "connection", h.ConnectionID)
+		return SAMLRequest{}, false
 	}
 	c, err := s.dir.LookupConnection(ctx, h.ConnectionID)
 	if err != nil || !c.Enabled || c.OrgID != h.OrgID {
 		s.log.InfoContext(ctx, "upstream logout skipped: the connection is gone, disabled or moved", "connection", h.ConnectionID, "err", err)
-		return ""
+		return SAMLRequest{}, false
 	}
 	conn, err := s.connector(ctx, c)
 	if err != nil {
 		s.log.WarnContext(ctx, "upstream logout skipped: the connector cannot be built", "connection", c.ID, "err", err)
-		return ""
+		return SAMLRequest{}, false
 	}
-	lc, ok := conn.(LogoutConnector)
-	if !ok {
-		return ""
+	switch cn := conn.(type) {
+	case SAMLLogoutConnector:
+		return s.samlLogoutStart(w, r, c, cn, h, kept)
+	case LogoutConnector:
+		raw, _ := json.Marshal(upstreamLogoutState{Connection: c.ID, ReturnTo: h.ReturnTo})
+		state, err := s.sealer.Seal(logoutStatePurpose, raw, s.now().Add(upstreamLogoutStateTTL))
+		if err != nil {
+			return SAMLRequest{}, false
+		}
+		u, ok := cn.LogoutURL(string(kept), s.LogoutCallbackURL(c), state)
+		if !ok {
+			return SAMLRequest{}, false
+		}
+		s.log.InfoContext(ctx, "signing out at the upstream IdP", "connection", c.ID, "user", h.UserID)
+		return SAMLRequest{URL: u}, true
 	}
-	raw, _ := json.Marshal(upstreamLogoutState{Connection: c.ID, ReturnTo: h.ReturnTo})
-	state, err := s.sealer.Seal(logoutStatePurpose, raw, s.now().Add(upstreamLogoutStateTTL))
-	if err != nil {
-		return ""
-	}
-	u, ok := lc.LogoutURL(string(hint), s.LogoutCallbackURL(c), state)
-	if !ok {
-		return ""
-	}
-	s.log.InfoContext(ctx, "signing out at the upstream IdP", "connection", c.ID, "user", h.UserID)
-	return u
+	return SAMLRequest{}, false
 }
 
 // LogoutCallbackURL is where the IdP of connection c sends the browser
@@ -205,11 +232,7 @@ func (s *Service) upstreamLogoutHandoff(w http.ResponseWriter, r *http.Request) 
 		s.redirect(w, r, s.base+LoginDonePath)
 		return
 	}
-	if u := s.upstreamLogoutURL(ctx, h); u != "" {
-		s.redirect(w, r, u)
-		return
-	}
-	s.redirect(w, r, h.ReturnTo)
+	s.continueLogout(w, r, h)
 }
 
 // absoluteHTTP reports whether raw is an absolute http(s) URL.

@@ -68,3 +68,23 @@ func (e endingStore) RevokeUserSessions(ctx context.Context, userID string) (int
 	}
 	return n, nil
 }
+
+// DeleteSessionByHandle (SAML Single Logout) finds the session among the
+// user's live ones, deletes it, and reports it when it was there.
+func (e endingStore) DeleteSessionByHandle(ctx context.Context, userID, handle string) (bool, error) {
+	live, err := e.Store.ListUserSessions(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	ended, err := e.Store.DeleteSessionByHandle(ctx, userID, handle)
+	if err != nil || !ended {
+		return ended, err
+	}
+	for _, s := range live {
+		if s.Handle == handle {
+			e.l.SessionsEnded(ctx, []Session{s})
+			break
+		}
+	}
+	return true, nil
+}

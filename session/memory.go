@@ -28,6 +28,7 @@ type Memory struct {
 	records      map[recordKey]*memRecord
 	families     map[string]*memFamily
 	userFamilies map[string]map[string]struct{}
+	tags         map[recordKey]map[string]time.Time // tagged.go
 	counters     *LocalCounters
 	entries      int
 	bytes        int64
@@ -79,6 +80,7 @@ func NewMemory(opts Options) *Memory {
 		records:      make(map[recordKey]*memRecord),
 		families:     make(map[string]*memFamily),
 		userFamilies: make(map[string]map[string]struct{}),
+		tags:         make(map[recordKey]map[string]time.Time),
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 	}
@@ -118,6 +120,7 @@ func (m *Memory) Close() error {
 		clear(m.userSessions)
 		clear(m.records)
 		clear(m.families)
+		clear(m.tags)
 		clear(m.userFamilies)
 		m.counters.clear()
 		m.entries, m.bytes = 0, 0
@@ -182,6 +185,7 @@ func (m *Memory) sweepLocked(t time.Time) {
 			m.removeFamily(id, f)
 		}
 	}
+	m.sweepTagsLocked(t)
 }
 
 func sessionAlive(s Session, t time.Time) bool {

@@ -35,11 +35,12 @@ type Redis struct {
 	mode   string
 	opts   Options
 
-	getSession   *redis.Script
-	indexAdd     *redis.Script
-	createFamily *redis.Script
-	rotate       *redis.Script
-	count        *redis.Script
+	getSession      *redis.Script
+	indexAdd        *redis.Script
+	createFamily    *redis.Script
+	rotate          *redis.Script
+	count           *redis.Script
+	deleteSessionOf *redis.Script
 
 	closeOnce sync.Once
 }
@@ -92,14 +93,15 @@ func NewRedis(ctx context.Context, rawURL string, opts Options) (*Redis, error) 
 		}
 	}
 	r := &Redis{
-		client:       client,
-		mode:         mode,
-		opts:         opts,
-		getSession:   redis.NewScript(getSessionScript),
-		indexAdd:     redis.NewScript(indexAddScript),
-		createFamily: redis.NewScript(createFamilyScript),
-		rotate:       redis.NewScript(rotateScript),
-		count:        redis.NewScript(countScript),
+		client:          client,
+		mode:            mode,
+		opts:            opts,
+		getSession:      redis.NewScript(getSessionScript),
+		indexAdd:        redis.NewScript(indexAddScript),
+		createFamily:    redis.NewScript(createFamilyScript),
+		rotate:          redis.NewScript(rotateScript),
+		count:           redis.NewScript(countScript),
+		deleteSessionOf: redis.NewScript(deleteSessionOfScript),
 	}
 	if err := r.Ping(ctx); err != nil {
 		_ = client.Close()

@@ -103,3 +103,13 @@ if ttl < 0 then
 end
 return {n, ttl}
 `
+
+// deleteSessionOfScript deletes a session only when it belongs to the user
+// named, and reports whether it did.
+// KEYS[1] session; ARGV[1] user ID.
+const deleteSessionOfScript = `
+if redis.call('HGET', KEYS[1], 'u') == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`

@@ -65,6 +65,21 @@ type Store interface {
 	// how many there were. A session created concurrently with the call may
 	// survive it. ErrInvalid, ErrUnavailable.
 	RevokeUserSessions(ctx context.Context, userID string) (int, error)
+	// DeleteSessionByHandle removes the session of userID whose Handle is
+	// handle (an upstream logout names sessions by handle: the store keeps
+	// no ids) and reports whether a live one was there. An unknown handle,
+	// or one of another user, is not an error and deletes nothing.
+	// ErrInvalid (malformed user ID), ErrUnavailable.
+	DeleteSessionByHandle(ctx context.Context, userID, handle string) (bool, error)
+	// TagSession files the session of userID whose Handle is handle under
+	// tag until expires (tagged.go), for SessionsTagged to find.
+	// ErrInvalid (empty or too long tag, malformed user ID or handle,
+	// expiry in the past), ErrFull, ErrUnavailable.
+	TagSession(ctx context.Context, tag, userID, handle string, expires time.Time) error
+	// SessionsTagged returns the sessions filed under tag whose entry has
+	// not expired, in no particular order. The sessions themselves may have
+	// ended since. ErrInvalid, ErrUnavailable.
+	SessionsTagged(ctx context.Context, tag string) ([]TaggedSession, error)
 
 	// PutOnce stores value under (kind, key) for ttl, to be taken once.
 	// ErrExists when a live record is already there (it is not replaced),

@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ssobroker/ssobroker/directory"
@@ -38,6 +39,9 @@ type grant struct {
 	truncated bool
 	deflt     string
 	narrowed  *WorkspaceRef
+	// notAfter, when not zero, caps the token's exp: an exchanged token
+	// never outlives its subject's family (docs/org-switching.md).
+	notAfter time.Time
 }
 
 // listed yields the indexes into access.Workspaces that the token lists, in order.

@@ -178,6 +178,10 @@ type IssuerConfig struct {
 	// FailureCounter keeps the failure counts; the session store, so that
 	// replicas sharing Redis share them. Nil counts in this process only.
 	FailureCounter FailureCounter
+	// ExternalJWTs, with a Verifier, serves the jwt-bearer grant and token
+	// exchange of trusted issuers' JWTs (docs/jwt-issuers.md); without one
+	// both answer unsupported_grant_type.
+	ExternalJWTs ExternalJWTs
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// Log receives request outcomes (never secrets or tokens); nil discards them.
@@ -229,6 +233,9 @@ func (c IssuerConfig) validate() error {
 	}
 	if c.FailedAuthLimit < 1 || c.FailedAuthSourceLimit < 1 || c.FailedAuthWindow < time.Second {
 		errs = append(errs, errors.New("the failed-authentication limits must be positive, their window at least a second"))
+	}
+	if (c.ExternalJWTs.Verifier == nil) != (c.ExternalJWTs.Directory == nil) {
+		errs = append(errs, errors.New("external JWTs need both a verifier and a directory"))
 	}
 	for _, s := range c.ServiceAccountScopes {
 		if !validScopeToken(s) {

@@ -29,6 +29,11 @@ type Features struct {
 	// BackchannelLogout is OpenID Connect Back-Channel Logout 1.0: logout
 	// tokens POSTed to clients' backchannel_logout_uri (tokens/backchannel).
 	BackchannelLogout bool
+	// TokenExchange is the RFC 8693 token-exchange grant
+	// (GrantTokenExchange) at the token endpoint: switching organization or
+	// narrowing to a workspace without signing in again
+	// (docs/org-switching.md). Our own subject tokens need a Provider.
+	TokenExchange bool
 	// IDTokenAlgorithms lists the algorithms ID tokens are signed with;
 	// Issuer.DiscoveryDocument fills it from the keyring when it is empty.
 	IDTokenAlgorithms []Algorithm
@@ -167,6 +172,9 @@ func BuildDiscovery(issuer string, f Features, scopes []string) Discovery {
 	}
 	if f.ClientCredentials {
 		d.GrantTypesSupported = append(d.GrantTypesSupported, GrantClientCredentials)
+	}
+	if f.TokenExchange {
+		d.GrantTypesSupported = append(d.GrantTypesSupported, GrantTokenExchange)
 	}
 	switch {
 	case f.AuthorizationCode || f.RefreshToken:

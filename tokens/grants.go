@@ -67,6 +67,9 @@ type TokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
+	// IssuedTokenType is set in token-exchange answers only (RFC 8693
+	// §2.2.1): the type of AccessToken.
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
 }
 
 // TokenRequest is a registered client's token request: grant_type

@@ -42,6 +42,8 @@ type Issuer struct {
 	limiter *failureLimiter
 	scopes  map[string]bool
 	bufs    sync.Pool // *[]byte scratch buffers for payloads and responses
+	// jwtFailures gates the recording of refused external JWTs (jwtbearer.go).
+	jwtFailures failureGate
 }
 
 // NewIssuer returns an Issuer signing with keys. It fails when the
@@ -282,6 +284,9 @@ func (i *Issuer) mintWithID(g *grant, dst []byte, jti [22]byte) ([]byte, tokenMe
 	}
 	now := i.cfg.Now()
 	exp := now.Add(i.cfg.AccessTokenTTL)
+	if !g.notAfter.IsZero() && g.notAfter.Before(exp) {
+		exp = g.notAfter
+	}
 
 	bp := i.bufs.Get().(*[]byte)
 	payload := g.appendPayload((*bp)[:0], i.cfg.Issuer, now.Unix(), exp.Unix(), jti[:])

@@ -2,6 +2,8 @@ package tokens
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/url"
@@ -20,6 +22,32 @@ const LogoutCookie = "ssb_logout"
 // a current or recent session). Older hints are refused with an error page.
 const LogoutHintGrace = time.Hour
 
+// Names shared with package idp, which defines the same literals (tokens
+// and idp never import each other; cmd/ssobroker's contract test checks that
+// they agree): a session's kept upstream logout data, and the single-use
+// hand-off through which idp continues a logout ended here at the IdP the
+// session came through (OIDC end_session_endpoint, SAML Single Logout;
+// docs/logout.md).
+const (
+	SessionDataUpstreamLogout              = "upstream_logout"
+	PathUpstreamLogout                     = "/sso/logout"
+	KindUpstreamLogout        session.Kind = "upstream_logout"
+)
+
+// upstreamHandoffTTL bounds the redirect from /oauth2/logout to the hand-off.
+const upstreamHandoffTTL = 5 * time.Minute
+
+// upstreamHandoff is the record idp reads at PathUpstreamLogout (its
+// UpstreamHandoff): the ended session's user, org, connection and kept
+// data, unopened, and the absolute URL to land on afterwards.
+type upstreamHandoff struct {
+	UserID       string `json:"user"`
+	OrgID        string `json:"org"`
+	ConnectionID string `json:"connection"`
+	Sealed       string `json:"sealed"`
+	ReturnTo     string `json:"return_to"`
+}
+
 // sessionFamilyRevoker is what logout needs of the session store besides
 // SessionStore: ending the refresh families of a browser session.
 type sessionFamilyRevoker interface {
@@ -29,34 +57,6 @@ type sessionFamilyRevoker interface {
 var _ sessionFamilyRevoker = session.Store(nil)
 
 var errNoFamilyRevoker = errors.New("tokens: the session store cannot revoke a session's refresh families")
-
-// The hand-off of a logout to the IdP the session came through
-// (docs/logout.md): package idp serves PathUpstreamLogout and defines the
-// same literals (idp.UpstreamLogoutPath, idp.KindUpstreamLogout,
-// idp.SessionDataUpstreamLogout, idp.UpstreamHandoff); tokens and idp never
-// import each other, and cmd/ssobroker's contract test checks they agree.
-const (
-	// PathUpstreamLogout continues, at the IdP, a logout ended here:
-	// GET PathUpstreamLogout?id=KEY.
-	PathUpstreamLogout = "/sso/logout"
-	// KindUpstreamLogout is the single-use record KEY names.
-	KindUpstreamLogout session.Kind = "upstream_logout"
-	// SessionDataUpstreamLogout is the session.Session.Data key holding
-	// what the upstream logout needs (sealed by idp; copied unopened).
-	SessionDataUpstreamLogout = "upstream_logout"
-	// upstreamHandoffTTL bounds the browser's trip to PathUpstreamLogout.
-	upstreamHandoffTTL = 10 * time.Minute
-)
-
-// upstreamHandoff is the record idp reads at PathUpstreamLogout
-// (idp.UpstreamHandoff, field for field).
-type upstreamHandoff struct {
-	UserID       string `json:"user"`
-	OrgID        string `json:"org"`
-	ConnectionID string `json:"connection"`
-	Sealed       string `json:"sealed"`
-	ReturnTo     string `json:"return_to"`
-}
 
 // LogoutRequest is a validated RP-initiated logout request (see
 // ParseLogout).
@@ -149,12 +149,11 @@ func (p *Provider) ParseLogout(ctx context.Context, q url.Values) (LogoutRequest
 // fails the user sees the unavailable page, still signed in, and may retry.
 // A family whose code is redeemed while the logout runs may survive.
 //
-// When the ended session came through an IdP that offers RP-initiated
-// logout (the session kept SessionDataUpstreamLogout), next is where to
-// send the browser: PathUpstreamLogout, which signs the user out at the IdP
-// and lands on req.Target (or, without one, on PathLogout's signed-out
-// page). Otherwise next is empty and the handler goes to req.Target itself.
-func (p *Provider) Logout(ctx context.Context, req LogoutRequest, sessionID string, confirmed bool) (mustConfirm bool, next string, perr *PageError) {
+// When the ended session kept what its upstream logout needs, upstream is
+// where to send the browser next (idp's hand-off, PathUpstreamLogout with a
+// single-use key), which ends at req.Target or, without one, back here at
+// the signed-out page; otherwise upstream is empty.
+func (p *Provider) Logout(ctx context.Context, req LogoutRequest, sessionID string, confirmed bool) (mustConfirm bool, upstream string, perr *PageError) {
 	var sess session.Session
 	if sessionID != "" {
 		s, err := p.sessions.GetSession(ctx, sessionID)
@@ -185,34 +184,33 @@ func (p *Provider) Logout(ctx context.Context, req LogoutRequest, sessionID stri
 	}
 	p.log.InfoContext(ctx, "signed out (RP-initiated)", "session", sess.Handle, "user", sess.UserID, "client_id", req.ClientID,
 		"refresh_families_ended", ended)
-	return false, p.upstreamHandoff(ctx, sess, req), nil
+	return false, p.upstreamHandoff(ctx, sess, req.Target), nil
 }
 
-// upstreamHandoff stores the hand-off of sess's logout to its IdP and
-// returns the URL that continues it, or "" when the session kept nothing
-// for an upstream logout or the record cannot be stored (the local
-// sign-out stands; logged).
-func (p *Provider) upstreamHandoff(ctx context.Context, sess session.Session, req LogoutRequest) string {
+// upstreamHandoff stores the hand-off of sess's upstream logout and
+// returns the URL that takes it up, or "" when the session kept nothing
+// for it or the record cannot be stored (the local logout stands; logged).
+func (p *Provider) upstreamHandoff(ctx context.Context, sess session.Session, target string) string {
 	sealed := sess.Data[SessionDataUpstreamLogout]
-	if sealed == "" {
+	if sealed == "" || sess.ConnectionID == "" {
 		return ""
 	}
-	returnTo := req.Target
-	if returnTo == "" {
-		returnTo = p.issuer.cfg.Issuer + PathLogout
+	issuer := p.issuer.IssuerURL()
+	if target == "" {
+		target = issuer + PathLogout
 	}
-	raw, err := json.Marshal(upstreamHandoff{UserID: sess.UserID, OrgID: sess.OrgID, ConnectionID: sess.ConnectionID,
-		Sealed: sealed, ReturnTo: returnTo})
-	if err != nil {
-		return ""
+	if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return "" // idp lands only on http(s) URLs: a native app's URI stays local
 	}
-	key := RandomToken()
+	raw, _ := json.Marshal(upstreamHandoff{UserID: sess.UserID, OrgID: sess.OrgID, ConnectionID: sess.ConnectionID, Sealed: sealed, ReturnTo: target})
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	key := base64.RawURLEncoding.EncodeToString(b[:])
 	if err := p.sessions.PutOnce(ctx, KindUpstreamLogout, key, raw, upstreamHandoffTTL); err != nil {
-		p.log.WarnContext(ctx, "signed out here, but the hand-off to the IdP's logout could not be stored", "session", sess.Handle,
-			"err", err)
+		p.log.WarnContext(ctx, "upstream logout skipped: the hand-off could not be stored", "session", sess.Handle, "err", err)
 		return ""
 	}
-	return p.issuer.cfg.Issuer + PathUpstreamLogout + "?" + url.Values{"id": {key}}.Encode()
+	return issuer + PathUpstreamLogout + "?" + url.Values{"id": {key}}.Encode()
 }
 
 // endSessionFamilies revokes the refresh families granted in sess, keeping

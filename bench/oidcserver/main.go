@@ -12,6 +12,11 @@
 // HTTP (authorize with PKCE → stand-in sign-in → continue → code exchange),
 // and writes one refresh token per line to -tokens-file and shell
 // assignments (SSB_URL, SSB_CLIENT_ID) to -ready-file.
+//
+// With -register (and -families 0) it is the upstream IdP of bench/report's
+// browser logins: POST /bench/clients registers the broker's callback URL as
+// a confidential client, and -issuer http://localhost:PORT keeps its cookies
+// apart from a broker on 127.0.0.1.
 package main
 
 import (
@@ -56,15 +61,17 @@ func main() {
 	families := flag.Int("families", 64, "number of refresh-token families to create")
 	tokensFile := flag.String("tokens-file", "", "file to write one refresh token per line to")
 	ready := flag.String("ready-file", "", "file to write SSB_URL and SSB_CLIENT_ID to once the tokens are written")
+	public := flag.String("issuer", "", "public base URL (default http://ADDR); e.g. http://localhost:PORT keeps its cookies apart from a broker on 127.0.0.1")
+	register := flag.Bool("register", false, "serve POST /bench/clients (form redirect_uri=…): registers a confidential client and answers its id and secret, so that a broker can use this server as its upstream IdP (bench/report)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := run(*addr, *dbURL, *redisURL, tokens.Algorithm(*idAlg), *scope, *families, *tokensFile, *ready, log); err != nil {
+	if err := run(*addr, *public, *register, *dbURL, *redisURL, tokens.Algorithm(*idAlg), *scope, *families, *tokensFile, *ready, log); err != nil {
 		fmt.Fprintln(os.Stderr, "oidcserver:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, dbURL, redisURL string, idAlg tokens.Algorithm, scope string, families int, tokensFile, readyFile string, log *slog.Logger) error {
+func run(addr, public string, register bool, dbURL, redisURL string, idAlg tokens.Algorithm, scope string, families int, tokensFile, readyFile string, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	store, cleanup, err := openStore(ctx, dbURL, log)
@@ -99,6 +106,9 @@ func run(addr, dbURL, redisURL string, idAlg tokens.Algorithm, scope string, fam
 		return err
 	}
 	base := "http://" + ln.Addr().String()
+	if public != "" {
+		base = strings.TrimSuffix(public, "/")
+	}
 	issuer, err := tokens.NewIssuer(keys, store, tokens.IssuerConfig{Issuer: base, Log: log})
 	if err != nil {
 		return err
@@ -148,6 +158,20 @@ func run(addr, dbURL, redisURL string, idAlg tokens.Algorithm, scope string, fam
 		http.Redirect(w, r, tokens.PathAuthorizeContinue+"?authz="+url.QueryEscape(r.URL.Query().Get("authz")), http.StatusFound)
 	})
 
+	if register {
+		// A broker's connection to this server as its upstream IdP: a
+		// confidential client per broker callback URL (loopback bench only).
+		mux.HandleFunc("POST /bench/clients", func(w http.ResponseWriter, r *http.Request) {
+			c, secret, err := store.CreateClient(r.Context(), "system:bench", directory.NewClient{Name: "broker " + suffix(),
+				RedirectURIs: formValues(r, "redirect_uri")})
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]string{"client_id": c.ID, "client_secret": secret})
+		})
+	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() { <-ctx.Done(); _ = hs.Shutdown(context.Background()) }()
 	serveErr := make(chan error, 1)
@@ -279,4 +303,13 @@ func suffix() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// formValues is every value of the form field name (nil when the form does
+// not parse).
+func formValues(r *http.Request, name string) []string {
+	if err := r.ParseForm(); err != nil {
+		return nil
+	}
+	return r.PostForm[name]
 }

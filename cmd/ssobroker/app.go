@@ -23,6 +23,7 @@ import (
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/tokens"
 	"github.com/ssobroker/ssobroker/tokens/backchannel"
+	"github.com/ssobroker/ssobroker/tokens/external"
 	"github.com/ssobroker/ssobroker/tokens/oauth"
 	"github.com/ssobroker/ssobroker/tokens/opik"
 )
@@ -99,21 +100,28 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
-	// Failed client authentications are counted in the session store:
-	// shared by the replicas when it is Redis.
-	if a.issuer, err = tokens.NewIssuer(a.keys, store, tokens.IssuerConfig{Issuer: e.cfg.Issuer, Log: e.log,
-		FailureCounter: a.sessions}); err != nil {
-		a.stop()
-		return nil, err
-	}
 	policy, err := e.cfg.upstreamPolicy()
 	if err != nil { // validate() refused it already; this is the same check
 		a.stop()
 		return nil, err
 	}
-	// With tracing on, every call to an IdP, every webhook delivery and
-	// every back-channel logout carries the trace context (traceparent).
+	// With tracing on, every call to an IdP and every webhook delivery
+	// carries the trace context (traceparent).
 	upstream := e.tel.client(idp.NewUpstreamClientWithPolicy(policy))
+	// Trusted issuers' JWTs (docs/jwt-issuers.md): their keys are fetched
+	// through the same upstream client, under the same address policy.
+	externalJWTs, err := external.New(external.Config{Store: store, HTTPClient: upstream, Logger: e.log})
+	if err != nil {
+		a.stop()
+		return nil, err
+	}
+	// Failed client authentications are counted in the session store:
+	// shared by the replicas when it is Redis.
+	if a.issuer, err = tokens.NewIssuer(a.keys, store, tokens.IssuerConfig{Issuer: e.cfg.Issuer, Log: e.log,
+		FailureCounter: a.sessions, ExternalJWTs: tokens.ExternalJWTs{Verifier: externalJWTs, Directory: store}}); err != nil {
+		a.stop()
+		return nil, err
+	}
 	// Whatever ends a browser session goes through the session store, which
 	// reports it to the back-channel logout notifier (docs/logout.md).
 	if err := a.startBackchannelLogout(e, store, upstream); err != nil {
@@ -148,7 +156,7 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	}
 	srv, err := oauth.NewServer(a.keys, a.issuer, tokens.Features{
 		ClientCredentials: true, Introspection: true, Revocation: true,
-		AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true, BackchannelLogout: true,
+		AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true, TokenExchange: true, BackchannelLogout: true,
 	}, oauth.WithProvider(provider), oauth.WithSources(sources))
 	if err != nil {
 		a.stop()
@@ -172,7 +180,8 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
-	if err := a.startWebhooks(ctx, e, store, box, upstream); err != nil {
+	failedSignIns, err := a.startWebhooks(ctx, e, store, box, upstream)
+	if err != nil {
 		a.stop()
 		return nil, err
 	}
@@ -189,7 +198,7 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		Secrets:    box,
 		Connectors: idp.Registry{directory.ConnectionOIDC: oidc.New, directory.ConnectionSAML: saml.New},
 		HTTPClient: upstream,
-		Failures:   failureRecorder{store: store, metrics: metrics, log: e.log},
+		Failures:   failureRecorder{store: store, metrics: metrics, log: e.log, events: failedSignIns},
 		// A metadata URL's last good document survives a restart.
 		Documents: store,
 		Logger:    e.log,
@@ -283,19 +292,37 @@ func (a *app) startBackchannelLogout(e *env, store *directory.SQLStore, client *
 	return nil
 }
 
-// startWebhooks runs this replica's webhook worker until the app stops; the
-// database shares the deliveries among the replicas.
-func (a *app) startWebhooks(ctx context.Context, e *env, store *directory.SQLStore, box *secretbox.Box, client *http.Client) error {
+// startWebhooks runs this replica's webhook worker, its sign-in failure
+// aggregator and its certificate expiry check until the app stops; the
+// database shares the deliveries among the replicas and decides which
+// replica writes each signin.failed and certificate.expiring event
+// (docs/webhooks.md).
+func (a *app) startWebhooks(ctx context.Context, e *env, store *directory.SQLStore, box *secretbox.Box, client *http.Client) (*webhooks.FailureAggregator, error) {
 	w, err := webhooks.NewWorker(webhooks.WorkerConfig{Store: store, Secrets: box, Client: client, Changes: store, Logger: e.log,
 		IsBlocked: func(err error) bool { return errors.Is(err, idp.ErrBlockedAddress) }})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Run(runCtx) }()
-	a.stops = append(a.stops, func() { cancel(); <-done })
-	return nil
+	failures, err := webhooks.NewFailureAggregator(webhooks.FailureAggregatorConfig{Store: store, Logger: e.log})
+	if err != nil {
+		return nil, err
+	}
+	expiryCfg, err := e.cfg.certExpiry() // validate() checked it
+	if err != nil {
+		return nil, err
+	}
+	expiryCfg.Store, expiryCfg.Logger = store, e.log
+	expiry, err := saml.NewExpiryCheck(expiryCfg)
+	if err != nil {
+		return nil, err
+	}
+	for _, run := range []func(context.Context) error{w.Run, failures.Run, expiry.Run} {
+		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); _ = run(runCtx) }()
+		a.stops = append(a.stops, func() { cancel(); <-done })
+	}
+	return failures, nil
 }
 
 // bearerVerifier lets the admin API accept the broker's own access tokens;
@@ -319,11 +346,14 @@ func (b bearerVerifier) VerifyAccessToken(ctx context.Context, token string) (ad
 }
 
 // failureRecorder keeps a failed sign-in in the connection's diagnostics
-// (the directory keeps the last 50) and counts it by connection and reason.
+// (the directory keeps the last 50), counts it by connection and reason,
+// and hands it to the signin.failed aggregator; a failure through no
+// existing connection is none of these.
 type failureRecorder struct {
 	store   *directory.SQLStore
 	metrics *httpMetrics
 	log     *slog.Logger
+	events  *webhooks.FailureAggregator
 }
 
 func (f failureRecorder) RecordSignInFailure(ctx context.Context, fl idp.SignInFailure) {
@@ -333,8 +363,14 @@ func (f failureRecorder) RecordSignInFailure(ctx context.Context, fl idp.SignInF
 		f.log.WarnContext(ctx, "keeping a sign-in failure for the connection's diagnostics failed", "connection", fl.ConnectionID, "err", err)
 		return
 	}
-	if kept && f.metrics != nil {
+	if !kept {
+		return
+	}
+	if f.metrics != nil {
 		f.metrics.signInFailures.WithLabelValues(fl.ConnectionID, fl.Reason).Inc()
+	}
+	if f.events != nil {
+		f.events.Add(fl.ConnectionID, fl.Reason, fl.Cause, fl.At)
 	}
 }
 

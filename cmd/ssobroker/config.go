@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/ssobroker/ssobroker/directory/secretbox"
 	"github.com/ssobroker/ssobroker/idp"
 	"github.com/ssobroker/ssobroker/idp/mail"
+	"github.com/ssobroker/ssobroker/idp/saml"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/tokens"
 	"github.com/ssobroker/ssobroker/tokens/opik"
@@ -72,6 +74,11 @@ type config struct {
 	// MigrationLockTimeout bounds the wait for the PostgreSQL migration
 	// lock another replica holds (a Go duration; directory.PostgresOptions).
 	MigrationLockTimeout string
+	// CertExpiryInterval, CertExpiryFirstCheck and CertExpiryThresholds
+	// drive the SAML certificate expiry check (docs/webhooks.md).
+	CertExpiryInterval   string
+	CertExpiryFirstCheck string
+	CertExpiryThresholds string
 	JSON                 bool
 	// Tracing is what the standard OTEL_* variables say (tracing.go); off
 	// unless they ask for it.
@@ -125,6 +132,12 @@ func bindConfig(fs *flag.FlagSet, getenv func(string) string) *config {
 		"sender of the broker's mail, e.g. \"ssobroker <no-reply@example.com>\" (SSOBROKER_MAIL_FROM)")
 	fs.StringVar(&c.MigrationLockTimeout, "migration-lock-timeout", env("SSOBROKER_MIGRATION_LOCK_TIMEOUT", "2m"),
 		"how long to wait for the migration lock another replica holds before exiting non-zero, e.g. 2m (SSOBROKER_MIGRATION_LOCK_TIMEOUT)")
+	fs.StringVar(&c.CertExpiryInterval, "cert-expiry-interval", env("SSOBROKER_CERT_EXPIRY_INTERVAL", "24h"),
+		"how often serve checks SAML certificates for certificate.expiring events, 1m-168h (SSOBROKER_CERT_EXPIRY_INTERVAL)")
+	fs.StringVar(&c.CertExpiryFirstCheck, "cert-expiry-first-check", env("SSOBROKER_CERT_EXPIRY_FIRST_CHECK", "1m"),
+		"wait from serve's start to its first certificate expiry check, 1s-24h (SSOBROKER_CERT_EXPIRY_FIRST_CHECK)")
+	fs.StringVar(&c.CertExpiryThresholds, "cert-expiry-thresholds", env("SSOBROKER_CERT_EXPIRY_THRESHOLDS", "30,7"),
+		"comma-separated days before expiry at which certificate.expiring is sent, each 1-365 (SSOBROKER_CERT_EXPIRY_THRESHOLDS)")
 	fs.BoolVar(&c.JSON, "json", false, "print machine-readable JSON")
 	c.Tracing = readTracingConfig(getenv)
 	return c
@@ -207,6 +220,9 @@ func (c *config) validate() error {
 	if _, err := c.migrationLockTimeout(); err != nil {
 		errs = append(errs, fmt.Errorf("SSOBROKER_MIGRATION_LOCK_TIMEOUT %q: %v", c.MigrationLockTimeout, err))
 	}
+	if _, err := c.certExpiry(); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := c.sources(); err != nil {
 		errs = append(errs, fmt.Errorf("SSOBROKER_TRUSTED_PROXIES: %v", err))
 	}
@@ -287,6 +303,31 @@ func (c *config) migrationLockTimeout() (time.Duration, error) {
 		return 0, errors.New("must be between 1s and 24h")
 	}
 	return d, nil
+}
+
+// certExpiry is the certificate expiry check's schedule and thresholds
+// (SSOBROKER_CERT_EXPIRY_*).
+func (c *config) certExpiry() (saml.ExpiryConfig, error) {
+	var out saml.ExpiryConfig
+	var errs []error
+	dur := func(name, v string, lo, hi time.Duration) time.Duration {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < lo || d > hi {
+			errs = append(errs, fmt.Errorf("%s %q: must be a duration between %s and %s", name, v, lo, hi))
+		}
+		return d
+	}
+	out.Interval = dur("SSOBROKER_CERT_EXPIRY_INTERVAL", c.CertExpiryInterval, time.Minute, 168*time.Hour)
+	out.FirstRun = dur("SSOBROKER_CERT_EXPIRY_FIRST_CHECK", c.CertExpiryFirstCheck, time.Second, 24*time.Hour)
+	for _, f := range strings.Split(c.CertExpiryThresholds, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 365 {
+			errs = append(errs, fmt.Errorf("SSOBROKER_CERT_EXPIRY_THRESHOLDS %q: each entry must be a whole number of days, 1-365", c.CertExpiryThresholds))
+			break
+		}
+		out.ThresholdDays = append(out.ThresholdDays, n)
+	}
+	return out, errors.Join(errs...)
 }
 
 // postgresOptions are the directory's PostgreSQL options from the

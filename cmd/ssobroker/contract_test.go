@@ -15,9 +15,9 @@ func TestSignInHandOffAgrees(t *testing.T) {
 		{"login path", idp.LoginPath, tokens.PathLogin},
 		{"continue path", idp.ContinuePath, tokens.PathAuthorizeContinue},
 		{"session cookie", idp.SessionCookie, session.CookieName},
-		{"upstream logout path", idp.UpstreamLogoutPath, tokens.PathUpstreamLogout},
-		{"upstream logout record kind", string(idp.KindUpstreamLogout), string(tokens.KindUpstreamLogout)},
-		{"upstream logout session data", idp.SessionDataUpstreamLogout, tokens.SessionDataUpstreamLogout},
+		{"upstream logout data", idp.SessionDataUpstreamLogout, tokens.SessionDataUpstreamLogout},
+		{"upstream logout hand-off path", idp.UpstreamLogoutPath, tokens.PathUpstreamLogout},
+		{"upstream logout hand-off kind", string(idp.KindUpstreamLogout), string(tokens.KindUpstreamLogout)},
 	} {
 		if c.idp != c.tokens {
 			t.Errorf("%s: idp says %q, tokens says %q", c.name, c.idp, c.tokens)

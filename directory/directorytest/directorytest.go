@@ -96,3 +96,29 @@ func Postgres(t testing.TB) *directory.SQLStore {
 func Backends() map[string]func(testing.TB) *directory.SQLStore {
 	return map[string]func(testing.TB) *directory.SQLStore{"sqlite": SQLite, "postgres": Postgres}
 }
+
+// Replicas opens two stores on one new database of engine ("sqlite" or
+// "postgres"), as two replicas of the broker would, for tests of what the
+// database decides between replicas.
+func Replicas(t testing.TB, engine string) [2]*directory.SQLStore {
+	t.Helper()
+	ctx := context.Background()
+	var open func() (*directory.SQLStore, error)
+	if engine == "postgres" {
+		u := PostgresSchemaURL(t)
+		open = func() (*directory.SQLStore, error) { return directory.OpenPostgres(ctx, u, nil) }
+	} else {
+		f := filepath.Join(t.TempDir(), "directory.db")
+		open = func() (*directory.SQLStore, error) { return directory.OpenSQLite(ctx, f, nil) }
+	}
+	var out [2]*directory.SQLStore
+	for i := range out {
+		s, err := open()
+		if err != nil {
+			t.Fatalf("open %s store: %v", engine, err)
+		}
+		t.Cleanup(s.Close)
+		out[i] = s
+	}
+	return out
+}

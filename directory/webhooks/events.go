@@ -39,11 +39,14 @@ const (
 	KeyRotated = "key.rotated"
 	// SetupLinkUsed: a change was made through a setup link.
 	SetupLinkUsed = "setup_link.used"
-	// SignInFailed is defined for subscriptions but not yet emitted: sign-in
-	// failures are kept per connection, not written to the audit log.
+	// SignInFailed: sign-ins through a connection failed for one reason;
+	// at most one event per connection and reason per window, carrying the
+	// count (FailureAggregator; the audit action directory.ActionSignInFailed).
 	SignInFailed = "signin.failed"
-	// CertificateExpiring is defined for subscriptions but not yet emitted:
-	// no daily check writes it to the audit log yet.
+	// CertificateExpiring: a SAML connection's IdP signing certificate or SP
+	// certificate expires within a threshold (30 or 7 days by default); one
+	// event per certificate and threshold (saml.ExpiryCheck; the audit
+	// action directory.ActionCertificateExpiring).
 	CertificateExpiring = "certificate.expiring"
 )
 
@@ -88,10 +91,18 @@ func EventTypes(e directory.AuditEvent) []string {
 			out = append(out, UserDeprovisioned)
 		}
 		out = append(out, MemberRemoved)
+	case "service_account.delete":
+		// A service account leaves an org only by being deleted
+		// (directory.RemoveMember refuses it), and is a member until then.
+		out = append(out, MemberRemoved)
 	case "member.role", "member.role.sync":
 		out = append(out, RoleChanged)
 	case "connection.create", "connection.update", "connection.delete":
 		out = append(out, ConnectionChanged)
+	case directory.ActionSignInFailed:
+		out = append(out, SignInFailed)
+	case directory.ActionCertificateExpiring:
+		out = append(out, CertificateExpiring)
 	}
 	if strings.HasPrefix(e.Actor, "setup_link:") {
 		out = append(out, SetupLinkUsed)

@@ -107,6 +107,43 @@ func startBroker(t *testing.T, bin, name string, env []string, addr string) *bro
 	}
 }
 
+// openStore opens the broker's PostgreSQL database in the test.
+func openStore(t *testing.T, dbURL string) *directory.SQLStore {
+	t.Helper()
+	s, err := directory.OpenPostgres(context.Background(), dbURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// adminKey makes an org with an admin service account and an API key of
+// it: the org, the account and the key.
+func adminKey(t *testing.T, s *directory.SQLStore) (org, account, apiKey string) {
+	t.Helper()
+	ctx := context.Background()
+	org = newOrg(t, s)
+	sa, err := s.CreateServiceAccount(ctx, "system:test", directory.NewServiceAccount{OrgID: org, Name: "events", Role: access.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, apiKey, err = s.CreateAPIKey(ctx, "system:test", org, sa.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return org, sa.ID, apiKey
+}
+
+// brokerEnv is the environment of a broker on dbURL with a new secret key,
+// reaching loopback receivers, plus extra.
+func brokerEnv(t *testing.T, dbURL string, extra ...string) []string {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return append([]string{"SSOBROKER_DATABASE_URL=" + dbURL, "SSOBROKER_SECRET_KEY=" + base64.StdEncoding.EncodeToString(key),
+		"SSOBROKER_ALLOW_PRIVATE_IDP=true", "SSOBROKER_DATA_DIR=" + t.TempDir(), "SSOBROKER_LOG_FORMAT=text"}, extra...)
+}
+
 // call makes an admin API request with the API key and decodes the answer.
 func call(t *testing.T, client *http.Client, base, key, method, path string, body any, out any) int {
 	t.Helper()
@@ -156,23 +193,10 @@ func percentile(d []time.Duration, p float64) time.Duration {
 func TestKilledMidDeliveryLosesNothing(t *testing.T) {
 	bin := buildBroker(t)
 	dbURL := directorytest.PostgresSchemaURL(t)
-	ctx := context.Background()
 
 	// The org and an admin API key, made in the same database.
-	s, err := directory.OpenPostgres(ctx, dbURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	org := newOrg(t, s)
-	sa, err := s.CreateServiceAccount(ctx, "system:test", directory.NewServiceAccount{OrgID: org, Name: "burst", Role: access.RoleAdmin})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, apiKey, err := s.CreateAPIKey(ctx, "system:test", org, sa.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openStore(t, dbURL)
+	org, _, apiKey := adminKey(t, s)
 
 	// The fast receiver is slowed during the burst so that the kill lands
 	// in the middle of delivery.
@@ -199,10 +223,7 @@ func TestKilledMidDeliveryLosesNothing(t *testing.T) {
 	defer slow.Close()
 	defer close(stopSlow)
 
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	env := []string{"SSOBROKER_DATABASE_URL=" + dbURL, "SSOBROKER_SECRET_KEY=" + base64.StdEncoding.EncodeToString(key),
-		"SSOBROKER_ALLOW_PRIVATE_IDP=true", "SSOBROKER_DATA_DIR=" + t.TempDir(), "SSOBROKER_LOG_FORMAT=text"}
+	env := brokerEnv(t, dbURL)
 	addr := freeAddr(t)
 	b := startBroker(t, bin, "broker-1", env, addr)
 	client := &http.Client{Timeout: 30 * time.Second}

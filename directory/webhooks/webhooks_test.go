@@ -27,11 +27,14 @@ func TestEventMapping(t *testing.T) {
 		{"an accepted invitation", directory.AuditEvent{OrgID: "org_1", Action: "invitation.accept", Actor: "usr_1", Target: "inv_1"}, []string{webhooks.UserProvisioned}},
 		{"a removed user is deprovisioned and removed", directory.AuditEvent{OrgID: "org_1", Action: "member.remove", Target: "usr_1"}, []string{webhooks.UserDeprovisioned, webhooks.MemberRemoved}},
 		{"a removed service account is only removed", directory.AuditEvent{OrgID: "org_1", Action: "member.remove", Target: "sa_1"}, []string{webhooks.MemberRemoved}},
+		{"a deleted service account is removed", directory.AuditEvent{OrgID: "org_1", Action: "service_account.delete", Target: "sa_1"}, []string{webhooks.MemberRemoved}},
 		{"a role set by an admin", directory.AuditEvent{OrgID: "org_1", Action: "member.role", Target: "usr_1"}, []string{webhooks.RoleChanged}},
 		{"a role synced from groups", directory.AuditEvent{OrgID: "org_1", Action: "member.role.sync", Target: "usr_1"}, []string{webhooks.RoleChanged}},
 		{"a connection changed through a setup link", directory.AuditEvent{OrgID: "org_1", Action: "connection.update", Actor: "setup_link:sl_1", Target: "conn_1"}, []string{webhooks.ConnectionChanged, webhooks.SetupLinkUsed}},
 		{"a signing key activated", directory.AuditEvent{OrgID: "", Action: "signing_key.active", Target: "kid"}, []string{webhooks.KeyRotated}},
 		{"other deployment rows are nobody's", directory.AuditEvent{OrgID: "", Action: "user.create", Target: "usr_1"}, nil},
+		{"aggregated sign-in failures", directory.AuditEvent{OrgID: "org_1", Action: "signin.failed", Actor: "system", Target: "conn_1"}, []string{webhooks.SignInFailed}},
+		{"an expiring certificate", directory.AuditEvent{OrgID: "org_1", Action: "certificate.expiring", Actor: "system", Target: "conn_1"}, []string{webhooks.CertificateExpiring}},
 		{"a workspace rename is only in the audit stream", directory.AuditEvent{OrgID: "org_1", Action: "workspace.rename", Target: "ws_1"}, nil},
 	}
 	for _, c := range cases {

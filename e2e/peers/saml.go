@@ -123,6 +123,11 @@ type SPOptions struct {
 	// assertion inside unsigned (as Entra ID's "Sign SAML response" does;
 	// SAML profiles §4.1.3.5 allow it). By default both are signed.
 	SignResponseOnly bool
+	// SLOBinding, when set, registers only the SP's SingleLogoutService of
+	// that binding (a SAML bindings URI), so the IdP's logout messages to
+	// the SP travel by it; by default every one in the SP's metadata is
+	// registered and the IdP picks (SimpleSAMLphp: HTTP-Redirect first).
+	SLOBinding string
 }
 
 // SAMLPost is an auto-submitting HTML form the IdP answered with.
@@ -374,6 +379,7 @@ func (p *SAMLIdP) MetadataXML(t testing.TB) string {
 // script each read the fields they need).
 type samlSPEntry struct {
 	ACS                   []sspEndpoint `json:"acs"`
+	SLO                   []sspEndpoint `json:"slo"` // SingleLogoutService (Redirect and POST)
 	Keys                  []sspKey      `json:"keys"`
 	SigningCerts          []string      `json:"signing_certs"` // PEM
 	MetadataFile          string        `json:"metadata_file"`
@@ -384,9 +390,10 @@ type samlSPEntry struct {
 }
 
 type sspEndpoint struct {
-	Binding  string `json:"Binding"`
-	Location string `json:"Location"`
-	Index    int    `json:"index"`
+	Binding          string `json:"Binding"`
+	Location         string `json:"Location"`
+	ResponseLocation string `json:"ResponseLocation,omitempty"`
+	Index            int    `json:"index"`
 }
 
 type sspKey struct {
@@ -411,6 +418,11 @@ type spMetadata struct {
 			Location string `xml:"Location,attr"`
 			Index    string `xml:"index,attr"`
 		} `xml:"AssertionConsumerService"`
+		SLO []struct {
+			Binding          string `xml:"Binding,attr"`
+			Location         string `xml:"Location,attr"`
+			ResponseLocation string `xml:"ResponseLocation,attr"`
+		} `xml:"SingleLogoutService"`
 	} `xml:"SPSSODescriptor"`
 }
 
@@ -436,6 +448,7 @@ func (p *SAMLIdP) AddSP(t testing.TB, spMetadataXML string, o SPOptions) {
 		RequireSignedRequests: o.RequireSignedRequests,
 		SignResponseOnly:      o.SignResponseOnly,
 		ACS:                   []sspEndpoint{},
+		SLO:                   []sspEndpoint{},
 		Keys:                  []sspKey{},
 		SigningCerts:          []string{},
 	}
@@ -454,6 +467,12 @@ func (p *SAMLIdP) AddSP(t testing.TB, spMetadataXML string, o SPOptions) {
 				idx = len(e.ACS)
 			}
 			e.ACS = append(e.ACS, sspEndpoint{Binding: bindingHTTPPost, Location: acs.Location, Index: idx})
+		}
+		for _, slo := range sso.SLO {
+			if o.SLOBinding != "" && slo.Binding != o.SLOBinding {
+				continue
+			}
+			e.SLO = append(e.SLO, sspEndpoint{Binding: slo.Binding, Location: slo.Location, ResponseLocation: slo.ResponseLocation})
 		}
 		for _, kd := range sso.Keys {
 			use := strings.TrimSpace(kd.Use)

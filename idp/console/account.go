@@ -7,16 +7,14 @@ import (
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/access"
-	"github.com/ssobroker/ssobroker/idp"
+	"github.com/ssobroker/ssobroker/session"
 )
 
 type orgRow struct {
 	ID, Name string
 	Role     access.OrgRole
 	Current  bool
-	// SwitchURL signs in to that org (token-exchange switching comes later).
-	SwitchURL string
-	AdminURL  string
+	AdminURL string
 }
 
 type accountWorkspace struct {
@@ -27,11 +25,13 @@ type accountWorkspace struct {
 }
 
 type accountData struct {
-	UserID     string
-	Orgs       []orgRow
-	Workspaces []accountWorkspace
-	Role       access.OrgRole
-	AMR        []string
+	UserID string
+	// SwitchAction is where the org switcher's forms post (switchOrg).
+	SwitchAction string
+	Orgs         []orgRow
+	Workspaces   []accountWorkspace
+	Role         access.OrgRole
+	AMR          []string
 }
 
 // myOrgs lists the person's org memberships.
@@ -57,8 +57,6 @@ func (c *Console) myOrgs(r *http.Request, a *actor) ([]orgRow, error) {
 				return nil, err
 			}
 			row.Name = o.Name
-			row.SwitchURL = c.base + idp.LoginPath + "/" + url.PathEscape(m.OrgID) + "?" +
-				url.Values{idp.ReturnToParam: {"/account"}}.Encode()
 		}
 		out = append(out, row)
 	}
@@ -73,7 +71,7 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request, a *actor) 
 		c.storeError(w, r, a, err)
 		return
 	}
-	d := accountData{UserID: a.userID(), Orgs: orgs, Role: a.pa.Member.Role, AMR: a.sess.AMR}
+	d := accountData{UserID: a.userID(), SwitchAction: c.base + "/account/switch", Orgs: orgs, Role: a.pa.Member.Role, AMR: a.sess.AMR}
 	for _, wm := range a.pa.Workspaces {
 		aw := accountWorkspace{WorkspaceMember: wm, Default: wm.WorkspaceID == a.pa.DefaultWorkspace.ID}
 		if a.permissions(wm.WorkspaceID).Has(access.WorkspaceInvite) {
@@ -143,4 +141,58 @@ func (c *Console) accountWorkspaceMemberPost(w http.ResponseWriter, r *http.Requ
 	}
 	back := c.base + "/account/workspaces/" + url.PathEscape(ws.ID)
 	c.changeWorkspaceMember(w, r, a, ws, back, func(status int, f *refusedForm) { c.accountWorkspaceView(w, r, a, ws, status, f) })
+}
+
+// switchOrg is POST /account/switch (field org: the organization's id):
+// the browser session moves to another of the person's organizations
+// without signing in again (docs/org-switching.md). Membership is
+// re-checked now by directory.SwitchStanding, the check the token
+// exchange makes; a person who is not (any more) a member stays where they
+// are and is told so.
+//
+// Sessions are fixed at creation, so the move is a new session — the same
+// user, connection, authentication methods, auth time and absolute expiry,
+// in the new org — under a new cookie value (a session id is renewed when
+// what it grants changes). The old session is deleted and the refresh
+// tokens applications got from it end with it, as at sign-out, except
+// offline access: an application asks again and is answered for the new
+// org without a sign-in.
+func (c *Console) switchOrg(w http.ResponseWriter, r *http.Request, a *actor) {
+	ctx := r.Context()
+	target := r.PostForm.Get("org")
+	if target == "" {
+		c.message(w, r, a, http.StatusBadRequest, "No organization", "Choose an organization to switch to.")
+		return
+	}
+	pa, err := c.store.SwitchStanding(ctx, a.sess.OrgID, a.sess.UserID, a.sess.ConnectionID, target)
+	switch {
+	case errors.Is(err, directory.ErrNotMember):
+		c.log.InfoContext(ctx, "console: org switch refused", "user", a.userID(), "org", a.orgID(), "target", target, "err", err)
+		c.message(w, r, a, http.StatusForbidden, "Not a member",
+			"You are not a member of that organization (any more), so you are still signed in to "+a.pa.Org.Name+". Ask an admin of that organization to invite you.")
+		return
+	case err != nil:
+		c.storeError(w, r, a, err)
+		return
+	case pa.Org.ID == a.orgID():
+		c.done(w, r, c.base+"/account", "You are signed in to "+pa.Org.Name+".")
+		return
+	}
+	s := a.sess
+	next, err := c.sessions.CreateSession(ctx, session.Session{UserID: s.UserID, OrgID: pa.Org.ID, ConnectionID: s.ConnectionID,
+		AMR: s.AMR, AuthTime: s.AuthTime, AbsoluteExpiry: s.AbsoluteExpiry, IdleTimeout: s.IdleTimeout, Data: s.Data})
+	if err != nil {
+		c.unavailable(w, r, "moving the session", err)
+		return
+	}
+	if err := c.sessions.DeleteSession(ctx, s.ID); err != nil {
+		c.log.ErrorContext(ctx, "console: deleting the session left by an org switch failed", "user", s.UserID, "session", s.Handle, "err", err)
+	}
+	if _, err := c.sessions.RevokeSessionFamilies(ctx, s.UserID, s.Handle, true); err != nil {
+		c.log.ErrorContext(ctx, "console: ending the refresh tokens of the session left by an org switch failed", "user", s.UserID,
+			"session", s.Handle, "err", err)
+	}
+	c.cookie.Set(w, next.ID)
+	c.log.InfoContext(ctx, "console: org switched", "user", s.UserID, "from_org", s.OrgID, "org", pa.Org.ID, "session", next.Handle)
+	c.done(w, r, c.base+"/account", "You switched to "+pa.Org.Name+".")
 }

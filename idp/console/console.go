@@ -45,6 +45,9 @@ import (
 type Store interface {
 	// SessionStanding is the one validity check of a browser session.
 	SessionStanding(ctx context.Context, orgID, userID, connectionID string) (directory.PrincipalAccess, error)
+	// SwitchStanding is the one check of moving a sign-in to another of
+	// the user's organizations (the token exchange makes it too).
+	SwitchStanding(ctx context.Context, orgID, userID, connectionID, target string) (directory.PrincipalAccess, error)
 	PrincipalAccess(ctx context.Context, orgID, principalID string) (directory.PrincipalAccess, error)
 
 	GetOrg(ctx context.Context, ref string) (directory.Organization, error)
@@ -96,6 +99,8 @@ type Store interface {
 type Sessions interface {
 	GetSession(ctx context.Context, id string) (session.Session, error)
 	CreateSession(ctx context.Context, s session.Session) (session.Session, error)
+	DeleteSession(ctx context.Context, id string) error
+	RevokeSessionFamilies(ctx context.Context, userID, sessionHandle string, keepOffline bool) (int, error)
 	ListUserSessions(ctx context.Context, userID string) ([]session.Session, error)
 	RevokeUserSessions(ctx context.Context, userID string) (int, error)
 	RevokeUserFamilies(ctx context.Context, userID string) (int, error)
@@ -254,6 +259,7 @@ func (c *Console) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/{org}/service-accounts/{id}/keys/{key}/revoke", c.admin(c.revokeKey))
 
 	mux.HandleFunc("GET /account", c.signedIn(c.accountPage))
+	mux.HandleFunc("POST /account/switch", c.signedIn(c.switchOrg))
 	mux.HandleFunc("GET /account/workspaces/{ws}", c.signedIn(c.accountWorkspacePage))
 	mux.HandleFunc("POST /account/workspaces/{ws}/{action}", c.signedIn(c.accountWorkspacePost))
 	mux.HandleFunc("POST /account/workspaces/{ws}/members/{principal}/{action}", c.signedIn(c.accountWorkspaceMemberPost))

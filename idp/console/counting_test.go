@@ -26,6 +26,11 @@ func (c *countingStore) SessionStanding(ctx context.Context, orgID, userID, conn
 	return c.s.SessionStanding(ctx, orgID, userID, connectionID)
 }
 
+func (c *countingStore) SwitchStanding(ctx context.Context, orgID, userID, connectionID, target string) (directory.PrincipalAccess, error) {
+	c.calls.Add(1)
+	return c.s.SwitchStanding(ctx, orgID, userID, connectionID, target)
+}
+
 func (c *countingStore) PrincipalAccess(ctx context.Context, orgID, principalID string) (directory.PrincipalAccess, error) {
 	c.calls.Add(1)
 	return c.s.PrincipalAccess(ctx, orgID, principalID)

@@ -168,6 +168,15 @@ func New(ctx context.Context, in idp.FactoryInput) (idp.Connector, error) {
 		AllowIDPInitiated:           false,
 		ValidateAudienceRestriction: c.checkAudience,
 	}
+	if in.LogoutURL != "" {
+		slo, err := url.Parse(in.LogoutURL)
+		if err != nil {
+			return nil, fmt.Errorf("%w: logout URL: %w", idp.ErrConfig, err)
+		}
+		// Our metadata advertises Single Logout on both bindings (slo.go).
+		c.sp.SloURL = *slo
+		c.sp.LogoutBindings = []string{crewjam.HTTPRedirectBinding, crewjam.HTTPPostBinding}
+	}
 	if cfg.signRequests() {
 		c.sp.SignatureMethod = dsig.RSASHA256SignatureMethod
 	}
@@ -424,6 +433,7 @@ func (c *Connector) handleResponse(ctx context.Context, raw []byte, expect idp.S
 	if err != nil {
 		return idp.Identity{}, err
 	}
+	id.SAMLSession = c.samlSession(a)
 	if expect.FirstSeen == nil {
 		return idp.Identity{}, fmt.Errorf("%w: no replay cache", idp.ErrConfig)
 	}

@@ -3,13 +3,10 @@ package saml
 import (
 	"context"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"strings"
 
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/idp"
@@ -119,13 +116,7 @@ func keyInfo(certPEM string) directory.SPKeyInfo {
 	if block == nil {
 		return k
 	}
-	sum := sha256.Sum256(block.Bytes)
-	hexed := strings.ToUpper(hex.EncodeToString(sum[:]))
-	parts := make([]string, 0, len(sum))
-	for i := 0; i < len(hexed); i += 2 {
-		parts = append(parts, hexed[i:i+2])
-	}
-	k.SHA256 = strings.Join(parts, ":")
+	k.SHA256 = fingerprint(block.Bytes)
 	if cert, err := x509.ParseCertificate(block.Bytes); err == nil {
 		k.NotAfter = cert.NotAfter.UTC()
 	}

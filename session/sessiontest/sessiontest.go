@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"user index lists and revokes only that user's sessions", testUserSessions},
 		{"expired sessions leave the user index", testUserIndexClean},
 		{"session arguments are validated", testSessionInvalid},
+		{"tagged sessions are found by tag and end by handle", testTaggedSessions},
 		{"a single-use record is taken once", testTakeOnce},
 		{"put once never replaces a live record", testPutOnceExists},
 		{"a single-use record expires", testOnceExpiry},

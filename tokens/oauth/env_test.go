@@ -90,6 +90,8 @@ type env struct {
 	defaultWS directory.Workspace
 	sa        directory.ServiceAccount
 	secret    string
+	// exchange serves token exchange (withExternalJWTs sets it).
+	exchange bool
 }
 
 type envOption func(*env, *tokens.KeyConfig, *tokens.IssuerConfig)
@@ -131,7 +133,7 @@ func newEnv(t testing.TB, store *directory.SQLStore, opts ...envOption) *env {
 	if e.issuer, err = tokens.NewIssuer(e.keys, store, ic); err != nil {
 		t.Fatal(err)
 	}
-	if e.server, err = NewServer(e.keys, e.issuer, tokens.Features{ClientCredentials: true, Introspection: true, Revocation: true}); err != nil {
+	if e.server, err = NewServer(e.keys, e.issuer, tokens.Features{ClientCredentials: true, Introspection: true, Revocation: true, TokenExchange: e.exchange}); err != nil {
 		t.Fatal(err)
 	}
 	e.server.Routes(mux)

@@ -14,6 +14,9 @@ import (
 // maxFormBytes bounds a token, introspection or revocation request body.
 const maxFormBytes = 128 << 10
 
+// maxTargets bounds the audience and resource values of one request.
+const maxTargets = 8
+
 // form holds the parameters these endpoints read; others are ignored
 // (RFC 6749 §3.2). It is parsed by hand, without url.Values, to keep the
 // token endpoint's allocations down.
@@ -24,6 +27,15 @@ type form struct {
 	// code, redirectURI and codeVerifier (authorization_code) and
 	// refreshToken (refresh_token).
 	code, redirectURI, codeVerifier, refreshToken string
+	// assertion is the external JWT of the jwt-bearer grant (RFC 7523 §2.1).
+	assertion string
+	// The token-exchange parameters (RFC 8693 §2.1; exchange.go), and
+	// organization (id or name) to switch to.
+	subjectToken, subjectTokenType, requestedTokenType string
+	actorToken, actorTokenType, organization           string
+	// audience and resource may be repeated (RFC 8693 §2.1), up to
+	// maxTargets values each.
+	audience, resource []string
 
 	basic                  bool // credentials came in an Authorization: Basic header
 	basicID, basicSecret   string
@@ -104,7 +116,7 @@ func parseForm(r *http.Request, buf []byte) (form, error) {
 		}
 		return f, invalidRequest("cannot read the request body")
 	}
-	var seen uint16
+	var seen uint32
 	for rest := body; len(rest) > 0; {
 		var pair []byte
 		if i := bytes.IndexByte(rest, '&'); i >= 0 {
@@ -122,7 +134,7 @@ func parseForm(r *http.Request, buf []byte) (form, error) {
 			continue // RFC 6749 §3.1: a parameter without a value is omitted
 		}
 		var dst *string
-		var bit uint16
+		var bit uint32
 		switch string(k) {
 		case "grant_type":
 			dst, bit = &f.grantType, 1
@@ -145,6 +157,30 @@ func parseForm(r *http.Request, buf []byte) (form, error) {
 			dst, bit = &f.codeVerifier, 256
 		case "refresh_token":
 			dst, bit = &f.refreshToken, 512
+		case "assertion":
+			dst, bit = &f.assertion, 1<<16
+		case "subject_token":
+			dst, bit = &f.subjectToken, 1<<10
+		case "subject_token_type":
+			dst, bit = &f.subjectTokenType, 1<<11
+		case "requested_token_type":
+			dst, bit = &f.requestedTokenType, 1<<12
+		case "actor_token":
+			dst, bit = &f.actorToken, 1<<13
+		case "actor_token_type":
+			dst, bit = &f.actorTokenType, 1<<14
+		case "organization":
+			dst, bit = &f.organization, 1<<15
+		case "audience", "resource":
+			list := &f.audience
+			if string(k) == "resource" {
+				list = &f.resource
+			}
+			if len(*list) == maxTargets {
+				return f, invalidRequest("too many " + string(k) + " parameters")
+			}
+			*list = append(*list, string(v))
+			continue
 		default:
 			continue
 		}

@@ -15,9 +15,8 @@ import (
 // valid id_token_hint for the signed-in user nor is the confirmation
 // form's POST (its CSRF token matching tokens.LogoutCookie) first shows a
 // confirmation, so a link on another site cannot sign the user out. Then
-// the session cookie is cleared and the browser goes, through the IdP's
-// own logout when the session came through an IdP that offers one
-// (tokens.PathUpstreamLogout), to the post-logout redirect URI with state, or, without a valid one, sees a "signed out"
+// the session cookie is cleared and the browser goes to the post-logout
+// redirect URI with state, or, without a valid one, sees a "signed out"
 // page: never an unregistered URI.
 func (s *Server) LogoutHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -37,7 +36,7 @@ func (s *Server) LogoutHandler() http.Handler {
 			id = ""
 		}
 		confirmed := r.Method == http.MethodPost && req.CSRF != "" && csrfMatches(r, req.CSRF)
-		mustConfirm, next, perr := s.provider.Logout(ctx, req, id, confirmed)
+		mustConfirm, upstream, perr := s.provider.Logout(ctx, req, id, confirmed)
 		switch {
 		case perr != nil:
 			s.page(w, r, perr)
@@ -49,8 +48,9 @@ func (s *Server) LogoutHandler() http.Handler {
 		if hasCookie {
 			s.clearCookie(w, session.CookieName, "/")
 		}
-		if next != "" { // on to the IdP's logout, then to req.Target
-			redirect(w, r, next)
+		if upstream != "" {
+			// On to the IdP's logout (idp), which ends at req.Target.
+			redirect(w, r, upstream)
 			return
 		}
 		if req.Target != "" {

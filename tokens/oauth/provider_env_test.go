@@ -180,7 +180,7 @@ func newOIDCEnv(t testing.TB, store *directory.SQLStore, sessions session.Store,
 		t.Fatal(err)
 	}
 	srv, err := NewServer(e.keys, e.issuer, tokens.Features{ClientCredentials: true, Introspection: true, Revocation: true,
-		AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true}, WithProvider(e.provider))
+		AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true, TokenExchange: true}, WithProvider(e.provider))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func TestDiscoveryAdvertisesTheProviderHonestly(t *testing.T) {
 		"token_endpoint":                                 `"` + e.iss + tokens.PathToken + `"`,
 		"response_types_supported":                       `["code"]`,
 		"response_modes_supported":                       `["query"]`,
-		"grant_types_supported":                          `["authorization_code","refresh_token","client_credentials"]`,
+		"grant_types_supported":                          `["authorization_code","refresh_token","client_credentials","urn:ietf:params:oauth:grant-type:token-exchange"]`,
 		"code_challenge_methods_supported":               `["S256"]`,
 		"id_token_signing_alg_values_supported":          `["RS256"]`,
 		"scopes_supported":                               `["openid","profile","email","offline_access","ssobroker:admin"]`,

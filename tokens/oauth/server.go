@@ -94,7 +94,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	mux.Handle("GET "+tokens.PathOpenIDConfig, s.DiscoveryHandler())
 	mux.Handle("GET "+tokens.PathOAuthServerMeta, s.DiscoveryHandler())
 	f := s.features
-	if f.ClientCredentials || f.AuthorizationCode || f.RefreshToken {
+	if f.ClientCredentials || f.AuthorizationCode || f.RefreshToken || f.TokenExchange {
 		mux.Handle("POST "+tokens.PathToken, s.TokenHandler())
 		mux.Handle("OPTIONS "+tokens.PathToken, corsPreflight("POST"))
 	}
@@ -171,7 +171,9 @@ func etagMatches(header, etag string) bool {
 // client_credentials for service accounts, authenticated with
 // client_secret_basic or client_secret_post (not both); with a Provider,
 // authorization_code and refresh_token for registered clients (see
-// tokens.Provider.AuthenticateClient). Errors are RFC 6749 §5.2 JSON
+// tokens.Provider.AuthenticateClient), RFC 8693 token exchange
+// (exchange.go) and, with external JWTs enabled, RFC 7523 jwt-bearer
+// (jwtbearer.go, docs/jwt-issuers.md). Errors are RFC 6749 §5.2 JSON
 // bodies: invalid_request, invalid_client (401, with WWW-Authenticate when
 // Basic was used or no credentials were sent), invalid_grant,
 // invalid_scope, unsupported_grant_type (400), 429 temporarily_unavailable
@@ -192,6 +194,10 @@ func (s *Server) TokenHandler() http.Handler {
 		case (f.grantType == tokens.GrantAuthorizationCode && s.features.AuthorizationCode) ||
 			(f.grantType == tokens.GrantRefreshToken && s.features.RefreshToken):
 			out, err = s.providerGrant(r, &f)
+		case f.grantType == tokens.GrantJWTBearer && s.issuer.ExternalJWTsEnabled():
+			out, err = s.jwtBearer(r, &f)
+		case f.grantType == tokens.GrantTokenExchange && s.features.TokenExchange:
+			out, err = s.tokenExchange(r, &f)
 		case f.grantType == "":
 			err = tokens.InvalidRequest("grant_type is required")
 		default:

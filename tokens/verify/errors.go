@@ -22,6 +22,11 @@ var ErrUnknownKey = errors.New("unknown key id")
 // and Middleware answers 503 rather than 401.
 var ErrKeysUnavailable = errors.New("signing keys unavailable")
 
+// ErrKIDRequired is returned by a RemoteKeySet with KeysWithoutKID when a
+// token names no key and the set holds several: which one is meant must
+// not be guessed.
+var ErrKIDRequired = errors.New("kid required: the key set holds several keys")
+
 // TokenError is the error Verify returns for a refused token. It wraps
 // ErrInvalidToken and, when there is one, a more precise cause such as
 // ErrExpired or ErrUnknownKey.

@@ -102,6 +102,21 @@ func newVerificationKey(k jwk.Key) (*verificationKey, error) {
 	return &verificationKey{alg: alg, raw: raw, verifier: v}, nil
 }
 
+// KeyAlgorithm returns the one signature algorithm k may verify: its own
+// alg, which must suit its type, or the one its type implies (EC P-256 →
+// ES256, P-384 → ES384, P-521 → ES512, Ed25519 → EdDSA, RSA → RS256), and
+// the public key jwx verifies with. It refuses symmetric keys, keys not for
+// signing, RSA keys under 2048 bits and anything else. The broker checks
+// external issuers' tokens with it (docs/jwt-issuers.md): the key decides
+// the algorithm, never the token's header.
+func KeyAlgorithm(k jwk.Key) (jwa.SignatureAlgorithm, any, error) {
+	vk, err := newVerificationKey(k)
+	if err != nil {
+		return "", nil, err
+	}
+	return vk.alg, vk.raw, nil
+}
+
 // algorithmsForRawKey returns the algorithms a raw public key can verify,
 // the one inferred for a key without alg first. It returns an error for
 // unsupported types, curves and weak or malformed keys.

@@ -62,6 +62,13 @@ type RemoteKeySetConfig struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// KeysWithoutKID keeps keys that have no kid (skipped by default) and
+	// lets LookupKey("") answer with the set's only key, for tokens of
+	// issuers that publish a single key and name none (RFC 7515 §4.1.4:
+	// kid is optional). A set of several keys then answers ErrKIDRequired.
+	// The broker's trusted external issuers use it (docs/jwt-issuers.md);
+	// a Verifier of our own tokens always requires a kid.
+	KeysWithoutKID bool
 }
 
 // RemoteKeySet is a KeySource that fetches a JWKS over HTTP and caches the
@@ -82,6 +89,7 @@ type RemoteKeySet struct {
 	maxAgeLimit   time.Duration
 	maxBytes      int64
 	fetchTimeout  time.Duration
+	withoutKID    bool
 	log           *slog.Logger
 	now           func() time.Time
 
@@ -95,7 +103,10 @@ type RemoteKeySet struct {
 
 // keySnapshot is one successfully fetched JWKS; it is never modified.
 type keySnapshot struct {
-	keys       map[string]jwk.Key
+	keys map[string]jwk.Key
+	// sole is the set's only usable key, with or without kid; nil when the
+	// set holds several.
+	sole       jwk.Key
 	etag       string
 	freshUntil time.Time
 }
@@ -123,6 +134,7 @@ func NewRemoteKeySet(jwksURL string, cfg RemoteKeySetConfig) (*RemoteKeySet, err
 		maxAgeLimit:   cmpOr(cfg.MaxAgeLimit, DefaultCacheMaxAgeLimit),
 		maxBytes:      cmpOr(cfg.MaxResponseBytes, DefaultMaxJWKSBytes),
 		fetchTimeout:  cmpOr(cfg.FetchTimeout, DefaultFetchTimeout),
+		withoutKID:    cfg.KeysWithoutKID,
 		log:           cfg.Logger,
 		now:           cfg.Now,
 	}
@@ -181,6 +193,9 @@ func (s *RemoteKeySet) URL() string { return s.url }
 // set has no such key, and ErrKeysUnavailable when no fetch has ever
 // succeeded.
 func (s *RemoteKeySet) LookupKey(ctx context.Context, kid string) (jwk.Key, error) {
+	if kid == "" && s.withoutKID {
+		return s.soleKey(ctx)
+	}
 	if snap := s.current.Load(); snap != nil {
 		if k, ok := snap.keys[kid]; ok {
 			if s.now().Before(snap.freshUntil) {
@@ -205,6 +220,28 @@ func (s *RemoteKeySet) LookupKey(ctx context.Context, kid string) (jwk.Key, erro
 		return k, nil
 	}
 	return nil, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
+}
+
+// soleKey answers a token without kid (KeysWithoutKID): the set's only
+// key, ErrKIDRequired when it holds several. Such a token never forces a
+// refresh: a known set answers at once; only the first lookup fetches.
+func (s *RemoteKeySet) soleKey(ctx context.Context) (jwk.Key, error) {
+	snap := s.current.Load()
+	if snap == nil {
+		err := s.refresh(ctx, true, false)
+		if snap = s.current.Load(); snap == nil {
+			if err == nil {
+				err = errors.New("no fetch has succeeded yet")
+			}
+			return nil, fmt.Errorf("%w: %s: %w", ErrKeysUnavailable, s.url, err)
+		}
+	} else if !s.now().Before(snap.freshUntil) {
+		_ = s.refresh(ctx, false, false)
+	}
+	if snap.sole == nil {
+		return nil, ErrKIDRequired
+	}
+	return snap.sole, nil
 }
 
 // Refresh fetches the JWKS now, ignoring freshness and MinRefreshInterval
@@ -319,7 +356,7 @@ func (s *RemoteKeySet) fetch(ctx context.Context) error {
 		if e := resp.Header.Get("ETag"); e != "" {
 			etag = e
 		}
-		s.current.Store(&keySnapshot{keys: prev.keys, etag: etag, freshUntil: now.Add(s.maxAge(resp.Header))})
+		s.current.Store(&keySnapshot{keys: prev.keys, sole: prev.sole, etag: etag, freshUntil: now.Add(s.maxAge(resp.Header))})
 		return nil
 	case http.StatusOK:
 	default:
@@ -337,22 +374,24 @@ func (s *RemoteKeySet) fetch(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("parsing JWKS: %w", err)
 	}
-	keys := s.usableKeys(ctx, set)
-	if len(keys) == 0 {
+	keys, sole := s.usableKeys(ctx, set)
+	if len(keys) == 0 && sole == nil {
 		// An empty set is a broken deployment, not a revocation of every
 		// key (Dex #976 published one); keep what worked.
 		return errors.New("JWKS holds no usable signing key")
 	}
-	s.current.Store(&keySnapshot{keys: keys, etag: resp.Header.Get("ETag"), freshUntil: now.Add(s.maxAge(resp.Header))})
+	s.current.Store(&keySnapshot{keys: keys, sole: sole, etag: resp.Header.Get("ETag"), freshUntil: now.Add(s.maxAge(resp.Header))})
 	return nil
 }
 
 // usableKeys indexes by kid the keys of set that can verify signatures,
-// skipping (and logging) keys without kid, symmetric, encryption-only or
-// malformed keys, and later duplicates of a kid. Private keys are reduced to
-// their public half.
-func (s *RemoteKeySet) usableKeys(ctx context.Context, set jwk.Set) map[string]jwk.Key {
-	keys := make(map[string]jwk.Key, set.Len())
+// skipping (and logging) keys without kid (unless KeysWithoutKID),
+// symmetric, encryption-only or malformed keys, and later duplicates of a
+// kid. Private keys are reduced to their public half. sole is the only
+// usable key when there is exactly one.
+func (s *RemoteKeySet) usableKeys(ctx context.Context, set jwk.Set) (keys map[string]jwk.Key, sole jwk.Key) {
+	keys = make(map[string]jwk.Key, set.Len())
+	usable := 0
 	for i := range set.Len() {
 		k, _ := set.Key(i)
 		kid := k.KeyID()
@@ -361,14 +400,14 @@ func (s *RemoteKeySet) usableKeys(ctx context.Context, set jwk.Set) map[string]j
 				slog.String("url", s.url), slog.String("kid", kid), slog.String("reason", why))
 		}
 		switch {
-		case kid == "":
+		case kid == "" && !s.withoutKID:
 			skip("no kid")
 			continue
 		case k.KeyType() == jwa.OctetSeq:
 			skip(errSymmetricKey.Error())
 			continue
 		}
-		if _, dup := keys[kid]; dup {
+		if _, dup := keys[kid]; dup && kid != "" {
 			skip("duplicate kid")
 			continue
 		}
@@ -381,9 +420,16 @@ func (s *RemoteKeySet) usableKeys(ctx context.Context, set jwk.Set) map[string]j
 			skip(err.Error())
 			continue
 		}
-		keys[kid] = pub
+		usable++
+		sole = pub
+		if kid != "" {
+			keys[kid] = pub
+		}
 	}
-	return keys
+	if usable != 1 {
+		sole = nil
+	}
+	return keys, sole
 }
 
 // maxAge is the freshness lifetime h grants: Cache-Control max-age, or

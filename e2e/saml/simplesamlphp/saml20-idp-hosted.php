@@ -25,6 +25,15 @@ $metadata[$ssobrokerHarness['entityid']] = [
         'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST',
     ],
 
+    // Single Logout on both bindings; logout messages are signed, and
+    // those from SPs must be.
+    'SingleLogoutServiceBinding' => [
+        'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect',
+        'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST',
+    ],
+    'sign.logout' => true,
+    'validate.logout' => true,
+
     'signature.algorithm' => 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
     'saml20.sign.response' => true,
     'saml20.sign.assertion' => true,

@@ -17,6 +17,9 @@ foreach ($ssobrokerSPs as $ssobrokerEntityID => $ssobrokerSP) {
     $metadata[$ssobrokerEntityID] = [
         // [['Binding' => …, 'Location' => …, 'index' => …], …]
         'AssertionConsumerService' => $ssobrokerSP['acs'],
+        // Single Logout: the SP's endpoints from its metadata; every logout
+        // message is signed and must be signed (saml20-idp-hosted.php).
+        'SingleLogoutService' => $ssobrokerSP['slo'] ?? [],
         // [['type' => 'X509Certificate', 'X509Certificate' => …,
         //   'signing' => bool, 'encryption' => bool], …]
         'keys' => $ssobrokerSP['keys'],

@@ -748,3 +748,30 @@ func must(t testing.TB, x *etree.Element, what string) *etree.Element {
 	}
 	return x
 }
+
+// SignMessage signs, with xmlsec1 and the IdP's key (or signer's, when not
+// nil), the root element of a SAML protocol message that is not a
+// response (a LogoutRequest or LogoutResponse): an enveloped RSA-SHA256
+// signature, exclusive c14n, placed after the root's Issuer. idNode names
+// the root as "namespace:LocalName" for xmlsec1's ID lookup.
+func (i *IdP) SignMessage(t testing.TB, doc []byte, idNode string, signer *IdP) []byte {
+	t.Helper()
+	if signer == nil {
+		signer = i
+	}
+	d := parse(t, doc)
+	root := d.Root()
+	at := 0
+	if iss := child(root, NSAssertion, "Issuer"); iss != nil {
+		at = iss.Index() + 1
+	}
+	root.InsertChildAt(at, signatureTemplate(root.SelectAttrValue("ID", ""), RSASHA256, SHA256))
+	dir := tempDir(t)
+	in, out := tempName(t, dir, "unsigned.xml"), tempName(t, dir, "signed.xml")
+	writeFile(t, in, write(t, d))
+	if _, err := runXMLSec(t, "--sign", "--privkey-pem", signer.KeyFile()+","+signer.CertFile(), "--id-attr:ID", idNode,
+		"--node-xpath", XPathResponseSignature, "--output", out, in); err != nil {
+		t.Fatalf("samltest: signing: %v", err)
+	}
+	return readFile(t, out)
+}
