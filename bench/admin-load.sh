@@ -4,7 +4,7 @@
 #   (client_credentials for the same service account, when /oauth2/token is wired),
 #   next to GET /healthz as the same server's ceiling (PEERS.md: report ratios).
 #
-#   bench/admin-load.sh                  # PostgreSQL at 127.0.0.1:5432/test (fresh schema, dropped after)
+#   bench/admin-load.sh                  # PostgreSQL at 127.0.0.1:5432 (a fresh database, dropped after)
 #   DB= bench/admin-load.sh              # embedded SQLite instead
 #   THREADS=2 CONNS=32 DURATION=20s WORKSPACES=20 bench/admin-load.sh
 #

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -118,6 +119,29 @@ func (i *Issuer) ClientCredentials(ctx context.Context, req ClientCredentialsReq
 	*bp = tok[:0]
 	return Token{AccessToken: string(tok), TokenType: "Bearer", ExpiresIn: int64(i.cfg.AccessTokenTTL / time.Second),
 		Scope: req.Scope, ID: string(meta.jti[:]), ExpiresAt: meta.exp}, nil
+}
+
+// AppendClientCredentialsResponse is ClientCredentials answering with the
+// token response itself: it appends the JSON object of RFC 6749 §5.1 —
+// access_token, token_type, expires_in and scope, as encoding/json writes
+// TokenResponse — to dst, and on failure returns dst unchanged with the
+// same errors. The token is signed straight into dst: the token endpoint
+// serves every request from one reused buffer (docs/bench/README.md, "Token
+// endpoint against Dex"). Every token is freshly minted; nothing is cached.
+func (i *Issuer) AppendClientCredentialsResponse(ctx context.Context, dst []byte, req ClientCredentialsRequest) ([]byte, error) {
+	start := len(dst)
+	out := append(dst, `{"access_token":"`...) // the compact JWS is base64url and dots: nothing to escape
+	out, _, err := i.clientCredentials(ctx, req, out)
+	if err != nil {
+		return dst[:start], err
+	}
+	out = append(out, `","token_type":"Bearer","expires_in":`...)
+	out = strconv.AppendInt(out, int64(i.cfg.AccessTokenTTL/time.Second), 10)
+	if req.Scope != "" {
+		out = append(out, `,"scope":`...)
+		out = appendString(out, req.Scope)
+	}
+	return append(out, '}'), nil
 }
 
 type tokenMeta struct {

@@ -156,9 +156,10 @@ type signingKey struct {
 	kid      string
 	alg      jwa.SignatureAlgorithm
 	signer   jws.Signer
-	key      any    // handed to signer.Sign
-	atHeader string // base64url of {"alg":…,"kid":…,"typ":"at+jwt"}
-	idHeader string // base64url of {"alg":…,"kid":…,"typ":"JWT"} (ID tokens)
+	key      any               // handed to signer.Sign
+	es256    *ecdsa.PrivateKey // ES256 keys are signed without jwx (appendES256)
+	atHeader string            // base64url of {"alg":…,"kid":…,"typ":"at+jwt"}
+	idHeader string            // base64url of {"alg":…,"kid":…,"typ":"JWT"} (ID tokens)
 	// logoutHeader is base64url of {"alg":…,"kid":…,"typ":"logout+jwt"}
 	// (back-channel logout tokens, signed with the ID-token key).
 	logoutHeader string
@@ -518,8 +519,12 @@ func newSigningKey(kid string, alg Algorithm, raw any) (*signingKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &signingKey{kid: kid, alg: jwa.SignatureAlgorithm(alg), signer: signer, key: key, atHeader: at, idHeader: id,
-		logoutHeader: lo}, nil
+	sk := &signingKey{kid: kid, alg: jwa.SignatureAlgorithm(alg), signer: signer, key: key, atHeader: at, idHeader: id,
+		logoutHeader: lo}
+	if k, ok := key.(ecdsaKey); ok {
+		sk.es256 = k.k
+	}
+	return sk, nil
 }
 
 // ecdsaKey hands an ECDSA key to jwx as a crypto.Signer (see newSigningKey).
@@ -543,12 +548,38 @@ func (s *signingKey) appendJWSWithHeader(dst []byte, hdr string, payload []byte)
 	dst = append(dst, hdr...)
 	dst = append(dst, '.')
 	dst = base64.RawURLEncoding.AppendEncode(dst, payload)
+	if s.es256 != nil {
+		out, err := appendES256(append(dst, '.'), s.es256, dst[start:])
+		if err != nil {
+			return dst[:start], fmt.Errorf("tokens: sign: %w", err)
+		}
+		return out, nil
+	}
 	sig, err := s.signer.Sign(dst[start:], s.key)
 	if err != nil {
 		return dst[:start], fmt.Errorf("tokens: sign: %w", err)
 	}
 	dst = append(dst, '.')
 	return base64.RawURLEncoding.AppendEncode(dst, sig), nil
+}
+
+// appendES256 appends the base64url JWS signature of input under ES256
+// (RFC 7518 §3.4): ECDSA P-256 over SHA-256 by crypto/ecdsa, R and S as 32
+// big-endian bytes each. jwx produces the same bytes, but on the way it
+// hashes into the heap, decodes the signature's ASN.1 by reflection and asks
+// the key for its curve: 10 allocations more per token (BenchmarkRawES256Sign,
+// ecdsa against jwx; docs/bench/README.md, "Token endpoint against Dex").
+// Tokens signed here are checked by jwx, crypto/ecdsa and npm jose in the tests.
+func appendES256(dst []byte, k *ecdsa.PrivateKey, input []byte) ([]byte, error) {
+	h := sha256.Sum256(input)
+	r, s, err := ecdsa.Sign(rand.Reader, k, h[:])
+	if err != nil {
+		return dst, err
+	}
+	var sig [64]byte
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
+	return base64.RawURLEncoding.AppendEncode(dst, sig[:]), nil
 }
 
 func parsePublic(r directory.SigningKey) (*verificationKey, error) {

@@ -178,13 +178,16 @@ type CookieSettings struct {
 	// MaxAge is the lifetime of AuthzCookie and LogoutCookie
 	// (ProviderConfig.PendingTTL).
 	MaxAge time.Duration
-	// SessionDomain is the session cookie's Domain (ProviderConfig.CookieDomain).
-	SessionDomain string
+	// Session writes and clears the browser session cookie with the
+	// deployment's attributes (Domain from ProviderConfig.CookieDomain,
+	// Secure): session.BrowserCookie is their one owner.
+	Session session.BrowserCookie
 }
 
 // CookieSettings returns the provider's cookie settings.
 func (p *Provider) CookieSettings() CookieSettings {
-	return CookieSettings{Secure: p.secure, BasePath: p.basePath, MaxAge: p.cfg.PendingTTL, SessionDomain: p.cfg.CookieDomain}
+	return CookieSettings{Secure: p.secure, BasePath: p.basePath, MaxAge: p.cfg.PendingTTL,
+		Session: session.BrowserCookie{Domain: p.cfg.CookieDomain, Secure: p.secure}}
 }
 
 // Logger is where the provider reports request outcomes

@@ -46,7 +46,9 @@ func (s *Server) LogoutHandler() http.Handler {
 			return
 		}
 		if hasCookie {
-			s.clearCookie(w, session.CookieName, "/")
+			// The same writer as sign-in: the cookie of the configured
+			// domain and a stale host-only one both go (docs/opik.md).
+			s.provider.CookieSettings().Session.Clear(w)
 		}
 		if upstream != "" {
 			// On to the IdP's logout (idp), which ends at req.Target.
@@ -87,16 +89,4 @@ func (s *Server) confirmLogout(w http.ResponseWriter, req tokens.LogoutRequest) 
 func csrfMatches(r *http.Request, token string) bool {
 	c, ok := session.FromRequest(r, tokens.LogoutCookie)
 	return ok && tokens.IsRandomToken(c) && subtle.ConstantTimeCompare([]byte(c), []byte(token)) == 1
-}
-
-// clearCookie deletes a cookie set with path (and the configured domain
-// for the session cookie).
-func (s *Server) clearCookie(w http.ResponseWriter, name, path string) {
-	cs := s.provider.CookieSettings()
-	c := session.Cookie(name, "", cs.Secure, -1)
-	c.Path = path
-	if name == session.CookieName {
-		c.Domain = cs.SessionDomain
-	}
-	http.SetCookie(w, c)
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ssobroker/ssobroker/session"
@@ -41,7 +42,12 @@ type Server struct {
 	features  tokens.Features
 	sources   session.Sources
 	log       *slog.Logger
+	bufs      sync.Pool // *[]byte: a token request's body, then its answer
 }
+
+// maxPooledBuffer bounds the buffers the token endpoint keeps for reuse: a
+// request that needed more (a large form) leaves its buffer to the GC.
+const maxPooledBuffer = 16 << 10
 
 // ServerOption configures a Server.
 type ServerOption func(*Server)
@@ -68,6 +74,7 @@ func NewServer(keys *tokens.Keyring, issuer *tokens.Issuer, f tokens.Features, o
 		return nil, errors.New("oauth: a keyring and an issuer are required")
 	}
 	s := &Server{keys: keys, issuer: issuer, features: f, log: issuer.Logger()}
+	s.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	for _, o := range opts {
 		o(s)
 	}
@@ -181,23 +188,32 @@ func etagMatches(header, etag string) bool {
 // 503 when the store is down.
 func (s *Server) TokenHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, err := parseForm(r, nil)
+		bp := s.bufs.Get().(*[]byte)
+		defer func() {
+			if cap(*bp) <= maxPooledBuffer {
+				s.bufs.Put(bp)
+			}
+		}()
+		f, err := parseForm(r, (*bp)[:0])
+		*bp = f.buf[:0]
 		if err != nil {
 			s.fail(w, r, f, err)
 			return
 		}
 		w.Header()["Access-Control-Allow-Origin"] = hdrAnyOrigin
-		var out tokens.TokenResponse
+		var body []byte
 		switch {
 		case f.grantType == tokens.GrantClientCredentials && s.features.ClientCredentials:
-			out, err = s.clientCredentials(r, &f)
+			// The parameters were copied out of the body: its buffer takes the answer.
+			body, err = s.clientCredentials(r, &f, f.buf[:0])
+			*bp = body[:0]
 		case (f.grantType == tokens.GrantAuthorizationCode && s.features.AuthorizationCode) ||
 			(f.grantType == tokens.GrantRefreshToken && s.features.RefreshToken):
-			out, err = s.providerGrant(r, &f)
+			body, err = marshalTokenResponse(s.providerGrant(r, &f))
 		case f.grantType == tokens.GrantJWTBearer && s.issuer.ExternalJWTsEnabled():
-			out, err = s.jwtBearer(r, &f)
+			body, err = marshalTokenResponse(s.jwtBearer(r, &f))
 		case f.grantType == tokens.GrantTokenExchange && s.features.TokenExchange:
-			out, err = s.tokenExchange(r, &f)
+			body, err = marshalTokenResponse(s.tokenExchange(r, &f))
 		case f.grantType == "":
 			err = tokens.InvalidRequest("grant_type is required")
 		default:
@@ -207,28 +223,32 @@ func (s *Server) TokenHandler() http.Handler {
 			s.fail(w, r, f, err)
 			return
 		}
-		body, err := json.Marshal(out)
-		if err != nil {
-			s.fail(w, r, f, tokens.ServerError(err))
-			return
-		}
 		writeJSON(w, http.StatusOK, body)
 	})
 }
 
+// marshalTokenResponse encodes a grant's answer (the grants other than
+// client_credentials, which appends its own).
+func marshalTokenResponse(out tokens.TokenResponse, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		return nil, tokens.ServerError(err)
+	}
+	return body, nil
+}
+
 // clientCredentials answers the client_credentials grant of a service
-// account.
-func (s *Server) clientCredentials(r *http.Request, f *form) (tokens.TokenResponse, error) {
+// account: the token response is appended to dst.
+func (s *Server) clientCredentials(r *http.Request, f *form, dst []byte) ([]byte, error) {
 	creds, err := f.credentials()
 	if err != nil {
-		return tokens.TokenResponse{}, err
+		return dst, err
 	}
-	tok, err := s.issuer.ClientCredentials(r.Context(), tokens.ClientCredentialsRequest{ClientID: creds.ID, ClientSecret: creds.Secret,
-		Scope: f.scope, Workspace: f.workspace})
-	if err != nil {
-		return tokens.TokenResponse{}, err
-	}
-	return tokens.TokenResponse{AccessToken: tok.AccessToken, TokenType: tok.TokenType, ExpiresIn: tok.ExpiresIn, Scope: tok.Scope}, nil
+	return s.issuer.AppendClientCredentialsResponse(r.Context(), dst, tokens.ClientCredentialsRequest{ClientID: creds.ID,
+		ClientSecret: creds.Secret, Scope: f.scope, Workspace: f.workspace})
 }
 
 // providerGrant answers the authorization_code and refresh_token grants.

@@ -12,6 +12,14 @@
 // ever a key in the KeySource; headers that carry or point to keys (jku,
 // x5u, jwk, x5c) and crit are refused; iss, aud, exp, nbf, iat and typ
 // at+jwt are checked with a small leeway.
+//
+// Offline checks cannot see a revocation: a token verifies until it
+// expires. Config.Revocation adds an optional check at the broker: an
+// Introspector asks /oauth2/introspect (RFC 7662) about each token and
+// trusts an "active" answer for its Interval, so a token revoked at the
+// broker, or whose user was removed, is refused within Interval (default
+// 30 s). When the broker cannot be asked it fails closed after a grace
+// equal to Interval, unless FailOpen is set (docs/verifying-tokens.md).
 package verify
 
 import (
@@ -77,6 +85,11 @@ type Config struct {
 	Realm string
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Revocation, when set, is asked about every token that passed the
+	// offline checks, so that a token revoked at the broker, or whose
+	// principal was removed, is refused within a stated bound (an
+	// Introspector: its Interval). Nil: tokens are valid until exp.
+	Revocation RevocationCheck
 }
 
 // Verifier checks access tokens. It is safe for concurrent use.
@@ -91,6 +104,7 @@ type Verifier struct {
 	now      func() time.Time
 	b64      *base64.Encoding
 	cache    keyCache
+	revoked  RevocationCheck
 }
 
 // New returns a Verifier for cfg. It returns an error when Issuer or
@@ -145,6 +159,7 @@ func New(cfg Config) (*Verifier, error) {
 		realm:    cmpOr(cfg.Realm, DefaultRealm),
 		now:      cfg.Now,
 		b64:      base64.RawURLEncoding.Strict(),
+		revoked:  cfg.Revocation,
 	}
 	if v.now == nil {
 		v.now = time.Now
@@ -204,11 +219,13 @@ type header struct {
 // alg allowed; typ); the key, found by kid through the KeySource only; the
 // key's algorithm, which must equal the header's; the signature, checked by
 // jwx with that key; then exp, nbf and iat with the leeway, iss, aud and the
-// claims RFC 9068 requires (sub, client_id, jti).
+// claims RFC 9068 requires (sub, client_id, jti); last, when
+// Config.Revocation is set, whether the broker still holds it active.
 //
 // A refused token yields a *TokenError wrapping ErrInvalidToken (and
-// ErrExpired for an expired one). An error wrapping ErrKeysUnavailable, or
-// the context's error, means the verifier could not decide. Verify never
+// ErrExpired for an expired one, ErrRevoked for a revoked one). An error
+// wrapping ErrKeysUnavailable or ErrRevocationUnavailable, or the context's
+// error, means the verifier could not decide. Verify never
 // panics, whatever the input.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	hdrB64, payloadB64, sigB64, err := splitCompact(token)
@@ -257,6 +274,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	}
 	if err := v.checkClaims(c); err != nil {
 		return nil, err
+	}
+	if v.revoked != nil {
+		if err := v.revoked.CheckActive(ctx, token, c); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
