@@ -206,7 +206,12 @@ func (i *Issuer) DiscoveryDocument(f Features) (Document, error) {
 	if f.AuthorizationCode && len(f.IDTokenAlgorithms) == 0 {
 		f.IDTokenAlgorithms = []Algorithm{i.keys.cfg.IDTokenAlgorithm}
 	}
-	return newDocument(BuildDiscovery(i.cfg.Issuer, f, i.cfg.ServiceAccountScopes), int(DefaultDiscoveryMaxAge/time.Second))
+	d := BuildDiscovery(i.cfg.Issuer, f, i.cfg.ServiceAccountScopes)
+	if i.ExternalJWTsEnabled() && d.TokenEndpoint != "" {
+		// RFC 7523 jwt-bearer for trusted issuers' JWTs (docs/jwt-issuers.md).
+		d.GrantTypesSupported = append(d.GrantTypesSupported, GrantJWTBearer)
+	}
+	return newDocument(d, int(DefaultDiscoveryMaxAge/time.Second))
 }
 
 func newDocument(v any, maxAgeSeconds int) (Document, error) {
