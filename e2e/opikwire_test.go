@@ -138,7 +138,7 @@ func TestOpikWire(t *testing.T) {
 		t.Fatalf("no sessionToken cookie after sign-in: %+v", br.CookiesAfterSignIn)
 	}
 	if tok.Domain != ".opik.test" || !tok.HTTPOnly || tok.SameSite != "Lax" || !tok.Secure || tok.Path != "/" {
-		t.Errorf("sessionToken cookie %+v; want Domain=.opik.test, HttpOnly, SameSite=Lax, Secure (https issuer), Path=/", tok)
+		t.Errorf("sessionToken cookie %+v; want Domain=.opik.test, HttpOnly, SameSite=Lax, Secure (https issuer), Path=/", tok.chromeCookie)
 	}
 	if _, host := findJarOnHost(br.CookiesAfterSignIn, "sessionToken", "sso.opik.test"); host {
 		t.Errorf("a host-only sessionToken for sso.opik.test was kept besides the domain cookie: %+v", br.CookiesAfterSignIn)
