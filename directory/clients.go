@@ -11,13 +11,15 @@ import (
 	"time"
 )
 
-const clientCols = `id, name, secret_hash, public, redirect_uris, grant_types, created_at, admin_api`
+const clientCols = `id, name, secret_hash, public, redirect_uris, grant_types, created_at, admin_api,
+	backchannel_logout_uri, backchannel_logout_session_required`
 
 func scanClient(r row) (Client, error) {
 	var c Client
 	var uris, grants string
 	var created int64
-	if err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &uris, &grants, &created, &c.AdminAPI); err != nil {
+	if err := r.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &uris, &grants, &created, &c.AdminAPI,
+		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired); err != nil {
 		return c, err
 	}
 	c.CreatedAt = fromTS(created)
@@ -45,6 +47,43 @@ func ValidateRedirectURI(raw string) error {
 	return nil
 }
 
+// ValidateBackchannelLogoutURI checks a client's backchannel_logout_uri
+// (OpenID Connect Back-Channel Logout 1.0 §2.2): absolute, no fragment,
+// no user info, https unless it points at a loopback host. Where the
+// broker may send to (private addresses) is the outbound client's policy,
+// checked at each delivery.
+func ValidateBackchannelLogoutURI(raw string) error {
+	if len(raw) > 2048 {
+		return invalid("backchannel_logout_uri", "must be at most 2048 characters")
+	}
+	if err := ValidateRedirectURI(raw); err != nil {
+		return invalid("backchannel_logout_uri", "%q must be an absolute https URI without fragment or user info (http only for localhost)", raw)
+	}
+	return nil
+}
+
+// BackchannelClients returns the clients that registered a
+// backchannel_logout_uri, by id.
+func (s *SQLStore) BackchannelClients(ctx context.Context) ([]Client, error) {
+	rows, err := s.db.query(ctx, `SELECT `+clientCols+` FROM clients WHERE backchannel_logout_uri <> '' ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("backchannel clients: %w", err)
+	}
+	defer rows.Close()
+	var out []Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, fmt.Errorf("backchannel clients: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("backchannel clients: %w", err)
+	}
+	return out, nil
+}
+
 // CreateClient registers an OAuth client and returns its secret once (empty for public clients).
 func (s *SQLStore) CreateClient(ctx context.Context, actor string, in NewClient) (Client, string, error) {
 	if err := validateAccountName(in.Name); err != nil {
@@ -58,6 +97,13 @@ func (s *SQLStore) CreateClient(ctx context.Context, actor string, in NewClient)
 			return Client{}, "", err
 		}
 	}
+	if in.BackchannelLogoutURI != "" {
+		if err := ValidateBackchannelLogoutURI(in.BackchannelLogoutURI); err != nil {
+			return Client{}, "", err
+		}
+	} else if in.BackchannelLogoutSessionRequired {
+		return Client{}, "", invalid("backchannel_logout_session_required", "requires a backchannel_logout_uri")
+	}
 	if len(in.GrantTypes) == 0 {
 		in.GrantTypes = []string{"authorization_code", "refresh_token"}
 	}
@@ -67,7 +113,8 @@ func (s *SQLStore) CreateClient(ctx context.Context, actor string, in NewClient)
 		}
 	}
 	c := Client{ID: newID("cli"), Name: in.Name, Public: in.Public, RedirectURIs: in.RedirectURIs, GrantTypes: in.GrantTypes,
-		AdminAPI: in.AdminAPI, CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+		AdminAPI: in.AdminAPI, CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+		BackchannelLogoutURI: in.BackchannelLogoutURI, BackchannelLogoutSessionRequired: in.BackchannelLogoutSessionRequired}
 	var secret string
 	if !in.Public {
 		secret = "ssbc_" + encodeBase62(randomBytes(32))
@@ -76,8 +123,9 @@ func (s *SQLStore) CreateClient(ctx context.Context, actor string, in NewClient)
 	uris, _ := json.Marshal(c.RedirectURIs)
 	grants, _ := json.Marshal(c.GrantTypes)
 	err := s.mutate(ctx, func(q querier) error {
-		if _, err := q.exec(ctx, `INSERT INTO clients (`+clientCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			c.ID, c.Name, c.SecretHash, c.Public, string(uris), string(grants), ts(c.CreatedAt), c.AdminAPI); err != nil {
+		if _, err := q.exec(ctx, `INSERT INTO clients (`+clientCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			c.ID, c.Name, c.SecretHash, c.Public, string(uris), string(grants), ts(c.CreatedAt), c.AdminAPI,
+			c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired); err != nil {
 			return err
 		}
 		return audit(ctx, q, "", actor, "client.create", c.ID, nil, c)

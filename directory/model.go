@@ -235,6 +235,13 @@ type Client struct {
 	// AdminAPI: an operator allowed the client to ask for the admin API's
 	// scope (ssobroker:admin), so its users' tokens may call /api/v1.
 	AdminAPI bool `json:"admin_api"`
+	// BackchannelLogoutURI, when set, receives a logout_token (OpenID
+	// Connect Back-Channel Logout 1.0) when a browser session in which the
+	// client received tokens ends (docs/logout.md).
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
+	// BackchannelLogoutSessionRequired: the client needs the sid claim in
+	// its logout tokens (the broker always sends it).
+	BackchannelLogoutSessionRequired bool `json:"backchannel_logout_session_required,omitempty"`
 }
 
 // AuditEvent is one entry of the append-only audit log.

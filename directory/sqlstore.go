@@ -200,7 +200,9 @@ func (s *SQLStore) mutate(ctx context.Context, fn func(q querier) error) error {
 			return err
 		}
 		if s.pg != nil {
-			_, err := q.exec(ctx, `SELECT pg_notify('ssobroker_changes', '')`)
+			// The payload names the schema, so brokers on other schemas of
+			// the same database ignore the change (listenOnce).
+			_, err := q.exec(ctx, `SELECT pg_notify('ssobroker_changes', current_schema())`)
 			return err
 		}
 		_, err := q.exec(ctx, `UPDATE meta SET generation = generation + 1 WHERE id = 1`)
@@ -275,17 +277,27 @@ func (s *SQLStore) listenOnce(ctx context.Context) error {
 		return err
 	}
 	defer conn.Release()
+	var schema string
+	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return err
+	}
 	if _, err := conn.Exec(ctx, `LISTEN ssobroker_changes`); err != nil {
 		return err
 	}
 	s.cache.Store(&lookupCache{})
 	s.changed() // anything missed while not listening
 	for {
-		_, err := conn.Conn().WaitForNotification(ctx)
+		n, err := conn.Conn().WaitForNotification(ctx)
 		if err != nil {
 			// The connection is in an unknown state; do not return it to the pool.
 			_ = conn.Conn().Close(context.Background())
 			return err
+		}
+		// A change in another schema of the same database is another
+		// broker's; an empty payload (a release before the schema was named)
+		// may be anyone's and counts.
+		if n.Payload != "" && n.Payload != schema {
+			continue
 		}
 		s.changed()
 	}

@@ -76,6 +76,10 @@ type NewClient struct {
 	// AdminAPI lets the client ask for the admin API's scope
 	// (ssobroker:admin): an operator's decision, made only from the CLI.
 	AdminAPI bool
+	// BackchannelLogoutURI and BackchannelLogoutSessionRequired register
+	// OpenID Connect Back-Channel Logout (ValidateBackchannelLogoutURI).
+	BackchannelLogoutURI             string
+	BackchannelLogoutSessionRequired bool
 }
 
 // AuditFilter narrows ListAudit.

@@ -34,6 +34,10 @@ type authCode struct {
 	// the family ends then at the latest, and at logout (docs/security.md,
 	// "Refresh tokens and the browser session").
 	SessionEnds int64 `json:"sess_end,omitempty"`
+	// SessionExpires is the browser session's absolute expiry (Unix
+	// seconds), whatever the scope: how long the back-channel logout
+	// record of the client lives (recordBackchannelClient).
+	SessionExpires int64 `json:"sess_exp,omitempty"`
 	issued
 }
 
@@ -65,7 +69,7 @@ func (p *Provider) issueCode(ctx context.Context, req *pendingAuthorization, ses
 	jti := newJTI()
 	rec := authCode{ClientID: req.ClientID, RedirectURI: req.RedirectURI, Challenge: req.Challenge, Nonce: req.Nonce,
 		Scope: req.Scope, UserID: sess.UserID, OrgID: sess.OrgID, signIn: sig, IssuedAt: p.now().UnixMilli(),
-		issued: issued{JTI: string(jti[:])}}
+		SessionExpires: sess.AbsoluteExpiry.Unix(), issued: issued{JTI: string(jti[:])}}
 	switch {
 	case hasScope(req.Scope, ScopeOfflineAccess):
 		// Offline access outlives the browser session (OIDC Core §11).
@@ -161,6 +165,7 @@ func (p *Provider) redeemCode(ctx context.Context, client directory.Client, req 
 		}
 		return out, err
 	}
+	p.recordBackchannelClient(ctx, client, rec.UserID, rec.SessionID, rec.SessionExpires)
 	p.log.InfoContext(ctx, "authorization code redeemed", "client_id", client.ID, "user", rec.UserID, "org", rec.OrgID,
 		"session", rec.SessionID, "jti", rec.JTI, "refresh_family", rec.FamilyID)
 	return out, nil

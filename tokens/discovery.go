@@ -26,6 +26,9 @@ type Features struct {
 	UserInfo bool
 	// EndSession is RP-initiated logout at /oauth2/logout.
 	EndSession bool
+	// BackchannelLogout is OpenID Connect Back-Channel Logout 1.0: logout
+	// tokens POSTed to clients' backchannel_logout_uri (tokens/backchannel).
+	BackchannelLogout bool
 	// TokenExchange is the RFC 8693 token-exchange grant
 	// (GrantTokenExchange) at the token endpoint: switching organization or
 	// narrowing to a workspace without signing in again
@@ -45,15 +48,19 @@ func (f Features) NeedsProvider() bool {
 // Metadata (OIDC Discovery 1.0 §3, RFC 8414 §2) of this deployment. Fields
 // of features not enabled are omitted rather than promised.
 type Discovery struct {
-	Issuer                string   `json:"issuer"`
-	AuthorizationEndpoint string   `json:"authorization_endpoint,omitempty"`
-	TokenEndpoint         string   `json:"token_endpoint,omitempty"`
-	UserinfoEndpoint      string   `json:"userinfo_endpoint,omitempty"`
-	JWKSURI               string   `json:"jwks_uri"`
-	EndSessionEndpoint    string   `json:"end_session_endpoint,omitempty"`
-	IntrospectionEndpoint string   `json:"introspection_endpoint,omitempty"`
-	RevocationEndpoint    string   `json:"revocation_endpoint,omitempty"`
-	ScopesSupported       []string `json:"scopes_supported,omitempty"`
+	Issuer                string `json:"issuer"`
+	AuthorizationEndpoint string `json:"authorization_endpoint,omitempty"`
+	TokenEndpoint         string `json:"token_endpoint,omitempty"`
+	UserinfoEndpoint      string `json:"userinfo_endpoint,omitempty"`
+	JWKSURI               string `json:"jwks_uri"`
+	EndSessionEndpoint    string `json:"end_session_endpoint,omitempty"`
+	// BackchannelLogoutSupported and BackchannelLogoutSessionSupported
+	// announce OpenID Connect Back-Channel Logout 1.0 (§2.1) with sid.
+	BackchannelLogoutSupported        bool     `json:"backchannel_logout_supported,omitempty"`
+	BackchannelLogoutSessionSupported bool     `json:"backchannel_logout_session_supported,omitempty"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint,omitempty"`
+	RevocationEndpoint                string   `json:"revocation_endpoint,omitempty"`
+	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
 	// ResponseTypesSupported is REQUIRED by both specifications; it is empty
 	// (not omitted) while no flow uses the authorization endpoint.
 	ResponseTypesSupported                     []string `json:"response_types_supported"`
@@ -182,6 +189,9 @@ func BuildDiscovery(issuer string, f Features, scopes []string) Discovery {
 	}
 	if f.EndSession {
 		d.EndSessionEndpoint = issuer + PathLogout
+	}
+	if f.BackchannelLogout {
+		d.BackchannelLogoutSupported, d.BackchannelLogoutSessionSupported = true, true
 	}
 	if f.Introspection {
 		d.IntrospectionEndpoint = issuer + PathIntrospect

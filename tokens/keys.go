@@ -160,6 +160,9 @@ type signingKey struct {
 	es256    *ecdsa.PrivateKey // ES256 keys are signed without jwx (appendES256)
 	atHeader string            // base64url of {"alg":…,"kid":…,"typ":"at+jwt"}
 	idHeader string            // base64url of {"alg":…,"kid":…,"typ":"JWT"} (ID tokens)
+	// logoutHeader is base64url of {"alg":…,"kid":…,"typ":"logout+jwt"}
+	// (back-channel logout tokens, signed with the ID-token key).
+	logoutHeader string
 }
 
 // NewKeyring returns a Keyring over store; box seals private keys at rest. It
@@ -512,7 +515,12 @@ func newSigningKey(kid string, alg Algorithm, raw any) (*signingKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	sk := &signingKey{kid: kid, alg: jwa.SignatureAlgorithm(alg), signer: signer, key: key, atHeader: at, idHeader: id}
+	lo, err := header("logout+jwt")
+	if err != nil {
+		return nil, err
+	}
+	sk := &signingKey{kid: kid, alg: jwa.SignatureAlgorithm(alg), signer: signer, key: key, atHeader: at, idHeader: id,
+		logoutHeader: lo}
 	if k, ok := key.(ecdsaKey); ok {
 		sk.es256 = k.k
 	}

@@ -232,3 +232,6 @@ func storeErr(err error) *Error { return errUnavailable(err) }
 func notFound(err error) bool {
 	return errors.Is(err, directory.ErrNotFound) || errors.Is(err, session.ErrNotFound)
 }
+
+// isExists reports whether err is the session store's ErrExists.
+func isExists(err error) bool { return errors.Is(err, session.ErrExists) }

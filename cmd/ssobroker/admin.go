@@ -506,6 +506,8 @@ func clientCreateCommand(fs *flag.FlagSet) func(context.Context, *env) error {
 	name := fs.String("name", "", "client name")
 	public := fs.Bool("public", false, "public client (no secret; PKCE S256 required)")
 	adminAPI := fs.Bool("admin-api", false, "let the client ask for scope ssobroker:admin: its users' tokens may then call the admin API (/api/v1)")
+	backchannelURI := fs.String("backchannel-logout-uri", "", "OpenID Connect Back-Channel Logout: where to POST a logout_token when a session in which the client received tokens ends")
+	backchannelSession := fs.Bool("backchannel-logout-session-required", false, "the client needs the sid claim in logout tokens (always sent)")
 	var redirects stringList
 	fs.Var(&redirects, "redirect-uri", "exact redirect URI, repeatable")
 	return func(ctx context.Context, e *env) error {
@@ -516,13 +518,17 @@ func clientCreateCommand(fs *flag.FlagSet) func(context.Context, *env) error {
 			return usageError{"--redirect-uri is required"}
 		}
 		return e.withStore(ctx, func(s *directory.SQLStore) error {
-			c, secret, err := s.CreateClient(ctx, e.actor(), directory.NewClient{Name: *name, RedirectURIs: redirects, Public: *public, AdminAPI: *adminAPI})
+			c, secret, err := s.CreateClient(ctx, e.actor(), directory.NewClient{Name: *name, RedirectURIs: redirects, Public: *public, AdminAPI: *adminAPI,
+				BackchannelLogoutURI: *backchannelURI, BackchannelLogoutSessionRequired: *backchannelSession})
 			if err != nil {
 				return err
 			}
 			human := fmt.Sprintf("client %s (%q)\n", c.ID, c.Name)
 			if c.AdminAPI {
 				human += "admin API: allowed (ask for scope \"openid ssobroker:admin\")\n"
+			}
+			if c.BackchannelLogoutURI != "" {
+				human += "back-channel logout: " + c.BackchannelLogoutURI + "\n"
 			}
 			if secret != "" {
 				human += "client secret (shown once; store it now): " + secret + "\n"

@@ -22,6 +22,7 @@ import (
 	"github.com/ssobroker/ssobroker/idp/saml"
 	"github.com/ssobroker/ssobroker/session"
 	"github.com/ssobroker/ssobroker/tokens"
+	"github.com/ssobroker/ssobroker/tokens/backchannel"
 	"github.com/ssobroker/ssobroker/tokens/external"
 	"github.com/ssobroker/ssobroker/tokens/oauth"
 	"github.com/ssobroker/ssobroker/tokens/opik"
@@ -121,6 +122,12 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 		a.stop()
 		return nil, err
 	}
+	// Whatever ends a browser session goes through the session store, which
+	// reports it to the back-channel logout notifier (docs/logout.md).
+	if err := a.startBackchannelLogout(e, store, upstream); err != nil {
+		a.stop()
+		return nil, err
+	}
 	// State browsers carry during sign-in is sealed with keys derived from
 	// the secret key, one per purpose (docs/security.md, "Abuse
 	// resistance: sign-in state").
@@ -149,7 +156,7 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	}
 	srv, err := oauth.NewServer(a.keys, a.issuer, tokens.Features{
 		ClientCredentials: true, Introspection: true, Revocation: true,
-		AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true, TokenExchange: true,
+		AuthorizationCode: true, RefreshToken: true, UserInfo: true, EndSession: true, TokenExchange: true, BackchannelLogout: true,
 	}, oauth.WithProvider(provider), oauth.WithSources(sources))
 	if err != nil {
 		a.stop()
@@ -266,6 +273,23 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 	}
 	web.Routes(mux)
 	return a, nil
+}
+
+// startBackchannelLogout wraps the session store so that every session
+// that ends is reported to the back-channel logout notifier, and runs the
+// notifier until the app stops.
+func (a *app) startBackchannelLogout(e *env, store *directory.SQLStore, client *http.Client) error {
+	n, err := backchannel.New(backchannel.Config{Clients: store, Records: a.sessions, Tokens: a.issuer, HTTPClient: client,
+		Logger: e.log})
+	if err != nil {
+		return err
+	}
+	a.sessions = session.WithEndListener(a.sessions, n)
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = n.Run(runCtx) }()
+	a.stops = append(a.stops, func() { cancel(); <-done })
+	return nil
 }
 
 // startWebhooks runs this replica's webhook worker, its sign-in failure

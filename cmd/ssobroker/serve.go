@@ -22,6 +22,7 @@ type pinger interface {
 func serveCommand(*flag.FlagSet) func(context.Context, *env) error {
 	return func(ctx context.Context, e *env) error {
 		log := e.log
+		tuneGC(log)
 		// Tracing starts first and stops last, so that it sees the store
 		// open and flushes the spans of the last requests.
 		tel, err := startTracing(ctx, e.cfg.Tracing, log)

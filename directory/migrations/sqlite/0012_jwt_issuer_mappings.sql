@@ -27,6 +27,9 @@ INSERT INTO jwt_issuers_new (id, org_id, name, issuer, jwks_uri, audience, subje
 DROP TABLE jwt_issuers;
 ALTER TABLE jwt_issuers_new RENAME TO jwt_issuers;
 CREATE INDEX jwt_issuers_issuer ON jwt_issuers (issuer);
+-- The rebuild dropped the service-account index of 0014 where 0014 ran first
+-- (a database made between the two releases); 0014 creates it only if missing.
+CREATE INDEX IF NOT EXISTS jwt_issuers_service_account ON jwt_issuers (service_account_id);
 
 -- Recent refusals of tokens that named a trusted issuer (the last 50 per
 -- issuer), with the stable reason code, for the org's admin.

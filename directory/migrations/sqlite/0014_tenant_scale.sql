@@ -6,4 +6,4 @@
 -- alone (workspace_members is keyed by workspace and by org + principal), and
 -- its trusted JWT issuers by service account (a cascade too).
 CREATE INDEX workspace_members_principal_id ON workspace_members (principal_id);
-CREATE INDEX jwt_issuers_service_account ON jwt_issuers (service_account_id);
+CREATE INDEX IF NOT EXISTS jwt_issuers_service_account ON jwt_issuers (service_account_id);
