@@ -58,8 +58,7 @@ func TestOpikWire(t *testing.T) {
 	// the issuer must be https unless it is a loopback name, and the
 	// cookie of an https issuer is Secure, as in production.
 	front := startTLSFront(t)
-	for attempt := 1; ; attempt++ {
-		port := freePort(t)
+	c.startServe(t, func(port int) {
 		front.setTarget("http://127.0.0.1:" + strconv.Itoa(port))
 		c.issuer = front.url("sso.opik.test")
 		c.env = []string{
@@ -69,17 +68,7 @@ func TestOpikWire(t *testing.T) {
 			"SSOBROKER_DATA_DIR=" + filepath.Join(c.logDir, "data"),
 			"SSOBROKER_LOG_FORMAT=text",
 		}
-		c.a = c.start(t, fmt.Sprintf("serve-%d", attempt), port)
-		err := waitReady(c.a)
-		if err == nil {
-			break
-		}
-		if attempt < 3 && addrInUse(c.a) {
-			c.a.stop()
-			continue
-		}
-		t.Fatalf("serve did not become ready: %v", err)
-	}
+	})
 
 	// The org, its first admin (the person) and a service account with a
 	// workspace of its own.
@@ -508,10 +497,15 @@ func (o *opikStandIn) get(t *testing.T, u string, headers map[string]string) int
 func (o *opikStandIn) callsOf(path string) []authCall {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var out []authCall
-	for _, c := range o.calls {
-		if c.Path == path {
-			out = append(out, c)
+	return keep(o.calls, func(c authCall) bool { return c.Path == path })
+}
+
+// keep returns the items of list for which ok holds.
+func keep[T any](list []T, ok func(T) bool) []T {
+	var out []T
+	for _, v := range list {
+		if ok(v) {
+			out = append(out, v)
 		}
 	}
 	return out
@@ -526,13 +520,7 @@ func (o *opikStandIn) allCalls() []authCall {
 func (o *opikStandIn) tracesNamed(name string) []recordedTrace {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var out []recordedTrace
-	for _, tr := range o.traces {
-		if tr.Name == name {
-			out = append(out, tr)
-		}
-	}
-	return out
+	return keep(o.traces, func(tr recordedTrace) bool { return tr.Name == name })
 }
 
 func (o *opikStandIn) allTraces() []recordedTrace {
