@@ -42,7 +42,8 @@ import (
 //   - the npm opik SDK logs a trace through the stand-in with a service
 //     account's API key: the stand-in forwards Authorization verbatim to
 //     /opik/auth and records the trace under the workspace the broker
-//     answered; a wrong key is refused with 401 and nothing is recorded.
+//     answered; the key in a workspace not its own is refused with 403, a
+//     wrong key with 401, and nothing is recorded.
 func TestOpikWire(t *testing.T) {
 	peers.RequireChromium(t)
 	peers.RequireNode(t, "opik", "playwright-core")
@@ -213,6 +214,17 @@ func TestOpikWire(t *testing.T) {
 		t.Fatalf("the stand-in never asked /opik/auth: %+v", opik.allCalls())
 	}
 	t.Logf("paths the SDK called: %v", opik.sdkPaths())
+
+	// The right key in a workspace the service account is not a member of
+	// (the person's): the broker answers 403, Opik passes it on.
+	runOpikScript(t, c, map[string]any{"mode": "sdk", "api_url": opik.url("127.0.0.1"), "api_key": sa.APIKey,
+		"workspace": boot.Workspace.Name, "project": "wire", "trace_name": "wire-other-ws"}, &sdk)
+	if sdk.Direct.OK || sdk.Direct.Status != http.StatusForbidden {
+		t.Errorf("the SDK in a workspace not its own: ok=%v status %d %s, want 403", sdk.Direct.OK, sdk.Direct.Status, sdk.Direct.Error)
+	}
+	if n := len(opik.tracesNamed("wire-other-ws")) + len(opik.tracesNamed("wire-other-ws-direct")); n != 0 {
+		t.Errorf("%d traces recorded in a workspace the key may not use", n)
+	}
 
 	// A wrong key: the broker answers 401, Opik passes it on, nothing is
 	// recorded.
