@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -214,6 +215,16 @@ func TestOpikWire(t *testing.T) {
 		t.Fatalf("the stand-in never asked /opik/auth: %+v", opik.allCalls())
 	}
 	t.Logf("paths the SDK called: %v", opik.sdkPaths())
+
+	// A key with the suffix Comet's keys may carry (`*` + base64 JSON):
+	// forwarded verbatim, stripped by ssobroker.
+	suffixed := sa.APIKey + "*" + base64.StdEncoding.EncodeToString([]byte(`{"baseUrl":"https://opik.example.com"}`))
+	if got := opik.get(t, opik.url("127.0.0.1")+"/v1/private/projects", map[string]string{"Authorization": suffixed, "Comet-Workspace": ws.Name}); got != http.StatusOK {
+		t.Errorf("the key with a *base64 suffix through the stand-in: %d, want 200", got)
+	}
+	if calls := opik.callsOf("/opik/auth"); calls[len(calls)-1].Authorization != suffixed || calls[len(calls)-1].Answer.WorkspaceID != ws.ID {
+		t.Errorf("the suffixed key's call: %q answered %+v", cutString(calls[len(calls)-1].Authorization, 8), calls[len(calls)-1].Answer)
+	}
 
 	// The right key in a workspace the service account is not a member of
 	// (the person's): the broker answers 403, Opik passes it on.
