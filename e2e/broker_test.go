@@ -142,6 +142,27 @@ func startClusterOnHost(t *testing.T, host string) *cluster {
 	}
 }
 
+// startServe starts one `ssobroker serve` as c.a on a free port (choosing
+// again when the port was taken meanwhile); configure sets c.issuer and
+// c.env for that port.
+func (c *cluster) startServe(t *testing.T, configure func(port int)) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		port := freePort(t)
+		configure(port)
+		c.a = c.start(t, fmt.Sprintf("serve-%d", attempt), port)
+		err := waitReady(c.a)
+		if err == nil {
+			return
+		}
+		if attempt < 3 && addrInUse(c.a) {
+			c.a.stop()
+			continue
+		}
+		t.Fatalf("serve did not become ready: %v", err)
+	}
+}
+
 // start runs `ssobroker serve` on port.
 func (c *cluster) start(t *testing.T, name string, port int) *replica {
 	t.Helper()

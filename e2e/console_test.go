@@ -125,8 +125,7 @@ func startConsoleWorld(t *testing.T) *consoleWorld {
 	})
 	w.drv = startConsoleDriver(t, c.logFile(t, "browser-console"))
 	w.dns = startTXTServer(t)
-	for attempt := 1; ; attempt++ {
-		port := freePort(t)
+	c.startServe(t, func(port int) {
 		c.issuer = "http://127.0.0.1:" + strconv.Itoa(port)
 		c.env = []string{
 			"SSOBROKER_ISSUER=" + c.issuer,
@@ -138,17 +137,7 @@ func startConsoleWorld(t *testing.T) *consoleWorld {
 			"SSOBROKER_DNS_RESOLVER=" + w.dns.addr,
 			"SSOBROKER_LOG_FORMAT=text",
 		}
-		c.a = c.start(t, fmt.Sprintf("serve-%d", attempt), port)
-		err := waitReady(c.a)
-		if err == nil {
-			break
-		}
-		if attempt < 3 && addrInUse(c.a) {
-			c.a.stop()
-			continue
-		}
-		t.Fatalf("serve did not become ready: %v", err)
-	}
+	})
 	w.drv.origin = c.issuer
 	var disc struct {
 		JWKSURI string `json:"jwks_uri"`
