@@ -3,12 +3,13 @@ package tokens
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/ssobroker/ssobroker/tokens/verify"
 )
 
 // maxTokenLen bounds the tokens introspection and revocation parse.
@@ -101,18 +102,6 @@ func (i *Issuer) revokeAccessToken(ctx context.Context, callerID, token string) 
 	return true, nil
 }
 
-// joseHeader is the part of a JWS header we look at.
-type joseHeader struct {
-	Alg  string          `json:"alg"`
-	Kid  string          `json:"kid"`
-	Typ  string          `json:"typ"`
-	Crit json.RawMessage `json:"crit"`
-	Jku  json.RawMessage `json:"jku"`
-	X5u  json.RawMessage `json:"x5u"`
-	Jwk  json.RawMessage `json:"jwk"`
-	X5c  json.RawMessage `json:"x5c"`
-}
-
 // verifyAccessToken checks token against the published keys, reloaded first
 // if the store changed. ok is false, with a nil error, for anything that is
 // not a valid unexpired access token of this issuer; err is set only when
@@ -125,18 +114,16 @@ func (i *Issuer) verifyAccessToken(ctx context.Context, token string) (payload [
 	if len(token) > maxTokenLen || strings.Count(token, ".") != 2 {
 		return nil, c, false, nil
 	}
-	hb, err := base64.RawURLEncoding.DecodeString(token[:strings.IndexByte(token, '.')])
+	// The header rule is tokens/verify's (verify.ParseHeader); the key
+	// found by kid decides the algorithm.
+	h, err := verify.ParseHeader(token[:strings.IndexByte(token, '.')])
 	if err != nil {
-		return nil, c, false, nil
-	}
-	var h joseHeader
-	if json.Unmarshal(hb, &h) != nil || h.Crit != nil || h.Jku != nil || h.X5u != nil || h.Jwk != nil || h.X5c != nil {
 		return nil, c, false, nil
 	}
 	if t := strings.ToLower(h.Typ); t != "at+jwt" && t != "application/at+jwt" {
 		return nil, c, false, nil
 	}
-	vk := ks.public[h.Kid]
+	vk := ks.public[h.KID]
 	if vk == nil || h.Alg != vk.alg.String() {
 		return nil, c, false, nil
 	}
