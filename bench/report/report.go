@@ -172,7 +172,7 @@ func writeReport(rep *Report, dir string) error {
 		w("## Tenant scale over HTTP: 1 org against %s\n\n", thousands(rep.Orgs))
 		w("Two directories in fresh PostgreSQL schemas, seeded in bulk by `directory.SeedTenants` (1 org in %v; %s orgs, %s users, %s workspaces, %s service accounts, a user in %s orgs, in %v), ",
 			rep.SeedSmall.Round(time.Millisecond), thousands(rep.Orgs), thousands(rep.Orgs*10), thousands(rep.Orgs*5), thousands(rep.Orgs*2), thousands(max(rep.Orgs/10, 1)), rep.SeedBig.Round(time.Second))
-		w("each served by two `ssobroker serve` replicas. The same requests go to org 0 of each (the same shape in both), one at a time, alternating in halves (1 org, big, 1 org, big). ")
+		w("each served by two `ssobroker serve` replicas. The same requests go to org 0 of each (the same shape in both), one at a time, alternating call by call (1 org, big, big, 1 org, …). ")
 		w("%s calls per operation and directory (sign-in callbacks: %d). Ratio = big ÷ 1 org; the goal is ≤ 1.5.\n\n", rep.Options["n"], rep.Logins)
 		w("| operation | request | 1 org p50 / p95 / p99 | %s orgs p50 / p95 / p99 | ratio p95 | ratio p50 |\n|---|---|---|---|---|---|\n", thousands(rep.Orgs))
 		var labels []string

@@ -31,7 +31,8 @@ type scaleOp struct {
 }
 
 // measureScale runs every operation against both deployments, alternating
-// in halves (small, big, small, big) so that drift on the machine hits both.
+// call by call (small, big, big, small, …) so that drift on the machine hits
+// both alike.
 func measureScale(ctx context.Context, small, big *deployment, lsSmall, lsBig loginSetup, up *upstream, n, logins int, progress func(string)) ([]ScaleRow, []loginTiming, []loginTiming, error) {
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	do := func(ctx context.Context, method, u, auth, ctype string, body string, want int) error {
@@ -114,25 +115,29 @@ func measureScale(ctx context.Context, small, big *deployment, lsSmall, lsBig lo
 	for _, op := range ops {
 		progress(op.name)
 		var ls, lb []time.Duration
-		for half := range 2 {
-			for _, side := range []struct {
-				d   *deployment
-				ls  loginSetup
-				out *[]time.Duration
-			}{{small, lsSmall, &ls}, {big, lsBig, &lb}} {
-				from := half * op.calls / 2
-				for i := range 5 { // warm-up, not counted
-					if _, err := op.fn(ctx, side.d, side.ls, from+i); err != nil {
-						return nil, nil, nil, fmt.Errorf("%s (%d orgs): %w", op.name, side.d.Orgs, err)
-					}
+		sides := []struct {
+			d   *deployment
+			ls  loginSetup
+			out *[]time.Duration
+		}{{small, lsSmall, &ls}, {big, lsBig, &lb}}
+		for _, side := range sides {
+			for i := range 5 { // warm-up, not counted
+				if _, err := op.fn(ctx, side.d, side.ls, i); err != nil {
+					return nil, nil, nil, fmt.Errorf("%s (%d orgs): %w", op.name, side.d.Orgs, err)
 				}
-				for i := range op.calls / 2 {
-					el, err := op.fn(ctx, side.d, side.ls, from+i)
-					if err != nil {
-						return nil, nil, nil, fmt.Errorf("%s (%d orgs): %w", op.name, side.d.Orgs, err)
-					}
-					*side.out = append(*side.out, el)
+			}
+		}
+		// Call by call, alternating which side goes first, so that a burst
+		// on the machine (GC, autovacuum, another process) lands on both
+		// sides alike rather than on one half of one of them.
+		for i := range op.calls {
+			for k := range 2 {
+				side := sides[(i+k)%2]
+				el, err := op.fn(ctx, side.d, side.ls, 5+i)
+				if err != nil {
+					return nil, nil, nil, fmt.Errorf("%s (%d orgs): %w", op.name, side.d.Orgs, err)
 				}
+				*side.out = append(*side.out, el)
 			}
 		}
 		rows = append(rows, ScaleRow{Op: op.name, What: op.what, Small: distOf(ls), Big: distOf(lb), Calls: len(ls)})
