@@ -133,7 +133,7 @@ func TestWriteReport(t *testing.T) {
 		Comparisons: []*Comparison{cc},
 		Scale: []ScaleRow{{Op: "admin: list members", Small: dist(300, 900), Big: dist(330, 1800)},
 			{Op: "token, warm", Small: dist(200, 400), Big: dist(210, 100000)}},
-		Switch: &SwitchResult{Orgs: 1001, Calls: 10, Cold: dist(1700, 3100), Warm: dist(400, 900)},
+		Switch:     &SwitchResult{Orgs: 1001, Calls: 10, Cold: dist(1700, 3100), Warm: dist(400, 900)},
 		LoginSmall: [3]Dist{dist(20000, 40000), dist(15000, 30000), dist(5000, 9000)},
 		LoginBig:   [3]Dist{dist(21000, 41000), dist(16000, 31000), dist(5000, 9000)},
 		ACS:        []ACSRun{{Round: 1, NsPerOp: map[string]float64{"ACS/SignAssertion": 1.6e6, "ACS/SignBoth": 2.3e6, "RawRSA2048Verify": 32000}}},
