@@ -125,7 +125,24 @@ func (r BenchResult) figures() string {
 		if own && (m.Unit == "ns/op" || m.Unit == "B/op" || m.Unit == "allocs/op") {
 			continue
 		}
-		parts = append(parts, strconv.FormatFloat(m.Value, 'g', 4, 64)+" "+m.Unit)
+		v, unit := m.Value, m.Unit
+		if base, ok := strings.CutSuffix(unit, "-µs"); ok && v >= 1000 {
+			v, unit = v/1000, base+"-ms"
+		}
+		parts = append(parts, fmtFigure(v)+" "+unit)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// fmtFigure prints v with about three significant digits, never in
+// exponent form.
+func fmtFigure(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
 }
