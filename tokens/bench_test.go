@@ -177,3 +177,24 @@ func BenchmarkClientCredentials(b *testing.B) {
 	}
 	stop()
 }
+
+// BenchmarkIntrospect is Issuer.Introspect of an active ES256 access token:
+// the caller's API key, the signature, revocation and standing, then the
+// JSON answer.
+func BenchmarkIntrospect(b *testing.B) {
+	e := benchEnv(b, ES256)
+	tok := e.token(nil)
+	caller := Credentials{ID: e.sa.ID, Secret: e.secret}
+	b.ReportAllocs()
+	stop := benchcpu.Start(b)
+	for b.Loop() {
+		in, err := e.issuer.Introspect(context.Background(), caller, tok)
+		if err != nil || !in.Active {
+			b.Fatalf("%v %v", in.Active, err)
+		}
+		if _, err := in.MarshalJSON(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop()
+}
