@@ -131,7 +131,8 @@ type joseHeader struct {
 // not a valid unexpired access token of this issuer; err is set only when
 // the key set cannot be loaded. A token whose signature verified before is
 // found in i.verified and not verified again, as long as the key that
-// verified it is still published; its claims are decoded and checked anew.
+// verified it is still published; its claims are checked anew and
+// returned as a copy.
 // The payload returned is shared: callers must not modify it.
 func (i *Issuer) verifyAccessToken(ctx context.Context, token string) (payload []byte, c AccessClaims, ok bool, err error) {
 	ks, err := i.keys.current(ctx, true)
@@ -144,7 +145,10 @@ func (i *Issuer) verifyAccessToken(ctx context.Context, token string) (payload [
 	now := i.cfg.Now().Unix()
 	digest := sha256.Sum256([]byte(token))
 	if e, hit := i.verified.get(digest, now); hit && ks.public[e.key.kid] == e.key {
-		return i.checkAccessClaims(e.payload, now)
+		if !i.accessClaimsHold(&e.claims, now) {
+			return nil, c, false, nil
+		}
+		return e.payload, cloneAccessClaims(e.claims), true, nil
 	}
 	if strings.Count(token, ".") != 2 {
 		return nil, c, false, nil
@@ -168,23 +172,17 @@ func (i *Issuer) verifyAccessToken(ctx context.Context, token string) (payload [
 	if !ok {
 		return nil, c, false, nil
 	}
-	payload, c, ok, err = i.checkAccessClaims(payload, now)
-	if ok {
-		i.verified.put(digest, verifiedToken{key: vk, payload: payload, exp: c.ExpiresAt})
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if dec.Decode(&c) != nil || !i.accessClaimsHold(&c, now) {
+		return nil, c, false, nil
 	}
-	return payload, c, ok, err
+	i.verified.put(digest, verifiedToken{key: vk, payload: payload, claims: cloneAccessClaims(c)})
+	return payload, c, true, nil
 }
 
-// checkAccessClaims decodes the verified payload of an access token and
-// checks that this issuer issued it, that it has a jti, has not expired
-// and was not issued in the future (beyond the keyring's leeway).
-func (i *Issuer) checkAccessClaims(payload []byte, now int64) (_ []byte, c AccessClaims, ok bool, err error) {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if dec.Decode(&c) != nil {
-		return nil, c, false, nil
-	}
-	if c.Issuer != i.cfg.Issuer || c.JWTID == "" || c.ExpiresAt <= now || c.IssuedAt > now+int64(i.keys.cfg.Leeway.Seconds()) {
-		return nil, c, false, nil
-	}
-	return payload, c, true, nil
+// accessClaimsHold reports whether this issuer issued the access token of
+// claims c, which has a jti, has not expired at now and was not issued in
+// the future (beyond the keyring's leeway).
+func (i *Issuer) accessClaimsHold(c *AccessClaims, now int64) bool {
+	return c.Issuer == i.cfg.Issuer && c.JWTID != "" && c.ExpiresAt > now && c.IssuedAt <= now+int64(i.keys.cfg.Leeway.Seconds())
 }

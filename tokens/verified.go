@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 
@@ -69,8 +70,8 @@ type verifiedTokens struct {
 
 type verifiedToken struct {
 	key     *verificationKey
-	payload []byte // shared read-only: never modified once cached
-	exp     int64  // the token's exp, Unix seconds
+	payload []byte       // shared read-only: never modified once cached
+	claims  AccessClaims // the payload decoded; handed out as copies only
 }
 
 // get returns the entry of the token with digest d while now is before its
@@ -79,7 +80,7 @@ func (v *verifiedTokens) get(d [sha256.Size]byte, now int64) (verifiedToken, boo
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	e, ok := v.m[d]
-	if ok && e.exp <= now {
+	if ok && e.claims.ExpiresAt <= now {
 		delete(v.m, d)
 		return verifiedToken{}, false
 	}
@@ -108,4 +109,19 @@ func (v *verifiedTokens) len() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return len(v.m)
+}
+
+// cloneAccessClaims returns c with its own copies of everything c refers
+// to, so that a caller modifying its claims cannot change the cached ones.
+// TestCloneAccessClaimsCoversEveryReference fails when AccessClaims gains a
+// field this does not copy.
+func cloneAccessClaims(c AccessClaims) AccessClaims {
+	c.Audience = slices.Clone(c.Audience)
+	c.AMR = slices.Clone(c.AMR)
+	c.Workspaces = slices.Clone(c.Workspaces)
+	if c.Narrowed != nil {
+		n := *c.Narrowed
+		c.Narrowed = &n
+	}
+	return c
 }
