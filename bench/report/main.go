@@ -111,6 +111,7 @@ type Report struct {
 	SeedSmall   time.Duration
 	SeedBig     time.Duration
 	Scale       []ScaleRow
+	Switch      *SwitchResult
 	LoginSmall  [3]Dist // whole, broker part, upstream part
 	LoginBig    [3]Dist
 	Logins      int
@@ -285,6 +286,10 @@ func run(ctx context.Context, o options) error {
 	rep.LoginSmall = [3]Dist{t, b, u}
 	t, b, u = loginDists(lb)
 	rep.LoginBig = [3]Dist{t, b, u}
+	phase("org switch of a user in many orgs")
+	if rep.Switch, err = measureSwitch(ctx, big, lsBig, up, o.n); err != nil {
+		return err
+	}
 	small.close()
 	big.close()
 
