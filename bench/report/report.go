@@ -245,6 +245,24 @@ func writeReport(rep *Report, dir string) error {
 		w("\n")
 	}
 
+	// Features beyond the token endpoint.
+	if len(rep.Features) > 0 {
+		w("## The console, SCIM, webhooks and external JWTs\n\n")
+		w("Each package's own Go benchmark (its doc comment says what it builds), run by this report one after the other on this run's PostgreSQL and Redis. ")
+		w("These are absolute figures from this machine on this day; the goals they are held to are in `docs/console.md`, `docs/scim.md`, `docs/webhooks.md` and `docs/jwt-issuers.md`.\n\n")
+		w("| area | benchmark | figures | load before |\n|---|---|---|---|\n")
+		for _, f := range rep.Features {
+			for i, r := range f.Results {
+				area, load := "", ""
+				if i == 0 {
+					area, load = "**"+f.Area+"**: "+f.What, fmt.Sprintf("%.2f", f.Load)
+				}
+				w("| %s | `%s` | %s | %s |\n", area, r.Name, r.figures(), load)
+			}
+		}
+		w("\n")
+	}
+
 	for _, n := range rep.Notes {
 		w("%s\n\n", n)
 	}
