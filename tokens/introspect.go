@@ -37,15 +37,16 @@ func (in Introspection) MarshalJSON() ([]byte, error) {
 
 // AppendJSON appends what MarshalJSON returns to dst. The claims are the
 // token's payload as signed — a JSON object of this issuer's making, which
-// names neither "active" nor "token_type" — spliced after the two members
-// it adds, so nothing is decoded and encoded again. It fails, leaving dst
-// as it was, when the payload is not a JSON object.
+// names neither "active" nor "token_type", and which verifyAccessToken
+// checked is valid JSON and nothing more — spliced after the two members it
+// adds, so nothing is decoded and encoded again. It fails, leaving dst as it
+// was, when the payload is not an object.
 func (in Introspection) AppendJSON(dst []byte) ([]byte, error) {
 	if !in.Active {
 		return append(dst, `{"active":false}`...), nil
 	}
 	claims := bytes.TrimSpace(in.payload)
-	if len(claims) < 2 || claims[0] != '{' || claims[len(claims)-1] != '}' || !json.Valid(claims) {
+	if len(claims) < 2 || claims[0] != '{' || claims[len(claims)-1] != '}' {
 		return dst, errors.New("tokens: claims: the token's payload is not a JSON object")
 	}
 	dst = append(dst, `{"active":true,"token_type":"Bearer"`...)
@@ -159,8 +160,9 @@ func (i *Issuer) verifyAccessToken(ctx context.Context, token string) (payload [
 	if !ok {
 		return nil, c, false, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if dec.Decode(&c) != nil || !i.accessClaimsHold(&c, now) {
+	// Unmarshal, unlike a Decoder, refuses anything after the object: the
+	// payload is answered as is (Introspection.AppendJSON).
+	if json.Unmarshal(payload, &c) != nil || !i.accessClaimsHold(&c, now) {
 		return nil, c, false, nil
 	}
 	i.verified.put(digest, verifiedToken{key: vk, payload: payload, claims: cloneAccessClaims(c)})

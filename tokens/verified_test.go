@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -195,12 +196,38 @@ func TestIntrospectionJSONSplicesTheClaims(t *testing.T) {
 			t.Errorf("%s: %s %v, want %s", c.payload, got, err, c.want)
 		}
 	}
-	for _, bad := range []string{``, `[]`, `{"a":1} {"b":2}`, `{"a":`, `null`} {
+	for _, bad := range []string{``, `[]`, `{"a":`, `null`, `"{}"`} {
 		if got, err := (Introspection{Active: true, payload: []byte(bad)}).MarshalJSON(); err == nil {
 			t.Errorf("%q: %s, want an error", bad, got)
 		}
 	}
 	if got, _ := (Introspection{payload: []byte(`{"a":1}`)}).MarshalJSON(); string(got) != `{"active":false}` {
 		t.Errorf("inactive: %s", got)
+	}
+}
+
+// TestPayloadWithTrailingDataIsNotAnAccessToken: the payload is answered as
+// is at introspection, so a token whose payload holds more than one JSON
+// object is refused even when our key signed it.
+func TestPayloadWithTrailingDataIsNotAnAccessToken(t *testing.T) {
+	e := newEnv(t, directorytest.SQLite(t))
+	tok := e.token(nil)
+	_, c := claimsOf(t, tok)
+	payload, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]string{
+		"as minted":     string(payload),
+		"trailing data": string(payload) + ` {"active":false}`,
+	} {
+		signed, err := e.keys.cur.Load().signer.appendJWS(nil, []byte(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := e.introspect(t, string(signed))
+		if want := name == "as minted"; in["active"] != want {
+			t.Errorf("%s: %v", name, in)
+		}
 	}
 }
