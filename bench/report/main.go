@@ -369,7 +369,7 @@ func compareAll(ctx context.Context, repo string, rep *Report, l *loader, hc *ht
 		{&Comparison{Name: "client_credentials", Ours: "POST /oauth2/token, a service account's API key (Basic), one ES256 access token",
 			Peer: "POST /dex/token, a static client (Basic), one ES256 access token, memory storage"},
 			peer(dexCC), ours(Target{Method: "POST", URL: d.urlA + "/oauth2/token", Body: "grant_type=client_credentials", Headers: with(form, "Authorization", d.basic())}), o.conns},
-		{&Comparison{Name: "introspection", Ours: "POST /oauth2/introspect of a live access token, the caller a service account (Basic: its secret is checked)",
+		{&Comparison{Name: "introspection", Ours: "POST /oauth2/introspect of one live access token again and again, the caller a service account (Basic: its secret is checked); its signature is verified once and then found by digest in the verification cache, while revocation and standing are checked at every call (docs/bench/README.md, Introspection)",
 			Peer: "POST /dex/token/introspect of a live access token (Dex does not authenticate the caller)"},
 			peer(dexIntro), ours(Target{Method: "POST", URL: d.urlA + "/oauth2/introspect", Body: "token=" + url.QueryEscape(at), Headers: with(form, "Authorization", d.basic())}), o.conns},
 	}
