@@ -280,23 +280,85 @@ func (s *SQLStore) PrincipalAccess(ctx context.Context, orgID, principalID strin
 	})
 }
 
+// principalAccessQuery reads all of PrincipalAccess in one round trip: the
+// org, the principal's membership and the org's default workspace, once per
+// workspace membership of the principal (one row with empty workspace
+// columns when there is none). Each join follows a primary key or the
+// (org_id, principal_id) index of workspace_members, so its cost does not
+// grow with the number of orgs (docs/operations.md, "Scaling").
+const principalAccessQuery = `SELECT o.id, o.name, o.plan, o.plan_started_at, o.only_admins_can_invite, o.jit_mode,
+		o.default_org_role, o.default_workspace_id, o.created_at, o.version,
+		COALESCE(m.principal_id, ''), COALESCE(m.principal_type, ''), COALESCE(m.role, ''), COALESCE(m.created_at, 0),
+		COALESCE(m.version, 0), COALESCE(u.name, sa.name, ''), COALESCE(u.email, ''),
+		COALESCE(dw.id, ''), COALESCE(dw.name, ''), COALESCE(dw.created_at, 0),
+		COALESCE(wm.workspace_id, ''), COALESCE(w.name, ''), COALESCE(wm.role, ''),
+		COALESCE(wm.can_invite, FALSE), COALESCE(wm.can_make_public, FALSE)
+	FROM orgs o
+	LEFT JOIN org_members m ON m.org_id = o.id AND m.principal_id = $2
+	LEFT JOIN users u ON u.id = m.principal_id
+	LEFT JOIN service_accounts sa ON sa.id = m.principal_id
+	LEFT JOIN workspaces dw ON dw.id = o.default_workspace_id AND dw.org_id = o.id
+	LEFT JOIN workspace_members wm ON wm.org_id = m.org_id AND wm.principal_id = m.principal_id
+	LEFT JOIN workspaces w ON w.id = wm.workspace_id
+	WHERE o.id = $1
+	ORDER BY w.name`
+
 func (s *SQLStore) loadPrincipalAccess(ctx context.Context, orgID, principalID string) (PrincipalAccess, error) {
 	var pa PrincipalAccess
-	var err error
-	if pa.Org, err = s.GetOrg(ctx, orgID); err != nil {
-		return pa, err
-	}
-	if pa.Org.ID != orgID {
+	if !strings.HasPrefix(orgID, "org_") {
 		return pa, notFound("organization", orgID)
 	}
-	if pa.Member, err = getMember(ctx, s.db, orgID, principalID); err != nil {
+	r, err := s.db.query(ctx, principalAccessQuery, orgID, principalID)
+	if err != nil {
 		return pa, err
 	}
-	if pa.Workspaces, err = principalWorkspaces(ctx, s.db, orgID, principalID); err != nil {
-		return pa, err
+	defer r.Close()
+	found := false
+	for r.Next() {
+		var (
+			o                        Organization
+			started, created         int64
+			plan, jit, role          string
+			m                        Member
+			mType, mRole             string
+			mCreated                 int64
+			dw                       Workspace
+			dwCreated                int64
+			wm                       WorkspaceMember
+			wmRole                   string
+			canInvite, canMakePublic bool
+		)
+		if err := r.Scan(&o.ID, &o.Name, &plan, &started, &o.Settings.OnlyAdminsCanInvite, &jit, &role,
+			&o.Settings.DefaultWorkspace, &created, &o.Version,
+			&m.PrincipalID, &mType, &mRole, &mCreated, &m.Version, &m.Name, &m.Email,
+			&dw.ID, &dw.Name, &dwCreated,
+			&wm.WorkspaceID, &wm.WorkspaceName, &wmRole, &canInvite, &canMakePublic); err != nil {
+			return pa, err
+		}
+		if !found {
+			found = true
+			o.Plan, o.Settings.JITMode, o.Settings.DefaultOrgRole = Plan(plan), JITMode(jit), access.OrgRole(role)
+			o.PlanStartedAt, o.CreatedAt = fromTS(started), fromTS(created)
+			m.OrgID, m.Type, m.Role, m.CreatedAt = o.ID, PrincipalType(mType), access.OrgRole(mRole), fromTS(mCreated)
+			dw.OrgID, dw.CreatedAt, dw.Default = o.ID, fromTS(dwCreated), true
+			pa.Org, pa.Member, pa.DefaultWorkspace = o, m, dw
+		}
+		if wm.WorkspaceID != "" {
+			wm.PrincipalID, wm.Name, wm.Email = pa.Member.PrincipalID, pa.Member.Name, pa.Member.Email
+			wm.Role, wm.CanInvite, wm.CanMakePublic = access.WorkspaceRole(wmRole), canInvite, canMakePublic
+			pa.Workspaces = append(pa.Workspaces, wm)
+		}
 	}
-	if pa.DefaultWorkspace, err = getWorkspace(ctx, s.db, orgID, pa.Org.Settings.DefaultWorkspace); err != nil {
-		return pa, err
+	if err := r.Err(); err != nil {
+		return PrincipalAccess{}, err
+	}
+	switch {
+	case !found:
+		return PrincipalAccess{}, notFound("organization", orgID)
+	case pa.Member.PrincipalID == "":
+		return PrincipalAccess{}, notFound("member", principalID)
+	case pa.DefaultWorkspace.ID == "":
+		return PrincipalAccess{}, notFound("workspace", pa.Org.Settings.DefaultWorkspace)
 	}
 	return pa, nil
 }

@@ -54,6 +54,8 @@ type lookupCache struct {
 	revoked sync.Map // jti → bool
 	clients sync.Map // client id → Client
 	conns   sync.Map // orgID + "\x00" + connection id → Connection
+	// connHomes: connection id → connHome (its org, enabled, found)
+	connHomes sync.Map
 	// standing: orgID + "\x00" + userID + "\x00" + connection id → sessionStanding
 	standing sync.Map
 	// jwtIssuers: issuer → []JWTIssuer, only for issuers some org trusts

@@ -39,7 +39,7 @@ const LinkConnection = "operator-link"
 // failed, or the store's error (ErrUnavailable).
 //
 // Both lookups are served from the directory's cache (PrincipalAccess,
-// GetConnection), which every change to the directory, here or in another
+// connectionHome), which every change to the directory, here or in another
 // replica, drops: a warm check never reaches the database, and disabling or
 // deleting a connection or removing a member takes effect at the next
 // request.
@@ -86,47 +86,54 @@ func (s *SQLStore) loadSessionStanding(ctx context.Context, orgID, userID, conne
 	if connectionID == LinkConnection {
 		return sessionStanding{access: pa}, nil
 	}
-	conn, err := s.GetConnection(ctx, orgID, connectionID)
-	if errors.Is(err, ErrNotFound) {
-		return s.switchedStanding(ctx, pa, userID, connectionID)
-	}
-	if err != nil {
-		return sessionStanding{}, err
-	}
-	if !conn.Enabled {
-		return sessionStanding{refused: "the connection the user signed in through is disabled"}, nil
-	}
-	return sessionStanding{access: pa}, nil
-}
-
-func noStanding(why string) error {
-	return fmt.Errorf("%w: %s", ErrNoStanding, why)
-}
-
-// switchedStanding is the standing of a sign-in through a connection that
-// is not orgID's: one moved to another organization of the user
-// (SwitchStanding). It holds while the connection exists and is enabled
-// and the user is still a member of the connection's organization, the
-// one they signed in to: leaving it ends every organization the sign-in
-// was moved to.
-func (s *SQLStore) switchedStanding(ctx context.Context, pa PrincipalAccess, userID, connectionID string) (sessionStanding, error) {
-	var home string
-	var enabled bool
-	err := s.db.queryRow(ctx, `SELECT org_id, enabled FROM connections WHERE id = $1`, connectionID).Scan(&home, &enabled)
+	h, err := s.connectionHome(ctx, connectionID)
 	switch {
-	case err == errNoRows:
-		return sessionStanding{refused: "the connection the user signed in through was deleted"}, nil
 	case err != nil:
 		return sessionStanding{}, err
-	case !enabled:
+	case !h.found:
+		return sessionStanding{refused: "the connection the user signed in through was deleted"}, nil
+	case !h.enabled:
 		return sessionStanding{refused: "the connection the user signed in through is disabled"}, nil
+	case h.org == orgID:
+		return sessionStanding{access: pa}, nil
 	}
-	if _, err := s.PrincipalAccess(ctx, home, userID); errors.Is(err, ErrNotFound) {
+	// A sign-in through another organization's connection: one moved here
+	// by SwitchStanding. It holds while the user is still a member of the
+	// organization they signed in to: leaving it ends every organization
+	// the sign-in was moved to.
+	if _, err := s.PrincipalAccess(ctx, h.org, userID); errors.Is(err, ErrNotFound) {
 		return sessionStanding{refused: "the user is no longer a member of the organization they signed in to"}, nil
 	} else if err != nil {
 		return sessionStanding{}, err
 	}
 	return sessionStanding{access: pa}, nil
+}
+
+// connHome is where a connection belongs and whether it is enabled; found
+// is false when no connection has that id.
+type connHome struct {
+	org            string
+	enabled, found bool
+}
+
+// connectionHome looks a connection up by id alone, from the directory's
+// cache when warm: SessionStanding asks it for the home organization and
+// for every organization a sign-in was moved to, so one read serves them
+// all. Unknown ids are cached too (as not found) until the next change.
+func (s *SQLStore) connectionHome(ctx context.Context, id string) (connHome, error) {
+	return cached(s, func(c *lookupCache) *sync.Map { return &c.connHomes }, id, func() (connHome, error) {
+		var h connHome
+		err := s.db.queryRow(ctx, `SELECT org_id, enabled FROM connections WHERE id = $1`, id).Scan(&h.org, &h.enabled)
+		if err == errNoRows {
+			return connHome{}, nil
+		}
+		h.found = err == nil
+		return h, err
+	})
+}
+
+func noStanding(why string) error {
+	return fmt.Errorf("%w: %s", ErrNoStanding, why)
 }
 
 // ErrNotMember means SwitchStanding's target organization does not exist

@@ -955,21 +955,29 @@ func (w *consoleWorld) finish(t *testing.T) {
 	if os.Getenv("SSOBROKER_UPDATE_SCREENSHOTS") != "1" {
 		return
 	}
+	for _, name := range consoleScreenshots {
+		w.publishShot(t, name, "console-"+name)
+	}
+}
+
+// publishShot copies the screenshot name of this run to
+// docs/screenshots/as.png (callers do it when SSOBROKER_UPDATE_SCREENSHOTS
+// is 1).
+func (w *consoleWorld) publishShot(t *testing.T, name, as string) {
+	t.Helper()
 	dst := filepath.Join(filepath.Dir(peers.Dir(t)), "docs", "screenshots")
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range consoleScreenshots {
-		b, err := os.ReadFile(filepath.Join(w.shots, name+".png"))
-		if err != nil {
-			t.Errorf("screenshot %s: %v", name, err)
-			continue
-		}
-		if err := os.WriteFile(filepath.Join(dst, "console-"+name+".png"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	b, err := os.ReadFile(filepath.Join(w.shots, name+".png"))
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
 	}
-	t.Logf("copied the main screenshots to %s", dst)
+	if err := os.WriteFile(filepath.Join(dst, as+".png"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("copied screenshot %s to %s", name, filepath.Join(dst, as+".png"))
 }
 
 // ---- helpers ----

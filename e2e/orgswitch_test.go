@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -87,5 +88,8 @@ func TestAccountOrgSwitch(t *testing.T) {
 	d.call(t, "", "report", nil, 0, &rep)
 	if rep.PagesChecked < 6 {
 		t.Errorf("axe-core checked %d pages, want every page shown (6 or more)", rep.PagesChecked)
+	}
+	if os.Getenv("SSOBROKER_UPDATE_SCREENSHOTS") == "1" {
+		w.publishShot(t, "account-two-orgs", "account-org-switch")
 	}
 }

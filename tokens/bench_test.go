@@ -177,3 +177,43 @@ func BenchmarkClientCredentials(b *testing.B) {
 	}
 	stop()
 }
+
+// BenchmarkIntrospect is Issuer.Introspect of an active ES256 access token:
+// the caller's API key, the signature, revocation and standing, then the
+// JSON answer. "repeated" introspects one token again and again (its
+// signature check is cached after the first); "first-sight" drops the cache
+// before every call, as for a token never seen before.
+func BenchmarkIntrospect(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		fresh bool
+	}{{"repeated", false}, {"first-sight", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			e := benchEnv(b, ES256)
+			tok := e.token(nil)
+			caller := Credentials{ID: e.sa.ID, Secret: e.secret}
+			b.ReportAllocs()
+			stop := benchcpu.Start(b)
+			for b.Loop() {
+				if c.fresh {
+					e.issuer.verified.drop()
+				}
+				in, err := e.issuer.Introspect(context.Background(), caller, tok)
+				if err != nil || !in.Active {
+					b.Fatalf("%v %v", in.Active, err)
+				}
+				if _, err := in.MarshalJSON(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			stop()
+		})
+	}
+}
+
+// drop empties the cache (benchmarks of the uncached path).
+func (v *verifiedTokens) drop() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	clear(v.m)
+}

@@ -48,7 +48,11 @@
 // pre-encoded JWS header, the public keys, the serialized JWKS and its ETag —
 // is one immutable value behind an atomic pointer: the request path takes no
 // lock. Introspection reloads first when the store has changed, so a deleted
-// key (Store.DeleteSigningKey) stops verifying at once.
+// key (Store.DeleteSigningKey) stops verifying at once — also a token whose
+// signature check the Issuer has cached (verified.go: keyed by the SHA-256
+// of the token's bytes, at most 4096 tokens, each dropped at its exp, kept
+// only while the key that verified it is published; the claims are checked
+// and revocation and standing asked on every request).
 //
 // # Access tokens
 //

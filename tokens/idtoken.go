@@ -13,6 +13,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/ssobroker/ssobroker/directory"
+	"github.com/ssobroker/ssobroker/tokens/verify"
 )
 
 // IDTokenClaims are the claims of an ID token (OIDC Core §2, §3.1.3.6,
@@ -166,15 +167,13 @@ func (p *Provider) verifyIDTokenHint(ctx context.Context, token string) (IDToken
 	if len(token) > maxTokenLen || strings.Count(token, ".") != 2 {
 		return c, false, nil
 	}
-	hb, err := base64.RawURLEncoding.DecodeString(token[:strings.IndexByte(token, '.')])
-	if err != nil {
+	// The header rule is tokens/verify's (verify.ParseHeader); the key
+	// found by kid decides the algorithm.
+	h, err := verify.ParseHeader(token[:strings.IndexByte(token, '.')])
+	if err != nil || h.Typ != "JWT" {
 		return c, false, nil
 	}
-	var h joseHeader
-	if json.Unmarshal(hb, &h) != nil || h.Crit != nil || h.Jku != nil || h.X5u != nil || h.Jwk != nil || h.X5c != nil || h.Typ != "JWT" {
-		return c, false, nil
-	}
-	vk := ks.public[h.Kid]
+	vk := ks.public[h.KID]
 	if vk == nil || h.Alg != vk.alg.String() {
 		return c, false, nil
 	}

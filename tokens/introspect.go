@@ -3,12 +3,12 @@ package tokens
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
+	"crypto/sha256"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"strings"
 
-	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/ssobroker/ssobroker/tokens/verify"
 )
 
 // maxTokenLen bounds the tokens introspection and revocation parse.
@@ -32,16 +32,31 @@ type Introspection struct {
 // MarshalJSON returns {"active":false}, or the token's claims with
 // "active":true and "token_type":"Bearer" added.
 func (in Introspection) MarshalJSON() ([]byte, error) {
+	return in.AppendJSON(nil)
+}
+
+// AppendJSON appends what MarshalJSON returns to dst. The claims are the
+// token's payload as signed — a JSON object of this issuer's making, which
+// names neither "active" nor "token_type", and which verifyAccessToken
+// checked is valid JSON and nothing more — spliced after the two members it
+// adds, so nothing is decoded and encoded again. It fails, leaving dst as it
+// was, when the payload is not an object.
+func (in Introspection) AppendJSON(dst []byte) ([]byte, error) {
 	if !in.Active {
-		return []byte(`{"active":false}`), nil
+		return append(dst, `{"active":false}`...), nil
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(in.payload, &m); err != nil {
-		return nil, fmt.Errorf("tokens: claims: %w", err)
+	claims := bytes.TrimSpace(in.payload)
+	if len(claims) < 2 || claims[0] != '{' || claims[len(claims)-1] != '}' {
+		return dst, errors.New("tokens: claims: the token's payload is not a JSON object")
 	}
-	m["active"] = json.RawMessage(`true`)
-	m["token_type"] = json.RawMessage(`"Bearer"`)
-	return json.Marshal(m)
+	dst = append(dst, `{"active":true,"token_type":"Bearer"`...)
+	if rest := bytes.TrimSpace(claims[1:]); len(rest) > 1 {
+		dst = append(dst, ',')
+		dst = append(dst, rest...)
+	} else {
+		dst = append(dst, '}')
+	}
+	return dst, nil
 }
 
 // Introspect answers whether token is an active access token (RFC 7662), for
@@ -101,56 +116,62 @@ func (i *Issuer) revokeAccessToken(ctx context.Context, callerID, token string) 
 	return true, nil
 }
 
-// joseHeader is the part of a JWS header we look at.
-type joseHeader struct {
-	Alg  string          `json:"alg"`
-	Kid  string          `json:"kid"`
-	Typ  string          `json:"typ"`
-	Crit json.RawMessage `json:"crit"`
-	Jku  json.RawMessage `json:"jku"`
-	X5u  json.RawMessage `json:"x5u"`
-	Jwk  json.RawMessage `json:"jwk"`
-	X5c  json.RawMessage `json:"x5c"`
-}
-
 // verifyAccessToken checks token against the published keys, reloaded first
 // if the store changed. ok is false, with a nil error, for anything that is
 // not a valid unexpired access token of this issuer; err is set only when
-// the key set cannot be loaded.
+// the key set cannot be loaded. A token whose signature verified before is
+// found in i.verified and not verified again, as long as the key that
+// verified it is still published; its claims are checked anew and
+// returned as a copy.
+// The payload returned is shared: callers must not modify it.
 func (i *Issuer) verifyAccessToken(ctx context.Context, token string) (payload []byte, c AccessClaims, ok bool, err error) {
 	ks, err := i.keys.current(ctx, true)
 	if err != nil {
 		return nil, c, false, errUnavailable(err)
 	}
-	if len(token) > maxTokenLen || strings.Count(token, ".") != 2 {
+	if len(token) > maxTokenLen {
 		return nil, c, false, nil
 	}
-	hb, err := base64.RawURLEncoding.DecodeString(token[:strings.IndexByte(token, '.')])
+	now := i.cfg.Now().Unix()
+	digest := sha256.Sum256([]byte(token))
+	if e, hit := i.verified.get(digest, now); hit && ks.public[e.key.kid] == e.key {
+		if !i.accessClaimsHold(&e.claims, now) {
+			return nil, c, false, nil
+		}
+		return e.payload, cloneAccessClaims(e.claims), true, nil
+	}
+	if strings.Count(token, ".") != 2 {
+		return nil, c, false, nil
+	}
+	// The header rule is tokens/verify's (verify.ParseHeader); the key
+	// found by kid decides the algorithm.
+	h, err := verify.ParseHeader(token[:strings.IndexByte(token, '.')])
 	if err != nil {
-		return nil, c, false, nil
-	}
-	var h joseHeader
-	if json.Unmarshal(hb, &h) != nil || h.Crit != nil || h.Jku != nil || h.X5u != nil || h.Jwk != nil || h.X5c != nil {
 		return nil, c, false, nil
 	}
 	if t := strings.ToLower(h.Typ); t != "at+jwt" && t != "application/at+jwt" {
 		return nil, c, false, nil
 	}
-	vk := ks.public[h.Kid]
+	vk := ks.public[h.KID]
 	if vk == nil || h.Alg != vk.alg.String() {
 		return nil, c, false, nil
 	}
-	payload, err = jws.Verify([]byte(token), jws.WithKey(vk.alg, vk.raw))
-	if err != nil {
+	payload, ok = vk.verifySignature(token)
+	if !ok {
 		return nil, c, false, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if dec.Decode(&c) != nil {
+	// Unmarshal, unlike a Decoder, refuses anything after the object: the
+	// payload is answered as is (Introspection.AppendJSON).
+	if json.Unmarshal(payload, &c) != nil || !i.accessClaimsHold(&c, now) {
 		return nil, c, false, nil
 	}
-	now := i.cfg.Now().Unix()
-	if c.Issuer != i.cfg.Issuer || c.JWTID == "" || c.ExpiresAt <= now || c.IssuedAt > now+int64(i.keys.cfg.Leeway.Seconds()) {
-		return nil, c, false, nil
-	}
+	i.verified.put(digest, verifiedToken{key: vk, payload: payload, claims: cloneAccessClaims(c)})
 	return payload, c, true, nil
+}
+
+// accessClaimsHold reports whether this issuer issued the access token of
+// claims c, which has a jti, has not expired at now and was not issued in
+// the future (beyond the keyring's leeway).
+func (i *Issuer) accessClaimsHold(c *AccessClaims, now int64) bool {
+	return c.Issuer == i.cfg.Issuer && c.JWTID != "" && c.ExpiresAt > now && c.IssuedAt <= now+int64(i.keys.cfg.Leeway.Seconds())
 }

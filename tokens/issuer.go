@@ -45,6 +45,8 @@ type Issuer struct {
 	bufs    sync.Pool // *[]byte scratch buffers for payloads and responses
 	// jwtFailures gates the recording of refused external JWTs (jwtbearer.go).
 	jwtFailures failureGate
+	// verified caches the signature checks of access tokens (verified.go).
+	verified verifiedTokens
 }
 
 // NewIssuer returns an Issuer signing with keys. It fails when the

@@ -48,6 +48,7 @@ type options struct {
 	dbURL, out              string
 	dex, dexSrc             string
 	noDex, goLoad, noSAML   bool
+	noFeatures              bool
 }
 
 func main() {
@@ -67,6 +68,7 @@ func main() {
 	flag.BoolVar(&o.noDex, "no-dex", false, "measure ours alone")
 	flag.BoolVar(&o.goLoad, "go-load", false, "use the Go load generator even where wrk is installed")
 	flag.BoolVar(&o.noSAML, "no-saml", false, "skip the SAML ACS benchmark")
+	flag.BoolVar(&o.noFeatures, "no-features", false, "skip the Go benchmarks of the console, SCIM, webhooks and external JWTs")
 	flag.Parse()
 	var err error
 	if o.conns, err = parseInts(conns); err == nil {
@@ -111,6 +113,8 @@ type Report struct {
 	SeedSmall   time.Duration
 	SeedBig     time.Duration
 	Scale       []ScaleRow
+	Switch      *SwitchResult
+	Features    []FeatureBench
 	LoginSmall  [3]Dist // whole, broker part, upstream part
 	LoginBig    [3]Dist
 	Logins      int
@@ -285,12 +289,22 @@ func run(ctx context.Context, o options) error {
 	rep.LoginSmall = [3]Dist{t, b, u}
 	t, b, u = loginDists(lb)
 	rep.LoginBig = [3]Dist{t, b, u}
+	phase("org switch of a user in many orgs")
+	if rep.Switch, err = measureSwitch(ctx, big, lsBig, up, o.n); err != nil {
+		return err
+	}
 	small.close()
 	big.close()
 
 	if !o.noSAML {
 		phase("SAML ACS (idp/saml benchmarks)")
 		if rep.ACS, err = runACS(ctx, repo, tmp, o.rounds); err != nil {
+			return err
+		}
+	}
+	if !o.noFeatures {
+		phase("features (Go benchmarks)")
+		if rep.Features, err = runFeatures(ctx, repo, tmp, o.dbURL, e.redisURL, func(s string) { phase("features: " + s) }); err != nil {
 			return err
 		}
 	}

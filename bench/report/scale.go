@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 
 	"strings"
 	"time"
@@ -31,7 +32,8 @@ type scaleOp struct {
 }
 
 // measureScale runs every operation against both deployments, alternating
-// in halves (small, big, small, big) so that drift on the machine hits both.
+// call by call (small, big, big, small, …) so that drift on the machine hits
+// both alike.
 func measureScale(ctx context.Context, small, big *deployment, lsSmall, lsBig loginSetup, up *upstream, n, logins int, progress func(string)) ([]ScaleRow, []loginTiming, []loginTiming, error) {
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	do := func(ctx context.Context, method, u, auth, ctype string, body string, want int) error {
@@ -114,25 +116,29 @@ func measureScale(ctx context.Context, small, big *deployment, lsSmall, lsBig lo
 	for _, op := range ops {
 		progress(op.name)
 		var ls, lb []time.Duration
-		for half := range 2 {
-			for _, side := range []struct {
-				d   *deployment
-				ls  loginSetup
-				out *[]time.Duration
-			}{{small, lsSmall, &ls}, {big, lsBig, &lb}} {
-				from := half * op.calls / 2
-				for i := range 5 { // warm-up, not counted
-					if _, err := op.fn(ctx, side.d, side.ls, from+i); err != nil {
-						return nil, nil, nil, fmt.Errorf("%s (%d orgs): %w", op.name, side.d.Orgs, err)
-					}
+		sides := []struct {
+			d   *deployment
+			ls  loginSetup
+			out *[]time.Duration
+		}{{small, lsSmall, &ls}, {big, lsBig, &lb}}
+		for _, side := range sides {
+			for i := range 5 { // warm-up, not counted
+				if _, err := op.fn(ctx, side.d, side.ls, i); err != nil {
+					return nil, nil, nil, fmt.Errorf("%s (%d orgs): %w", op.name, side.d.Orgs, err)
 				}
-				for i := range op.calls / 2 {
-					el, err := op.fn(ctx, side.d, side.ls, from+i)
-					if err != nil {
-						return nil, nil, nil, fmt.Errorf("%s (%d orgs): %w", op.name, side.d.Orgs, err)
-					}
-					*side.out = append(*side.out, el)
+			}
+		}
+		// Call by call, alternating which side goes first, so that a burst
+		// on the machine (GC, autovacuum, another process) lands on both
+		// sides alike rather than on one half of one of them.
+		for i := range op.calls {
+			for k := range 2 {
+				side := sides[(i+k)%2]
+				el, err := op.fn(ctx, side.d, side.ls, 5+i)
+				if err != nil {
+					return nil, nil, nil, fmt.Errorf("%s (%d orgs): %w", op.name, side.d.Orgs, err)
 				}
+				*side.out = append(*side.out, el)
 			}
 		}
 		rows = append(rows, ScaleRow{Op: op.name, What: op.what, Small: distOf(ls), Big: distOf(lb), Calls: len(ls)})
@@ -169,4 +175,82 @@ func loginDists(ls []loginTiming) (total, broker, upstreamPart Dist) {
 		b = append(b, l.Total-l.Upstream)
 	}
 	return distOf(t), distOf(b), distOf(u)
+}
+
+// SwitchResult is the org switch of a user who is a member of Orgs
+// organizations: an RFC 8693 token exchange of their access token for one
+// of another of their orgs, a different one each call, warm (the
+// directory's caches hold the user's access in that org) and cold (a
+// committed change emptied every cache just before).
+type SwitchResult struct {
+	Orgs       int
+	Warm, Cold Dist
+	Calls      int
+}
+
+// measureSwitch signs a user in to org 0 of d, makes them a member of up to
+// 1,000 more of its orgs, and times the exchange on replica A, n calls each
+// way, cold and warm alternating call by call.
+func measureSwitch(ctx context.Context, d *deployment, ls loginSetup, up *upstream, n int) (*SwitchResult, error) {
+	lt, err := login(ctx, d, ls, up, "openid email")
+	if err != nil {
+		return nil, fmt.Errorf("org switch: sign in: %w", err)
+	}
+	sub, err := jwtSubject(lt.AccessToken)
+	if err != nil {
+		return nil, fmt.Errorf("org switch: %w", err)
+	}
+	var orgs []string
+	for _, o := range d.seed.Orgs {
+		if len(orgs) == 1000 {
+			break
+		}
+		if o.ID == d.target.ID {
+			continue
+		}
+		if _, err := d.store.AddMember(ctx, "system:bench", o.ID, sub, access.RolePlatformMember); err != nil {
+			return nil, fmt.Errorf("org switch: add the user to %s: %w", o.ID, err)
+		}
+		orgs = append(orgs, o.ID)
+	}
+	if len(orgs) == 0 {
+		return nil, fmt.Errorf("org switch: the directory has no second org")
+	}
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	auth := basicAuth(ls.clientID, ls.clientSecret)
+	exchange := func(org string) (time.Duration, error) {
+		form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:token-exchange"}, "subject_token": {lt.AccessToken},
+			"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}, "organization": {org}}
+		t0 := time.Now()
+		status, b, err := postForm(ctx, hc, d.urlA+"/oauth2/token", auth, form)
+		el := time.Since(t0)
+		if err == nil && status != http.StatusOK {
+			err = fmt.Errorf("exchange into %s: %d %s", org, status, clip(b))
+		}
+		return el, err
+	}
+	roles := []access.OrgRole{access.RoleOpikMember, access.RolePlatformMember}
+	emptyCaches := func(i int) error {
+		return api(ctx, hc, d.adminKey, "PATCH", d.urlA+"/api/v1/orgs/"+d.target.ID+"/members/"+d.tokenSA,
+			map[string]string{"role": string(roles[i%2])}, http.StatusOK, nil)
+	}
+	var warm, cold []time.Duration
+	for i := range n + 5 {
+		org := orgs[i%len(orgs)]
+		if err := emptyCaches(i); err != nil {
+			return nil, fmt.Errorf("org switch: %w", err)
+		}
+		c, err := exchange(org) // cold: the change above emptied the caches
+		if err != nil {
+			return nil, fmt.Errorf("org switch, cold: %w", err)
+		}
+		w, err := exchange(org) // warm: the same org again, from the caches
+		if err != nil {
+			return nil, fmt.Errorf("org switch, warm: %w", err)
+		}
+		if i >= 5 { // the first five warm the connections up
+			cold, warm = append(cold, c), append(warm, w)
+		}
+	}
+	return &SwitchResult{Orgs: len(orgs) + 1, Warm: distOf(warm), Cold: distOf(cold), Calls: n}, nil
 }

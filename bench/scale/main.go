@@ -139,18 +139,25 @@ func run(ctx context.Context, dbURL string, bigOrgs, n int, jsonOut string, keep
 	fmt.Printf("\n%-48s %27s %27s %6s %6s\n", "operation (p50 / p95 / p99 µs)", "1 org", fmt.Sprintf("%d orgs", bigOrgs), "p95 x", "p50 x")
 	for _, op := range ops {
 		r := Result{Op: op.name, SmallOrgs: 1, BigOrgs: bigOrgs, Calls: n}
-		// Alternate small and big in halves so drift on the machine hits both.
+		// Warm both up, then alternate small and big call by call (which
+		// goes first alternates too), so drift on the machine hits both.
+		for _, f := range []*fixture{small, big} {
+			if err := warmUp(f, op.fn); err != nil {
+				return fmt.Errorf("%s: %w", op.name, err)
+			}
+		}
 		var ls, lb []time.Duration
-		for half := range 2 {
-			for _, f := range []*fixture{small, big} {
-				lat, err := timeOp(f, n/2, half*n/2, op.fn)
+		for i := range n {
+			for k := range 2 {
+				f := []*fixture{small, big}[(i+k)%2]
+				lat, err := timeCall(f, 20+i, op.fn)
 				if err != nil {
 					return fmt.Errorf("%s: %w", op.name, err)
 				}
 				if f == small {
-					ls = append(ls, lat...)
+					ls = append(ls, lat)
 				} else {
-					lb = append(lb, lat...)
+					lb = append(lb, lat)
 				}
 			}
 		}
@@ -183,27 +190,28 @@ func run(ctx context.Context, dbURL string, bigOrgs, n int, jsonOut string, keep
 	return nil
 }
 
-func timeOp(f *fixture, n, from int, fn func(*fixture, int) (time.Duration, error)) ([]time.Duration, error) {
-	for i := range 20 { // warm-up
-		if _, err := fn(f, from+i); err != nil {
-			return nil, err
+// warmUp runs fn 20 times, untimed.
+func warmUp(f *fixture, fn func(*fixture, int) (time.Duration, error)) error {
+	for i := range 20 {
+		if _, err := fn(f, i); err != nil {
+			return err
 		}
 	}
-	out := make([]time.Duration, 0, n)
-	for i := range n {
-		t0 := time.Now()
-		own, err := fn(f, from+i)
-		if err != nil {
-			return nil, err
-		}
-		// An operation that prepares its state first returns its own time.
-		d := time.Since(t0)
-		if own > 0 {
-			d = own
-		}
-		out = append(out, d)
+	return nil
+}
+
+// timeCall times one call of fn; an operation that prepares its state
+// first returns its own time.
+func timeCall(f *fixture, i int, fn func(*fixture, int) (time.Duration, error)) (time.Duration, error) {
+	t0 := time.Now()
+	own, err := fn(f, i)
+	if err != nil {
+		return 0, err
 	}
-	return out, nil
+	if d := time.Since(t0); own <= 0 {
+		return d, nil
+	}
+	return own, nil
 }
 
 func (s Stats) String() string { return fmt.Sprintf("%.1f / %.1f / %.1f", s.P50, s.P95, s.P99) }

@@ -391,11 +391,36 @@ func (e *env) print(v any, human string) error {
 	return err
 }
 
+// version is the module version the binary was built at (a release tag, or
+// Go's pseudo-version of a commit after it), else "dev" with the commit the
+// build stamped, when it did.
 func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
-	return "dev"
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if modified == "true" {
+		rev += ", modified"
+	}
+	return "dev (commit " + rev + ")"
 }
 
 func versionCommand(*flag.FlagSet) func(context.Context, *env) error {

@@ -4,8 +4,9 @@
 //
 // The order of checks keeps unauthenticated callers from creating state or
 // making us fetch anything they choose: the token's shape and header are
-// checked first (no jku, x5u, jwk or x5c — never followed, refused; no
-// none, no HMAC); then its iss is looked up among the trusted issuers in
+// checked first, by the rule tokens/verify owns (verify.ParseHeader: no
+// jku, x5u, jwk, x5c, crit or b64 — never followed, refused; no none, no
+// HMAC); then its iss is looked up among the trusted issuers in
 // the directory, and only a registered issuer's key set is ever fetched,
 // through the broker's safe upstream client. The key found by kid decides
 // the algorithm; jwx verifies the signature; then exp, nbf and iat are
@@ -24,7 +25,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/tokens"
@@ -139,20 +139,6 @@ func New(cfg Config) (*Verifier, error) {
 	return v, nil
 }
 
-// header is the protected header. Parameters that carry or point to keys
-// are kept raw only to detect them (encoding/json matches names
-// case-insensitively, which only widens what is refused).
-type header struct {
-	Alg  string          `json:"alg"`
-	KID  json.RawMessage `json:"kid"`
-	JKU  json.RawMessage `json:"jku"`
-	X5U  json.RawMessage `json:"x5u"`
-	JWK  json.RawMessage `json:"jwk"`
-	X5C  json.RawMessage `json:"x5c"`
-	Crit json.RawMessage `json:"crit"`
-	B64  json.RawMessage `json:"b64"`
-}
-
 // refusal builds the *tokens.AssertionError of reason.
 func refusal(reason, desc string, trust *directory.JWTIssuer, cause error) error {
 	return &tokens.AssertionError{Reason: reason, Description: desc, Trust: trust, Cause: cause}
@@ -166,7 +152,7 @@ func (v *Verifier) VerifyAssertion(ctx context.Context, token string) (tokens.As
 	if err != nil {
 		return tokens.Assertion{}, err
 	}
-	h, kid, err := v.parseHeader(hdrB64)
+	h, err := v.parseHeader(hdrB64)
 	if err != nil {
 		return tokens.Assertion{}, err
 	}
@@ -178,7 +164,7 @@ func (v *Verifier) VerifyAssertion(ctx context.Context, token string) (tokens.As
 	if err != nil {
 		return tokens.Assertion{}, err
 	}
-	if err := v.checkSignature(ctx, trust, token, h.Alg, kid); err != nil {
+	if err := v.checkSignature(ctx, trust, token, h.Alg, h.KID); err != nil {
 		return tokens.Assertion{}, err
 	}
 	// The signature covers the payload decoded above: it is now verified.
@@ -214,58 +200,39 @@ func (v *Verifier) split(token string) (hdr, payload string, err error) {
 	return parts[0], parts[1], nil
 }
 
-// parseHeader applies every header rule that needs no key, so that a
-// forged token is refused before any lookup or fetch.
-func (v *Verifier) parseHeader(enc string) (header, string, error) {
-	raw, err := v.b64.DecodeString(enc)
-	if err != nil {
-		return header{}, "", refusal("malformed", "the assertion's header is not base64url", nil, err)
-	}
-	var h header
-	if err := json.Unmarshal(raw, &h); err != nil {
-		return header{}, "", refusal("malformed", "the assertion's header is not a JSON object", nil, err)
-	}
-	for _, p := range []struct {
-		name string
-		val  json.RawMessage
-	}{{"jku", h.JKU}, {"x5u", h.X5U}, {"jwk", h.JWK}, {"x5c", h.X5C}} {
-		if p.val != nil {
-			return header{}, "", refusal("forbidden_header", fmt.Sprintf("the assertion's header carries %s: keys are only taken from the trusted issuer's registered key set", p.name), nil, nil)
-		}
-	}
-	if h.Crit != nil || h.B64 != nil {
-		return header{}, "", refusal("forbidden_header", "the assertion's header carries crit or b64: no JWS extension is understood", nil, nil)
-	}
-	var kid string
-	if h.KID != nil {
-		if err := json.Unmarshal(h.KID, &kid); err != nil {
-			return header{}, "", refusal("malformed", "the assertion's kid is not a string", nil, err)
-		}
-		if kid == "" {
-			return header{}, "", refusal("malformed", "the assertion's kid is empty", nil, nil)
-		}
-	}
-	alg := jwa.SignatureAlgorithm(h.Alg)
+// parseHeader applies the protected-header rule, owned by tokens/verify
+// (verify.ParseHeader, Header.CheckAlgorithm), with this package's reason
+// codes, so that a forged token is refused before any lookup or fetch.
+func (v *Verifier) parseHeader(enc string) (verify.Header, error) {
+	h, err := verify.ParseHeader(enc)
+	var he *verify.HeaderError
 	switch {
-	case h.Alg == "" || strings.EqualFold(h.Alg, "none"):
-		return header{}, "", refusal("unsigned", "the assertion is not signed (alg none or missing)", nil, nil)
-	case !asymmetric(alg):
-		return header{}, "", refusal("algorithm_not_allowed", fmt.Sprintf("algorithm %q is not accepted: only the asymmetric algorithm of the issuer's key", clip(h.Alg)), nil, nil)
-	case len(kid) > maxKIDBytes:
-		return header{}, "", refusal("malformed", "the assertion's kid is too long", nil, nil)
+	case err == nil:
+	case !errors.As(err, &he):
+		return verify.Header{}, refusal("malformed", "the assertion's header is not valid", nil, err)
+	case he.Err == verify.ErrForbiddenHeader && (he.Param == "crit" || he.Param == "b64"):
+		return verify.Header{}, refusal("forbidden_header", "the assertion's header carries crit or b64: no JWS extension is understood", nil, nil)
+	case he.Err == verify.ErrForbiddenHeader:
+		return verify.Header{}, refusal("forbidden_header", fmt.Sprintf("the assertion's header carries %s: keys are only taken from the trusted issuer's registered key set", he.Param), nil, nil)
+	case he.Param == "kid":
+		return verify.Header{}, refusal("malformed", "the assertion's kid is not a string", nil, he.Cause)
+	case errors.As(he.Cause, new(base64.CorruptInputError)):
+		return verify.Header{}, refusal("malformed", "the assertion's header is not base64url", nil, he.Cause)
+	default:
+		return verify.Header{}, refusal("malformed", "the assertion's header is not a JSON object", nil, he.Cause)
 	}
-	return h, kid, nil
-}
-
-// asymmetric reports whether a is a signature algorithm an issuer's
-// public key can have: never HMAC, never none.
-func asymmetric(a jwa.SignatureAlgorithm) bool {
-	switch a {
-	case jwa.ES256, jwa.ES384, jwa.ES512, jwa.EdDSA,
-		jwa.RS256, jwa.RS384, jwa.RS512, jwa.PS256, jwa.PS384, jwa.PS512:
-		return true
+	if h.HasKID && h.KID == "" {
+		return verify.Header{}, refusal("malformed", "the assertion's kid is empty", nil, nil)
 	}
-	return false
+	switch err := h.CheckAlgorithm(); {
+	case errors.Is(err, verify.ErrUnsigned):
+		return verify.Header{}, refusal("unsigned", "the assertion is not signed (alg none or missing)", nil, nil)
+	case err != nil:
+		return verify.Header{}, refusal("algorithm_not_allowed", fmt.Sprintf("algorithm %q is not accepted: only the asymmetric algorithm of the issuer's key", clip(h.Alg)), nil, nil)
+	case len(h.KID) > maxKIDBytes:
+		return verify.Header{}, refusal("malformed", "the assertion's kid is too long", nil, nil)
+	}
+	return h, nil
 }
 
 // decodeClaims decodes the (not yet verified) payload: a JSON object with

@@ -270,7 +270,14 @@ func (s *Server) providerGrant(r *http.Request, f *form) (tokens.TokenResponse, 
 // tokens.Issuer.Introspect for when a token is active.
 func (s *Server) IntrospectionHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, err := parseForm(r, nil)
+		bp := s.bufs.Get().(*[]byte)
+		defer func() {
+			if cap(*bp) <= maxPooledBuffer {
+				s.bufs.Put(bp)
+			}
+		}()
+		f, err := parseForm(r, (*bp)[:0])
+		*bp = f.buf[:0]
 		if err == nil && f.token == "" {
 			err = tokens.InvalidRequest("the token parameter is required")
 		}
@@ -284,7 +291,11 @@ func (s *Server) IntrospectionHandler() http.Handler {
 		}
 		var body []byte
 		if err == nil {
-			body, err = json.Marshal(in)
+			// The parameters were copied out of the body: its buffer takes the answer.
+			if body, err = in.AppendJSON(f.buf[:0]); err != nil {
+				err = tokens.ServerError(err)
+			}
+			*bp = body[:0]
 		}
 		if err != nil {
 			s.fail(w, r, f, err)

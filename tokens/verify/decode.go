@@ -27,20 +27,6 @@ func decodeClaims(payload []byte, c *Claims) error {
 	return json.Unmarshal(payload, c)
 }
 
-// decodeHeader decodes a protected header. The fast path takes only headers
-// made of alg, kid and typ, so any other parameter (and every forbidden one)
-// goes through encoding/json. It returns encoding/json's error for anything
-// that is not a valid header object.
-func decodeHeader(raw []byte) (header, error) {
-	var h header
-	if decodeHeaderFast(string(raw), &h) {
-		return h, nil
-	}
-	h = header{}
-	err := json.Unmarshal(raw, &h)
-	return h, err
-}
-
 // lexer reads the JSON subset of the fast path. Every method returns false
 // when the input leaves that subset.
 type lexer struct {
@@ -349,8 +335,10 @@ func (l *lexer) workspace(w *Workspace) bool {
 	})
 }
 
-// decodeHeaderFast is the fast path of decodeHeader.
-func decodeHeaderFast(s string, h *header) bool {
+// decodeHeaderFast is the fast path of ParseHeader: it takes only headers
+// made of alg, kid and typ, so any other parameter (and every forbidden one)
+// goes through encoding/json.
+func decodeHeaderFast(s string, h *Header) bool {
 	l := &lexer{s: s}
 	ok := l.object(func(key string) (uint32, bool) {
 		var ok bool
@@ -360,6 +348,7 @@ func decodeHeaderFast(s string, h *header) bool {
 			return 1 << 0, ok
 		case "kid":
 			h.KID, ok = l.str()
+			h.HasKID = true
 			return 1 << 1, ok
 		case "typ":
 			h.Typ, ok = l.str()

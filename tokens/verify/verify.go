@@ -10,8 +10,10 @@
 // The rules (docs/security.md, RFC 8725, RFC 9068): the key decides the
 // algorithm, never the header; only asymmetric algorithms; a kid is only
 // ever a key in the KeySource; headers that carry or point to keys (jku,
-// x5u, jwk, x5c) and crit are refused; iss, aud, exp, nbf, iat and typ
-// at+jwt are checked with a small leeway.
+// x5u, jwk, x5c), crit and b64 are refused; iss, aud, exp, nbf, iat and typ
+// at+jwt are checked with a small leeway. The header rule is ParseHeader's,
+// and the broker (tokens, tokens/external) applies it through ParseHeader
+// too, so it is written once.
 //
 // Offline checks cannot see a revocation: a token verifies until it
 // expires. Config.Revocation adds an optional check at the broker: an
@@ -25,7 +27,6 @@ package verify
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -123,7 +124,7 @@ func New(cfg Config) (*Verifier, error) {
 		algs = []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA, jwa.RS256}
 	}
 	for _, a := range algs {
-		if !supportedAlgorithm(a) {
+		if !Asymmetric(a) {
 			errs = append(errs, fmt.Errorf("algorithm %q is not allowed: only asymmetric ES*, EdDSA, RS*, PS* are", a))
 		}
 	}
@@ -167,17 +168,6 @@ func New(cfg Config) (*Verifier, error) {
 	return v, nil
 }
 
-// supportedAlgorithm reports whether a may be configured: asymmetric
-// signature algorithms only, never HMAC or none.
-func supportedAlgorithm(a jwa.SignatureAlgorithm) bool {
-	switch a {
-	case jwa.ES256, jwa.ES384, jwa.ES512, jwa.EdDSA,
-		jwa.RS256, jwa.RS384, jwa.RS512, jwa.PS256, jwa.PS384, jwa.PS512:
-		return true
-	}
-	return false
-}
-
 // typeMatches reports whether typ, read as RFC 7515 §4.1.9 says, is the
 // configured type: case-insensitive, "application/" implied when typ has no
 // '/'. It allocates nothing.
@@ -197,21 +187,6 @@ func normalizeType(t string) string {
 		t = "application/" + t
 	}
 	return t
-}
-
-// header is the protected header. Key-carrying parameters are kept raw only
-// to detect their presence; encoding/json matches names case-insensitively,
-// which here only widens what is refused.
-type header struct {
-	Alg  string          `json:"alg"`
-	KID  string          `json:"kid"`
-	Typ  string          `json:"typ"`
-	JKU  json.RawMessage `json:"jku"`
-	X5U  json.RawMessage `json:"x5u"`
-	JWK  json.RawMessage `json:"jwk"`
-	X5C  json.RawMessage `json:"x5c"`
-	Crit json.RawMessage `json:"crit"`
-	B64  json.RawMessage `json:"b64"`
 }
 
 // Verify checks token and returns its claims. In order: the compact form;
@@ -318,39 +293,38 @@ func splitCompact(token string) (hdr, payload, sig string, err error) {
 	return hdr, payload, sig, nil
 }
 
-// parseHeader decodes the protected header and applies every check that
-// needs no key, so that forged tokens are refused before any key lookup
-// (and cannot trigger a JWKS refresh). It returns a *TokenError on failure.
-func (v *Verifier) parseHeader(enc string) (header, error) {
-	raw, err := v.b64.DecodeString(enc)
+// parseHeader applies the protected-header rule (ParseHeader,
+// CheckAlgorithm) and this verifier's own checks (algorithms, kid, typ), so
+// that forged tokens are refused before any key lookup (and cannot trigger
+// a JWKS refresh). It returns a *TokenError on failure.
+func (v *Verifier) parseHeader(enc string) (Header, error) {
+	h, err := ParseHeader(enc)
 	if err != nil {
-		return header{}, invalid("malformed header", err)
-	}
-	h, err := decodeHeader(raw)
-	if err != nil {
-		return header{}, invalid("malformed header", err)
-	}
-	for _, p := range []struct {
-		name string
-		val  json.RawMessage
-	}{{"jku", h.JKU}, {"x5u", h.X5U}, {"jwk", h.JWK}, {"x5c", h.X5C}, {"crit", h.Crit}, {"b64", h.B64}} {
-		if p.val != nil {
-			return header{}, invalid("forbidden header parameter "+p.name, nil)
+		var he *HeaderError
+		switch {
+		case !errors.As(err, &he):
+			return Header{}, invalid("malformed header", err)
+		case he.Err == ErrForbiddenHeader:
+			return Header{}, invalid("forbidden header parameter "+he.Param, nil)
+		case he.Param != "":
+			return Header{}, invalid("malformed header", fmt.Errorf("%s: %w", he.Param, he.Cause))
 		}
+		return Header{}, invalid("malformed header", he.Cause)
+	}
+	if err := h.CheckAlgorithm(); errors.Is(err, ErrUnsigned) {
+		return Header{}, invalid("unsigned token", nil)
 	}
 	switch {
-	case h.Alg == "" || strings.EqualFold(h.Alg, "none"):
-		return header{}, invalid("unsigned token", nil)
 	case !slices.Contains(v.algs, jwa.SignatureAlgorithm(h.Alg)):
-		return header{}, invalid("algorithm not allowed", fmt.Errorf("alg %q", h.Alg))
+		return Header{}, invalid("algorithm not allowed", fmt.Errorf("alg %q", h.Alg))
 	case h.KID == "":
-		return header{}, invalid("missing kid", nil)
+		return Header{}, invalid("missing kid", nil)
 	case len(h.KID) > maxKIDBytes:
-		return header{}, invalid("kid too long", nil)
+		return Header{}, invalid("kid too long", nil)
 	case h.Typ == "":
-		return header{}, invalid("wrong token type", errors.New("missing typ"))
+		return Header{}, invalid("wrong token type", errors.New("missing typ"))
 	case !v.typeMatches(h.Typ):
-		return header{}, invalid("wrong token type", fmt.Errorf("typ %q", h.Typ))
+		return Header{}, invalid("wrong token type", fmt.Errorf("typ %q", h.Typ))
 	}
 	return h, nil
 }
