@@ -32,6 +32,56 @@ func TestSAMLSingleLogout(t *testing.T) {
 	t.Run("SP-initiated: signing out of the broker ends the SimpleSAMLphp session", func(t *testing.T) { w.sloFromBroker(t, o) })
 	t.Run("IdP-initiated: a logout at SimpleSAMLphp ends the broker session; its replay is refused", func(t *testing.T) { w.sloFromIdP(t, o) })
 	t.Run("an application's /oauth2/logout goes through SimpleSAMLphp and back to its post-logout URI", func(t *testing.T) { w.sloFromApp(t, o) })
+	t.Run("IdP-initiated: the ended session's OIDC clients get a back-channel logout token", func(t *testing.T) { w.sloReachesBackchannel(t, o) })
+}
+
+// sloReachesBackchannel: a logout begun at SimpleSAMLphp ends the broker
+// session (on replica B, without its cookie), and the OIDC client with a
+// backchannel_logout_uri that got tokens in that browser session receives
+// a verified logout_token with the session's sid (docs/logout.md, "What
+// ends a session").
+func (w *samlWorld) sloReachesBackchannel(t *testing.T, o *samlOrg) {
+	rp := startBackchannelRP(t, w.world)
+	var out struct {
+		Client struct {
+			ID string `json:"id"`
+		} `json:"client"`
+		Secret string `json:"client_secret"`
+	}
+	w.cli(t, &out, "admin", "client", "create", "--name", "bc-app", "--redirect-uri", w.redirectURI,
+		"--backchannel-logout-uri", rp.url)
+	bc := registeredClient{ID: out.Client.ID, Secret: out.Secret}
+	if err := rp.s.Send(map[string]string{"audience": bc.ID}); err != nil {
+		t.Fatal(err)
+	}
+	w.rp.must(t, nil, "discover", map[string]any{"rp": "bc@A", "issuer": w.issuer, "client_id": bc.ID, "client_secret": bc.Secret})
+
+	b, _, _, _ := w.samlLogin(t, o)
+	f := w.authorize(t, "bc@A", nil)
+	cb, p := w.navigate(b, f.URL, nav{})
+	if cb == nil || cb.Query().Get("code") == "" {
+		t.Fatalf("the back-channel client's sign-in in the SAML session stopped at %d %s", p.status, p.url)
+	}
+	ts := w.exchange(t, f, cb)
+	sid, sub := ts.claim("sid"), ts.claim("sub")
+	if sid == "" || sub == "" {
+		t.Fatalf("ID token claims %v: want sid and sub", ts.Claims)
+	}
+
+	returnTo := o.idp.BaseURL + "/logged-out"
+	to, last := w.followAtIdP(t, b, o, o.idp.BaseURL+"/saml2/idp/SingleLogoutService.php?"+url.Values{"ReturnTo": {returnTo}}.Encode())
+	if to == nil || to.Path != "/sso/saml/"+o.Conn+"/slo" || to.Query().Get("SAMLRequest") == "" {
+		t.Fatalf("SimpleSAMLphp did not send a LogoutRequest to our SLO endpoint: %v (%d)\n%s", to, last.status, last.text())
+	}
+	bare := &browser{t: t, c: &http.Client{Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	if p := bare.get(onReplica(to.String(), w.b), true); p.status != http.StatusSeeOther {
+		t.Fatalf("our SLO endpoint answered the LogoutRequest with %d\n%s\nlog B:\n%s", p.status, p.text(), w.replicaLog(w.b))
+	}
+	if w.signedIn(t, b) {
+		t.Fatalf("the broker session still signs in after the IdP's logout")
+	}
+	rp.expectSession(t, bc.ID, sid, sub)
 }
 
 // idpAsksPassword starts a new login for o's user in browser b and reports

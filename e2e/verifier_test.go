@@ -9,6 +9,7 @@ import (
 
 	"github.com/ssobroker/ssobroker/directory/access"
 	"github.com/ssobroker/ssobroker/tokens/verify"
+	"github.com/ssobroker/ssobroker/tokens/verify/verifytest"
 )
 
 // TestVerifierRevocationBound proves the bound of the verifier's optional
@@ -49,7 +50,7 @@ func TestVerifierRevocationBound(t *testing.T) {
 		return v, in
 	}
 	v := k.signIn(t)
-	clk := &manualClock{now: time.Now()}
+	clk := verifytest.NewClock(time.Now())
 	still, _ := service(clk.Now)
 	real, _ := service(time.Now)
 	for _, s := range []*verify.Verifier{still, real} {
@@ -110,22 +111,4 @@ func TestVerifierRevocationBound(t *testing.T) {
 	wg.Wait()
 	t.Logf("removal on A → inactive at B's introspection: %s; → refused by the real-clock service (Interval %s): %s",
 		atB.Round(time.Millisecond), interval, measured.Round(time.Millisecond))
-}
-
-// manualClock stands still until Advance.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }

@@ -3,13 +3,10 @@ package idp_test
 import (
 	"bytes"
 	"compress/flate"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"math/big"
 	"net/http"
@@ -26,6 +23,7 @@ import (
 	"github.com/ssobroker/ssobroker/directory/directorytest"
 	"github.com/ssobroker/ssobroker/idp"
 	"github.com/ssobroker/ssobroker/idp/saml/samltest"
+	"github.com/ssobroker/ssobroker/internal/certtest"
 	"github.com/ssobroker/ssobroker/session"
 )
 
@@ -35,22 +33,16 @@ func (w *world) samlConn(orgID string, ip *samltest.IdP, saml map[string]any, to
 	t := w.t
 	t.Helper()
 	c := must[directory.Connection](t)(w.dir.CreateConnection(bg, actor, directory.Connection{OrgID: orgID, Type: directory.ConnectionSAML, Name: "Corp SAML " + rnd()}))
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sp"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := certtest.RSAKey(t)
+	der, _ := certtest.SelfSigned(t, key, x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sp"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)})
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
 	sealed, err := w.box.Seal(keyDER, []byte(c.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
 	section := map[string]any{"metadata_xml": ip.Metadata("https://idp.example.test/sso"), "name_id_format": "email",
-		"sp_certificate": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), "sp_key_sealed": sealed}
+		"sp_certificate": certtest.PEM(der), "sp_key_sealed": sealed}
 	for k, v := range saml {
 		section[k] = v
 	}

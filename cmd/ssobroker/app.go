@@ -279,7 +279,7 @@ func mountApp(ctx context.Context, e *env, mux *http.ServeMux, store *directory.
 // that ends is reported to the back-channel logout notifier, and runs the
 // notifier until the app stops.
 func (a *app) startBackchannelLogout(e *env, store *directory.SQLStore, client *http.Client) error {
-	n, err := backchannel.New(backchannel.Config{Clients: store, Records: a.sessions, Tokens: a.issuer, HTTPClient: client,
+	n, err := backchannel.New(backchannel.Config{Clients: store, Outbox: store, Records: a.sessions, Tokens: a.issuer, HTTPClient: client,
 		Logger: e.log})
 	if err != nil {
 		return err

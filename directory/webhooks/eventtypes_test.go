@@ -3,16 +3,12 @@ package webhooks_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"math/big"
 	"net/http"
@@ -26,6 +22,7 @@ import (
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/directorytest"
 	"github.com/ssobroker/ssobroker/directory/webhooks"
+	"github.com/ssobroker/ssobroker/internal/certtest"
 )
 
 // TestEveryEventTypeEndToEnd performs, against the real broker on
@@ -281,18 +278,9 @@ func TestEveryEventTypeEndToEnd(t *testing.T) {
 // and its SHA-256 fingerprint as the events carry it.
 func expiringCert(t *testing.T, in time.Duration) (string, string) {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "idp.example.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(in)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256Hex(der)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), sum
+	der, _ := certtest.SelfSigned(t, certtest.ECDSAKey(t), x509.Certificate{SerialNumber: big.NewInt(7),
+		Subject: pkix.Name{CommonName: "idp.example.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(in)})
+	return certtest.PEM(der), sha256Hex(der)
 }
 
 // sha256Hex is a fingerprint in the events' form: SHA-256, upper-case hex

@@ -11,10 +11,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"html"
-	"math/big"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -31,6 +29,7 @@ import (
 	"github.com/ssobroker/ssobroker/idp/console"
 	"github.com/ssobroker/ssobroker/idp/oidc"
 	"github.com/ssobroker/ssobroker/idp/saml"
+	"github.com/ssobroker/ssobroker/internal/certtest"
 )
 
 // selfService is the fixture with the Connections and Domains tabs wired as
@@ -124,17 +123,8 @@ func (s *selfService) postMultipart(p person, path string, form url.Values, file
 
 func makeCert(t testing.TB, key crypto.Signer, notBefore, notAfter time.Time) []byte {
 	t.Helper()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "idp.test"},
-		NotBefore: notBefore, NotAfter: notAfter}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	der, _ := certtest.SelfSigned(t, key, x509.Certificate{Subject: pkix.Name{CommonName: "idp.test"}, NotBefore: notBefore, NotAfter: notAfter})
 	return der
-}
-
-func pemCert(der []byte) string {
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
 func idpMetadata(der []byte, sso string) string {
@@ -195,9 +185,9 @@ func TestBadConnectionInputIsRefusedWithItsFieldInTheAPIAndTheForm(t *testing.T)
 			{"SP metadata instead of the IdP's", "saml", url.Values{"metadata_xml": {`<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="sp"><SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/></EntityDescriptor>`}},
 				"saml.metadata_xml", "service provider's metadata"},
 			{"metadata with an expired certificate", "saml", url.Values{"metadata_xml": {idpMetadata(expired, "https://idp.test/sso")}}, "saml.metadata_xml", "expired on"},
-			{"an expired certificate by hand", "saml", url.Values{"entity_id": {"https://idp.test"}, "sso_url": {"https://idp.test/sso"}, "certificates": {pemCert(expired)}},
+			{"an expired certificate by hand", "saml", url.Values{"entity_id": {"https://idp.test"}, "sso_url": {"https://idp.test/sso"}, "certificates": {certtest.PEM(expired)}},
 				"saml.certificates", "expired on"},
-			{"a weak certificate", "saml", url.Values{"entity_id": {"https://idp.test"}, "sso_url": {"https://idp.test/sso"}, "certificates": {pemCert(weak)}},
+			{"a weak certificate", "saml", url.Values{"entity_id": {"https://idp.test"}, "sso_url": {"https://idp.test/sso"}, "certificates": {certtest.PEM(weak)}},
 				"saml.certificates", "shorter than 2048 bits"},
 			{"an unreachable metadata URL", "saml", url.Values{"metadata_url": {closedURL + "/md"}}, "saml.metadata_url", "could not be fetched: not reachable"},
 			{"metadata URL over plain http", "saml", url.Values{"metadata_url": {"http://idp.example/md"}}, "saml.metadata_url", "must use https"},

@@ -2,17 +2,12 @@ package saml_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -21,23 +16,15 @@ import (
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/directorytest"
 	"github.com/ssobroker/ssobroker/idp/saml"
+	"github.com/ssobroker/ssobroker/internal/certtest"
 )
 
 // certExpiring makes a self-signed certificate valid until now+in.
 func certExpiring(t *testing.T, cn string, in time.Duration) (string, *x509.Certificate) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(in)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), cert
+	der, cert := certtest.SelfSigned(t, certtest.ECDSAKey(t), x509.Certificate{Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(in)})
+	return certtest.PEM(der), cert
 }
 
 type expiringRow struct {

@@ -5,14 +5,12 @@ import (
 	"compress/flate"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -29,6 +27,7 @@ import (
 	"github.com/ssobroker/ssobroker/idp"
 	"github.com/ssobroker/ssobroker/idp/saml"
 	"github.com/ssobroker/ssobroker/idp/saml/samltest"
+	"github.com/ssobroker/ssobroker/internal/certtest"
 )
 
 const (
@@ -49,19 +48,11 @@ type spKeyPair struct {
 
 func newSPKeyPair(t testing.TB) spKeyPair {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "sp"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
+	key := certtest.RSAKey(t)
+	der, cert := certtest.SelfSigned(t, key, x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "sp"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)})
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	return spKeyPair{key: key, cert: cert, certPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), keyDER: keyDER}
+	return spKeyPair{key: key, cert: cert, certPEM: certtest.PEM(der), keyDER: keyDER}
 }
 
 // rig is one connection's SP facing a test IdP.
@@ -480,16 +471,8 @@ func TestBrokenConfigurationsAreReportedPrecisely(t *testing.T) {
 }
 
 func expiredCert(t testing.TB) []byte {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "old idp"},
-		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	der, _ := certtest.SelfSigned(t, certtest.RSAKey(t), x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "old idp"},
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
 	return der
 }
 

@@ -4,25 +4,27 @@
 // sign-out, RP-initiated logout, SAML Single Logout, deprovisioning) goes
 // through the store, and the store reports it here. For each ended session
 // and each client with a backchannel_logout_uri that received tokens in it
-// (tokens.KindBackchannelClient records, taken once), a logout token is
-// POSTed to the client, retried with backoff, on this package's own
-// goroutines: the user's page never waits for a client.
-//
-// Deliveries are held in memory: a replica that stops loses its pending
-// retries (docs/logout.md, "Limits").
+// (tokens.KindBackchannelClient records, taken once), a delivery is queued
+// in the directory (directory.SQLStore's back-channel outbox), and every
+// replica's Notifier claims due deliveries, POSTs a freshly minted logout
+// token, and records the outcome: a delivery survives a restart and is
+// sent by whichever replica is up. The user's page never waits for a
+// client.
 package backchannel
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ssobroker/ssobroker/directory"
@@ -35,6 +37,14 @@ import (
 // (*directory.SQLStore).
 type Clients interface {
 	BackchannelClients(ctx context.Context) ([]directory.Client, error)
+}
+
+// Outbox is the durable queue of deliveries (*directory.SQLStore).
+type Outbox interface {
+	EnqueueBackchannelLogouts(ctx context.Context, now time.Time, ls []directory.BackchannelLogout) (int, error)
+	ClaimBackchannelLogouts(ctx context.Context, c directory.BackchannelClaim) ([]directory.BackchannelJob, error)
+	RecordBackchannelAttempt(ctx context.Context, owner, id string, a directory.BackchannelAttempt) (bool, error)
+	PruneBackchannelLogouts(ctx context.Context, before time.Time) (int, error)
 }
 
 // Records takes the per-session client records (session.Store).
@@ -50,16 +60,20 @@ type Minter interface {
 // Defaults of Config.
 const (
 	DefaultMaxAttempts = 8
+	DefaultRetryFor    = time.Hour
 	DefaultQueue       = 4096
-	DefaultMaxPending  = 10_000
 	DefaultWorkers     = 4
+	DefaultSenders     = 16
 	DefaultTimeout     = 5 * time.Second
+	DefaultPoll        = time.Second
+	DefaultRetention   = 7 * 24 * time.Hour
 )
 
-// Config configures a Notifier. Clients, Records, Tokens and HTTPClient
-// are required.
+// Config configures a Notifier. Clients, Outbox, Records, Tokens and
+// HTTPClient are required.
 type Config struct {
 	Clients Clients
+	Outbox  Outbox
 	Records Records
 	Tokens  Minter
 	// HTTPClient sends the logout tokens: the broker's safe outbound
@@ -71,38 +85,37 @@ type Config struct {
 	// webhooks.Backoff: 1 s, 2 s, 4 s … with jitter).
 	Backoff func(n int) time.Duration
 	// MaxAttempts bounds the attempts per delivery (default 8: about two
-	// minutes of retries).
+	// minutes of retries), and RetryFor its age (default 1 h: a delivery
+	// left pending by replicas that were down is not sent later than that).
 	MaxAttempts int
-	// Queue bounds the ended sessions waiting to be handled (default
-	// 4096); beyond it an ended session's notices are dropped and logged.
+	RetryFor    time.Duration
+	// Queue bounds the ended sessions waiting to be queued in the outbox
+	// (default 4096); beyond it an ended session's notices are dropped and
+	// logged.
 	Queue int
-	// MaxPending bounds the deliveries waiting for a retry (default
-	// 10 000); beyond it a failed delivery is not retried (logged).
-	MaxPending int
-	// Workers is how many ended sessions are handled at once (default 4).
-	Workers int
-	// Timeout bounds one attempt (default 5 s).
+	// Workers is how many ended sessions are queued at once (default 4),
+	// and Senders how many deliveries are sent at once (default 16).
+	Workers, Senders int
+	// Timeout bounds one attempt (default 5 s); a claimed delivery is this
+	// replica's for Timeout + 5 s, then any replica's again.
 	Timeout time.Duration
+	// Poll is how often the outbox is read without being woken (default
+	// 1 s): retries and deliveries queued by other replicas.
+	Poll time.Duration
+	// Retention is how long failed deliveries stay in the outbox for the
+	// operator (default 7 days).
+	Retention time.Duration
+	// Now returns the current time; nil is time.Now.
+	Now func() time.Time
 }
 
 // Notifier is a session.EndListener that delivers logout tokens. Run it.
 type Notifier struct {
-	cfg     Config
-	log     *slog.Logger
-	queue   chan job
-	pending atomic.Int64
-}
-
-// job is an ended session to fan out, or a delivery to retry.
-type job struct {
-	sess *session.Session
-	d    *delivery
-}
-
-// delivery is one logout notice for one client.
-type delivery struct {
-	clientID, uri, userID, sid string
-	attempts                   int
+	cfg   Config
+	log   *slog.Logger
+	owner string
+	queue chan session.Session
+	wake  chan struct{}
 }
 
 var _ session.EndListener = (*Notifier)(nil)
@@ -112,6 +125,9 @@ func New(cfg Config) (*Notifier, error) {
 	var missing []string
 	if cfg.Clients == nil {
 		missing = append(missing, "Clients")
+	}
+	if cfg.Outbox == nil {
+		missing = append(missing, "Outbox")
 	}
 	if cfg.Records == nil {
 		missing = append(missing, "Records")
@@ -131,32 +147,41 @@ func New(cfg Config) (*Notifier, error) {
 	if cfg.Backoff == nil {
 		cfg.Backoff = webhooks.Backoff
 	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	if cfg.Queue <= 0 {
-		cfg.Queue = DefaultQueue
+	positive := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	if cfg.MaxPending <= 0 {
-		cfg.MaxPending = DefaultMaxPending
+	positive(&cfg.MaxAttempts, DefaultMaxAttempts)
+	positive(&cfg.Queue, DefaultQueue)
+	positive(&cfg.Workers, DefaultWorkers)
+	positive(&cfg.Senders, DefaultSenders)
+	long := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = DefaultWorkers
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	return &Notifier{cfg: cfg, log: cfg.Logger, queue: make(chan job, cfg.Queue)}, nil
+	long(&cfg.RetryFor, DefaultRetryFor)
+	long(&cfg.Timeout, DefaultTimeout)
+	long(&cfg.Poll, DefaultPoll)
+	long(&cfg.Retention, DefaultRetention)
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return &Notifier{cfg: cfg, log: cfg.Logger, owner: "bcl_" + hex.EncodeToString(b),
+		queue: make(chan session.Session, cfg.Queue), wake: make(chan struct{}, 1)}, nil
 }
 
-// SessionsEnded queues the ended sessions and returns at once; with the
-// queue full they are dropped and logged (their clients then learn of the
-// end only when their tokens expire).
+// SessionsEnded hands the ended sessions to the workers that queue their
+// deliveries, and returns at once; with the hand-off queue full they are
+// dropped and logged (their clients then learn of the end only when their
+// tokens expire).
 func (n *Notifier) SessionsEnded(ctx context.Context, ended []session.Session) {
-	for i := range ended {
-		s := ended[i]
+	for _, s := range ended {
 		select {
-		case n.queue <- job{sess: &s}:
+		case n.queue <- s:
 		default:
 			n.log.ErrorContext(ctx, "back-channel logout queue full; the session's clients are not notified",
 				"session", s.Handle, "user", s.UserID)
@@ -164,8 +189,10 @@ func (n *Notifier) SessionsEnded(ctx context.Context, ended []session.Session) {
 	}
 }
 
-// Run handles ended sessions and delivers until ctx ends, then returns nil
-// after the attempts in flight finish; retries still waiting are dropped.
+// Run queues ended sessions' deliveries and sends due deliveries until ctx
+// ends. Then it queues the ended sessions already handed to it (for at
+// most a few seconds), waits for the attempts in flight and returns nil;
+// pending deliveries stay in the outbox for any replica.
 func (n *Notifier) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for range n.cfg.Workers {
@@ -175,101 +202,213 @@ func (n *Notifier) Run(ctx context.Context) error {
 			for {
 				select {
 				case <-ctx.Done():
+					n.drain()
 					return
-				case j := <-n.queue:
-					n.handle(ctx, j)
+				case s := <-n.queue:
+					n.enqueue(ctx, s)
 				}
 			}
 		}()
 	}
+	n.send(ctx)
 	wg.Wait()
 	return nil
 }
 
-func (n *Notifier) handle(ctx context.Context, j job) {
-	if j.d != nil {
-		n.attempt(ctx, j.d)
-		return
+// drain queues the sessions still handed over when Run stops, so that a
+// clean stop loses none.
+func (n *Notifier) drain() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		select {
+		case s := <-n.queue:
+			n.enqueue(ctx, s)
+		default:
+			return
+		}
 	}
+}
+
+func (n *Notifier) poke() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue takes the client records of the ended session s and queues one
+// delivery per client that received tokens in it.
+func (n *Notifier) enqueue(ctx context.Context, s session.Session) {
 	clients, err := n.cfg.Clients.BackchannelClients(ctx)
 	if err != nil {
 		n.log.ErrorContext(ctx, "back-channel logout: listing the clients failed; the session's clients are not notified",
-			"session", j.sess.Handle, "err", err)
+			"session", s.Handle, "err", err)
 		return
 	}
+	var ls []directory.BackchannelLogout
 	for _, c := range clients {
-		raw, err := n.cfg.Records.TakeOnce(ctx, tokens.KindBackchannelClient, tokens.BackchannelKey(j.sess.Handle, c.ID))
+		raw, err := n.cfg.Records.TakeOnce(ctx, tokens.KindBackchannelClient, tokens.BackchannelKey(s.Handle, c.ID))
 		if errors.Is(err, session.ErrNotFound) {
 			continue // the client received no tokens in this session
 		}
 		if err != nil {
-			n.log.ErrorContext(ctx, "back-channel logout: reading the session's clients failed", "session", j.sess.Handle,
+			n.log.ErrorContext(ctx, "back-channel logout: reading the session's clients failed", "session", s.Handle,
 				"client_id", c.ID, "err", err)
 			continue
 		}
 		user := string(raw)
 		if user == "" {
-			user = j.sess.UserID
+			user = s.UserID
 		}
-		n.attempt(ctx, &delivery{clientID: c.ID, uri: c.BackchannelLogoutURI, userID: user, sid: j.sess.Handle})
+		ls = append(ls, directory.BackchannelLogout{ClientID: c.ID, UserID: user, SID: s.Handle})
 	}
+	if len(ls) == 0 {
+		return
+	}
+	if _, err := n.cfg.Outbox.EnqueueBackchannelLogouts(ctx, n.cfg.Now(), ls); err != nil {
+		n.log.ErrorContext(ctx, "back-channel logout: queueing the deliveries failed; the session's clients are not notified",
+			"session", s.Handle, "clients", len(ls), "err", err)
+		return
+	}
+	n.poke()
 }
 
-// attempt sends d once; a failure schedules the next attempt after the
-// backoff, until MaxAttempts.
-func (n *Notifier) attempt(ctx context.Context, d *delivery) {
-	d.attempts++
-	status, err := n.send(ctx, d)
-	if err == nil {
-		n.log.InfoContext(ctx, "back-channel logout delivered", "client_id", d.clientID, "session", d.sid,
-			"attempts", d.attempts)
-		return
+// send claims and sends due deliveries until ctx ends, then waits for the
+// attempts in flight.
+func (n *Notifier) send(ctx context.Context) {
+	var inFlight sync.WaitGroup
+	defer inFlight.Wait()
+	free := make(chan struct{}, n.cfg.Senders)
+	for range n.cfg.Senders {
+		free <- struct{}{}
 	}
-	if d.attempts >= n.cfg.MaxAttempts {
-		n.log.ErrorContext(ctx, "back-channel logout failed; giving up", "client_id", d.clientID, "session", d.sid,
-			"attempts", d.attempts, "status", status, "err", err)
-		return
-	}
-	if n.pending.Add(1) > int64(n.cfg.MaxPending) {
-		n.pending.Add(-1)
-		n.log.ErrorContext(ctx, "back-channel logout failed and too many retries are pending; not retried",
-			"client_id", d.clientID, "session", d.sid, "status", status, "err", err)
-		return
-	}
-	wait := n.cfg.Backoff(d.attempts)
-	n.log.WarnContext(ctx, "back-channel logout failed; will retry", "client_id", d.clientID, "session", d.sid,
-		"attempts", d.attempts, "retry_in", wait.Round(time.Millisecond), "status", status, "err", err)
-	time.AfterFunc(wait, func() {
-		defer n.pending.Add(-1)
+	tick := time.NewTicker(n.cfg.Poll)
+	defer tick.Stop()
+	var lastPrune time.Time
+	for {
+		if now := n.cfg.Now(); now.Sub(lastPrune) > time.Hour {
+			lastPrune = now
+			if k, err := n.cfg.Outbox.PruneBackchannelLogouts(ctx, now.Add(-n.cfg.Retention)); err != nil && ctx.Err() == nil {
+				n.log.WarnContext(ctx, "back-channel logout: pruning failed deliveries failed", "err", err)
+			} else if k > 0 {
+				n.log.InfoContext(ctx, "back-channel logout: pruned failed deliveries", "count", k)
+			}
+		}
+		n.round(ctx, free, &inFlight)
 		select {
 		case <-ctx.Done():
-		case n.queue <- job{d: d}:
+			return
+		case <-tick.C:
+		case <-n.wake:
 		}
-	})
+	}
 }
 
-// send POSTs a fresh logout token (§2.5): 200 or 204 is delivered.
-func (n *Notifier) send(ctx context.Context, d *delivery) (int, error) {
-	tok, err := n.cfg.Tokens.LogoutToken(d.clientID, d.userID, d.sid)
+// round claims as many due deliveries as there are free senders and starts
+// them.
+func (n *Notifier) round(ctx context.Context, free chan struct{}, inFlight *sync.WaitGroup) {
+	limit := 0
+take:
+	for limit < cap(free) {
+		select {
+		case <-free:
+			limit++
+		default:
+			break take
+		}
+	}
+	release := func(k int) {
+		for range k {
+			free <- struct{}{}
+		}
+	}
+	if limit == 0 || ctx.Err() != nil {
+		release(limit)
+		return
+	}
+	jobs, err := n.cfg.Outbox.ClaimBackchannelLogouts(ctx, directory.BackchannelClaim{Owner: n.owner, Now: n.cfg.Now(),
+		Lease: n.cfg.Timeout + 5*time.Second, Limit: limit})
+	if err != nil && ctx.Err() == nil {
+		n.log.WarnContext(ctx, "back-channel logout: claiming deliveries failed; retrying", "err", err)
+	}
+	release(limit - len(jobs))
+	for _, j := range jobs {
+		inFlight.Add(1)
+		go func() {
+			defer inFlight.Done()
+			n.deliver(context.WithoutCancel(ctx), j)
+			free <- struct{}{}
+			n.poke() // room for more
+		}()
+	}
+}
+
+// deliver makes one attempt at j, decides what follows and records it. It
+// runs to its end even while the Notifier stops, so that a clean stop
+// leaves no lease behind.
+func (n *Notifier) deliver(ctx context.Context, j directory.BackchannelJob) {
+	d := j.Delivery
+	status, class, err := n.attempt(ctx, j)
+	now := n.cfg.Now()
+	a := directory.BackchannelAttempt{At: now, StatusCode: status, ErrorClass: class, NextAttemptAt: now}
+	attempts := d.Attempts + 1
+	log := []any{"client_id", d.ClientID, "session", d.SID, "delivery", d.ID, "attempts", attempts, "status", status,
+		"class", class}
+	switch {
+	case err == nil:
+		a.Status = directory.DeliveryDelivered
+		n.log.InfoContext(ctx, "back-channel logout delivered", log...)
+	case class == "no_uri" || attempts >= n.cfg.MaxAttempts || now.Sub(d.CreatedAt) >= n.cfg.RetryFor:
+		a.Status = directory.DeliveryFailed
+		n.log.ErrorContext(ctx, "back-channel logout failed; giving up", append(log, "err", err)...)
+	default:
+		a.Status = directory.DeliveryPending
+		wait := n.cfg.Backoff(attempts)
+		a.NextAttemptAt = now.Add(wait)
+		n.log.WarnContext(ctx, "back-channel logout failed; will retry", append(log, "retry_in", wait.Round(time.Millisecond),
+			"err", err)...)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := n.cfg.Outbox.RecordBackchannelAttempt(rctx, n.owner, d.ID, a); err != nil {
+		n.log.WarnContext(ctx, "back-channel logout: recording an attempt failed; it will be sent again after its lease",
+			"delivery", d.ID, "err", err)
+	}
+}
+
+// attempt POSTs a freshly minted logout token (§2.5) to j's client: 200 or
+// 204 is delivered (§2.8). It returns the HTTP status (0 without an
+// answer), an error class for the outbox ("" when delivered) and the error.
+func (n *Notifier) attempt(ctx context.Context, j directory.BackchannelJob) (int, string, error) {
+	d := j.Delivery
+	if j.URI == "" {
+		return 0, "no_uri", errors.New("the client is gone or no longer has a backchannel_logout_uri")
+	}
+	tok, err := n.cfg.Tokens.LogoutToken(d.ClientID, d.UserID, d.SID)
 	if err != nil {
-		return 0, fmt.Errorf("minting the logout token: %w", err)
+		return 0, "mint", fmt.Errorf("minting the logout token: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.uri,
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, j.URI,
 		strings.NewReader(url.Values{"logout_token": {tok}}.Encode()))
 	if err != nil {
-		return 0, fmt.Errorf("the client's backchannel_logout_uri: %w", err)
+		return 0, "url", fmt.Errorf("the client's backchannel_logout_uri: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := n.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return 0, err
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+			return 0, "timeout", err
+		}
+		return 0, "network", err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
-		return resp.StatusCode, fmt.Errorf("the client answered %d", resp.StatusCode)
+		return resp.StatusCode, "status", fmt.Errorf("the client answered %d", resp.StatusCode)
 	}
-	return resp.StatusCode, nil
+	return resp.StatusCode, "", nil
 }

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/ssobroker/ssobroker/directory/access"
 	"github.com/ssobroker/ssobroker/directory/directorytest"
 	"github.com/ssobroker/ssobroker/directory/secretbox"
+	"github.com/ssobroker/ssobroker/tokens/verify/verifytest"
 )
 
 // forEachBackend runs fn against a fresh SQLite store and a fresh PostgreSQL
@@ -35,25 +35,11 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, open func(testing.TB) *d
 	}
 }
 
-// clock is a settable time source for the keyring or the issuer.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// clock is a clock that moves only when told (verifytest.Clock), started
+// at the real time.
+type clock = verifytest.Clock
 
-func newClock() *clock { return &clock{now: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return verifytest.NewClock(time.Now()) }
 
 func newBox(t testing.TB) *secretbox.Box {
 	t.Helper()

@@ -13,6 +13,7 @@ import (
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/directorytest"
 	"github.com/ssobroker/ssobroker/tokens"
+	"github.com/ssobroker/ssobroker/tokens/verify/verifytest"
 )
 
 // BenchmarkJWTBearerBesideClientCredentials runs, in one process and
@@ -24,11 +25,11 @@ import (
 func BenchmarkJWTBearerBesideClientCredentials(b *testing.B) {
 	store := directorytest.SQLite(b)
 	e := newEnv(b, store, withExternalJWTs(store))
-	x := newExtIssuer(b)
-	k := newGoKey(b, jwa.ES256, "k1")
-	x.setJWKS(jwksOf(b, k))
+	x := verifytest.NewJWKSServer(b)
+	k := verifytest.NewKey(b, jwa.ES256, "k1")
+	x.SetBody(verifytest.JWKS(b, k))
 	e.trust(x, directory.JWTIssuer{Audience: "ssobroker-ci", ServiceAccountID: e.sa.ID})
-	assertion := k.sign(b, e.claimsFor(x, "ssobroker-ci", "repo:acme/app", map[string]any{"exp": time.Now().Unix() + 3600}), nil)
+	assertion := signJWT(b, k, e.claimsFor(x, "ssobroker-ci", "repo:acme/app", map[string]any{"exp": time.Now().Unix() + 3600}), nil)
 	h := e.server.TokenHandler()
 	cc := "grant_type=client_credentials"
 	jb := jwtBearerForm(assertion).Encode()

@@ -3,87 +3,31 @@ package oauth
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"log/slog"
+	"maps"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/access"
 	"github.com/ssobroker/ssobroker/directory/directorytest"
 	"github.com/ssobroker/ssobroker/tokens"
 	"github.com/ssobroker/ssobroker/tokens/external"
+	"github.com/ssobroker/ssobroker/tokens/verify/verifytest"
 )
-
-// extIssuer is an external JWT issuer on loopback: an OpenID Connect
-// discovery document and a JWKS (replaceable, countable, able to go down).
-type extIssuer struct {
-	srv      *httptest.Server
-	mu       sync.Mutex
-	jwks     []byte
-	down     atomic.Bool
-	jwksHits atomic.Int64
-}
-
-func newExtIssuer(t testing.TB) *extIssuer {
-	x := &extIssuer{}
-	x.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/.well-known/openid-configuration":
-			_ = json.NewEncoder(w).Encode(map[string]string{"issuer": x.srv.URL, "jwks_uri": x.srv.URL + "/jwks"})
-		case "/jwks":
-			x.jwksHits.Add(1)
-			if x.down.Load() {
-				http.Error(w, "down", http.StatusServiceUnavailable)
-				return
-			}
-			x.mu.Lock()
-			defer x.mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(x.jwks)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(x.srv.Close)
-	return x
-}
-
-func (x *extIssuer) setJWKS(b []byte) { x.mu.Lock(); x.jwks = b; x.mu.Unlock() }
-
-// watched is a loopback server that must never be called: jku and x5u
-// point at it.
-type watched struct {
-	srv  *httptest.Server
-	hits atomic.Int64
-}
-
-func newWatched(t testing.TB) *watched {
-	w := &watched{}
-	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
-		w.hits.Add(1)
-		_, _ = rw.Write([]byte(`{"keys":[]}`))
-	}))
-	t.Cleanup(w.srv.Close)
-	return w
-}
 
 // withExternalJWTs enables the external JWT grants, checked on the env's
 // clock.
@@ -100,9 +44,9 @@ func withExternalJWTs(store *directory.SQLStore) envOption {
 }
 
 // trust registers x's issuer in the env's org.
-func (e *env) trust(x *extIssuer, j directory.JWTIssuer) directory.JWTIssuer {
+func (e *env) trust(x *verifytest.JWKSServer, j directory.JWTIssuer) directory.JWTIssuer {
 	e.t.Helper()
-	j.OrgID, j.Issuer = e.org.ID, x.srv.URL
+	j.OrgID, j.Issuer = e.org.ID, x.URL
 	if j.Name == "" {
 		j.Name = "ext " + randomSuffix()
 	}
@@ -153,9 +97,9 @@ func joseMint(t *testing.T, keys []joseKey, toks []joseToken) ([]byte, []string)
 	return res.JWKS, res.Tokens
 }
 
-func (e *env) claimsFor(x *extIssuer, aud, sub string, extra map[string]any) map[string]any {
+func (e *env) claimsFor(x *verifytest.JWKSServer, aud, sub string, extra map[string]any) map[string]any {
 	now := e.clock.Now().Unix()
-	c := map[string]any{"iss": x.srv.URL, "aud": aud, "sub": sub, "iat": now, "nbf": now, "exp": now + 300, "jti": randomSuffix()}
+	c := map[string]any{"iss": x.URL, "aud": aud, "sub": sub, "iat": now, "nbf": now, "exp": now + 300, "jti": randomSuffix()}
 	for k, v := range extra {
 		c[k] = v
 	}
@@ -183,7 +127,7 @@ func TestExternalJWTsMintedByJose(t *testing.T) {
 	store := directorytest.SQLite(t)
 	e := newEnv(t, store, withExternalJWTs(store))
 	ctx := context.Background()
-	x := newExtIssuer(t)
+	x := verifytest.NewJWKSServer(t)
 	saTrust := e.trust(x, directory.JWTIssuer{Audience: "ssobroker-ci", Subject: "repo:acme/app", ServiceAccountID: e.sa.ID})
 	userTrust := e.trust(x, directory.JWTIssuer{Audience: "ssobroker-people", UserClaim: "email"})
 	roleTrust := e.trust(x, directory.JWTIssuer{Audience: "ssobroker-roles", UserClaim: "email", RoleClaim: "ssb_role", MaxRole: access.RolePlatformMember})
@@ -205,7 +149,7 @@ func TestExternalJWTsMintedByJose(t *testing.T) {
 		{Key: 1, Claims: e.claimsFor(x, "ssobroker-roles", "vi", map[string]any{"email": viewer.Email, "ssb_role": "platform_member"})},
 		{Key: 0, Claims: e.claimsFor(x, "ssobroker-roles", "ada", map[string]any{"email": admin.Email, "ssb_role": "view_only_platform_member"})},
 	})
-	x.setJWKS(jwks)
+	x.SetBody(jwks)
 	for _, tc := range []struct {
 		name  string
 		tok   string
@@ -248,7 +192,7 @@ func TestExternalJWTsMintedByJose(t *testing.T) {
 			t.Fatalf("%d %v, want invalid_target", resp.StatusCode, body)
 		}
 	})
-	if n := x.jwksHits.Load(); n != 1 {
+	if n := x.Hits.Load(); n != 1 {
 		t.Fatalf("the JWKS was fetched %d times, want once (cached)", n)
 	}
 }
@@ -259,11 +203,11 @@ func TestExternalJWTsMintedByJose(t *testing.T) {
 func TestExternalJWTClientAuthentication(t *testing.T) {
 	store := directorytest.SQLite(t)
 	e := newEnv(t, store, withExternalJWTs(store))
-	x := newExtIssuer(t)
-	k := newGoKey(t, jwa.ES256, "")
-	x.setJWKS(jwksOf(t, k))
+	x := verifytest.NewJWKSServer(t)
+	k := verifytest.NewKey(t, jwa.ES256, "")
+	x.SetBody(verifytest.JWKS(t, k))
 	e.trust(x, directory.JWTIssuer{Audience: "ssobroker-ci", ServiceAccountID: e.sa.ID})
-	tok := k.sign(t, e.claimsFor(x, "ssobroker-ci", "repo:acme/app", nil), nil) // one key: no kid needed
+	tok := signJWT(t, k, e.claimsFor(x, "ssobroker-ci", "repo:acme/app", nil), nil) // one key: no kid needed
 	resp, body := e.post(tokens.PathToken, jwtBearerForm(tok), e.sa.ID, e.secret)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("with client credentials: %d %v", resp.StatusCode, body)
@@ -312,102 +256,13 @@ func (r *reasons) take() string {
 	return s
 }
 
-// goKey is an issuer key made in Go (jwx) for the forgery catalogue.
-type goKey struct {
-	priv jwk.Key
-	pub  jwk.Key
-	raw  any
-	alg  jwa.SignatureAlgorithm
-}
-
-func newGoKey(t testing.TB, alg jwa.SignatureAlgorithm, kid string) *goKey {
+// signJWT signs claims with k (verifytest), typ JWT unless hdr overrides
+// it; a nil value removes a header parameter.
+func signJWT(t testing.TB, k *verifytest.Key, claims any, hdr map[string]any) string {
 	t.Helper()
-	var raw any
-	var err error
-	switch alg {
-	case jwa.ES256:
-		raw, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case jwa.RS256:
-		raw, err = rsa.GenerateKey(rand.Reader, 2048)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, err := jwk.FromRaw(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if kid != "" {
-		_ = priv.Set(jwk.KeyIDKey, kid)
-	}
-	_ = priv.Set(jwk.AlgorithmKey, alg)
-	pub, err := priv.PublicKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &goKey{priv: priv, pub: pub, raw: raw, alg: alg}
-}
-
-// sign signs claims with k; hdr sets (or, with nil, removes) header parameters.
-func (k *goKey) sign(t testing.TB, claims any, hdr map[string]any) string {
-	t.Helper()
-	body, ok := claims.([]byte)
-	if !ok {
-		body, _ = json.Marshal(claims)
-	}
-	h := jws.NewHeaders()
-	_ = h.Set(jws.TypeKey, "JWT")
-	if kid := k.priv.KeyID(); kid != "" {
-		_ = h.Set(jws.KeyIDKey, kid)
-	}
-	for name, v := range hdr {
-		if v == nil {
-			_ = h.Remove(name)
-			continue
-		}
-		if err := h.Set(name, v); err != nil {
-			t.Fatalf("header %s: %v", name, err)
-		}
-	}
-	tok, err := jws.Sign(body, jws.WithKey(k.alg, k.raw, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(tok)
-}
-
-func jwksOf(t testing.TB, keys ...*goKey) []byte {
-	t.Helper()
-	set := jwk.NewSet()
-	for _, k := range keys {
-		_ = set.AddKey(k.pub)
-	}
-	b, err := json.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func rawToken(hdr map[string]any, claims any, sig []byte) string {
-	h, _ := json.Marshal(hdr)
-	p, ok := claims.([]byte)
-	if !ok {
-		p, _ = json.Marshal(claims)
-	}
-	return b64enc(string(h)) + "." + b64enc(string(p)) + "." + b64enc(string(sig))
-}
-
-func hmacToken(t testing.TB, secret []byte, claims any, kid string) string {
-	t.Helper()
-	h := jws.NewHeaders()
-	_ = h.Set(jws.KeyIDKey, kid)
-	body, _ := json.Marshal(claims)
-	tok, err := jws.Sign(body, jws.WithKey(jwa.HS256, secret, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(tok)
+	h := map[string]any{jws.TypeKey: "JWT"}
+	maps.Copy(h, hdr)
+	return k.Sign(t, claims, h)
 }
 
 // TestExternalJWTForgeriesAreRefused re-makes the forged-token catalogue of
@@ -419,12 +274,12 @@ func TestExternalJWTForgeriesAreRefused(t *testing.T) {
 	store := directorytest.SQLite(t)
 	logged := &reasons{}
 	e := newEnv(t, store, withExternalJWTs(store), withIssuerConfig(func(c *tokens.IssuerConfig) { c.Log = slog.New(logged) }))
-	x := newExtIssuer(t)
-	evil := newWatched(t)
-	es := newGoKey(t, jwa.ES256, "es-1")
-	rs := newGoKey(t, jwa.RS256, "rs-1")
-	attacker := newGoKey(t, jwa.ES256, "evil-1")
-	x.setJWKS(jwksOf(t, es, rs))
+	x := verifytest.NewJWKSServer(t)
+	evil := verifytest.NewJWKSServer(t)
+	es := verifytest.NewKey(t, jwa.ES256, "es-1")
+	rs := verifytest.NewKey(t, jwa.RS256, "rs-1")
+	attacker := verifytest.NewKey(t, jwa.ES256, "evil-1")
+	x.SetBody(verifytest.JWKS(t, es, rs))
 	trust := e.trust(x, directory.JWTIssuer{Audience: "ssobroker-ci", ServiceAccountID: e.sa.ID})
 
 	claims := func(edit func(c map[string]any)) map[string]any {
@@ -435,19 +290,19 @@ func TestExternalJWTForgeriesAreRefused(t *testing.T) {
 		return c
 	}
 	now := e.clock.Now().Unix()
-	good := es.sign(t, claims(nil), nil)
+	good := signJWT(t, es, claims(nil), nil)
 	if resp, body := e.post(tokens.PathToken, jwtBearerForm(good), "", ""); resp.StatusCode != http.StatusOK {
 		t.Fatalf("the good token was refused: %d %v", resp.StatusCode, body)
 	}
 	gp := strings.Split(good, ".")
-	other := strings.Split(es.sign(t, claims(func(c map[string]any) { c["sub"] = "repo:evil/app" }), nil), ".")
-	ecPub, _ := x509.MarshalPKIXPublicKey(&es.raw.(*ecdsa.PrivateKey).PublicKey)
+	other := strings.Split(signJWT(t, es, claims(func(c map[string]any) { c["sub"] = "repo:evil/app" }), nil), ".")
+	ecPub, _ := x509.MarshalPKIXPublicKey(&es.Raw.(*ecdsa.PrivateKey).PublicKey)
 	ecPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: ecPub})
-	rsPub, _ := x509.MarshalPKIXPublicKey(&rs.raw.(*rsa.PrivateKey).PublicKey)
+	rsPub, _ := x509.MarshalPKIXPublicKey(&rs.Raw.(*rsa.PrivateKey).PublicKey)
 	rsPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: rsPub})
-	esJWK, _ := json.Marshal(es.pub)
+	esJWK, _ := json.Marshal(es.Public)
 	var attackerJWK map[string]any
-	b, _ := json.Marshal(attacker.pub)
+	b, _ := json.Marshal(attacker.Public)
 	_ = json.Unmarshal(b, &attackerJWK)
 	hdr := func(m map[string]any) map[string]any {
 		out := map[string]any{"alg": "ES256", "typ": "JWT", "kid": "es-1"}
@@ -462,51 +317,51 @@ func TestExternalJWTForgeriesAreRefused(t *testing.T) {
 	}
 
 	cases := []struct{ name, token, reason string }{
-		{"alg none, empty signature", rawToken(hdr(map[string]any{"alg": "none"}), claims(nil), nil), "unsigned"},
-		{"alg none, with signature", rawToken(hdr(map[string]any{"alg": "none"}), claims(nil), []byte("x")), "unsigned"},
-		{"alg NoNe", rawToken(hdr(map[string]any{"alg": "NoNe"}), claims(nil), []byte("x")), "unsigned"},
-		{"alg missing", rawToken(hdr(map[string]any{"alg": nil}), claims(nil), []byte("x")), "unsigned"},
-		{"HS256 keyed with the EC public key PEM", hmacToken(t, ecPEM, claims(nil), "es-1"), "algorithm_not_allowed"},
-		{"HS256 keyed with the RSA public key PEM", hmacToken(t, rsPEM, claims(nil), "rs-1"), "algorithm_not_allowed"},
-		{"HS256 keyed with the public JWK JSON", hmacToken(t, esJWK, claims(nil), "es-1"), "algorithm_not_allowed"},
-		{"unknown kid", attacker.sign(t, claims(nil), nil), "unknown_kid"},
-		{"kid path traversal", attacker.sign(t, claims(nil), map[string]any{"kid": "../../../dev/null"}), "unknown_kid"},
-		{"kid URL", attacker.sign(t, claims(nil), map[string]any{"kid": evil.srv.URL}), "unknown_kid"},
-		{"kid too long", attacker.sign(t, claims(nil), map[string]any{"kid": strings.Repeat("a", 300)}), "malformed"},
-		{"issuer's kid, attacker's signature", attacker.sign(t, claims(nil), map[string]any{"kid": "es-1"}), "bad_signature"},
-		{"no kid with several keys", es.sign(t, claims(nil), map[string]any{"kid": nil}), "kid_required"},
-		{"expired", es.sign(t, claims(func(c map[string]any) { c["exp"] = now - 61 }), nil), "expired"},
-		{"nbf in the future", es.sign(t, claims(func(c map[string]any) { c["nbf"] = now + 120 }), nil), "not_yet_valid"},
-		{"iat in the future", es.sign(t, claims(func(c map[string]any) { c["iat"] = now + 120 }), nil), "issued_in_future"},
-		{"missing exp", es.sign(t, claims(func(c map[string]any) { delete(c, "exp") }), nil), "missing_claim"},
-		{"exp not a number", es.sign(t, claims(func(c map[string]any) { c["exp"] = "tomorrow" }), nil), "malformed"},
-		{"missing sub", es.sign(t, claims(func(c map[string]any) { delete(c, "sub") }), nil), "missing_claim"},
-		{"wrong iss (nobody trusts it)", es.sign(t, claims(func(c map[string]any) { c["iss"] = "https://evil.example.com" }), nil), "untrusted_issuer"},
-		{"iss with a trailing slash", es.sign(t, claims(func(c map[string]any) { c["iss"] = x.srv.URL + "/" }), nil), "untrusted_issuer"},
-		{"missing iss", es.sign(t, claims(func(c map[string]any) { delete(c, "iss") }), nil), "missing_claim"},
-		{"wrong aud", es.sign(t, claims(func(c map[string]any) { c["aud"] = "cli_other" }), nil), "wrong_audience"},
-		{"no aud", es.sign(t, claims(func(c map[string]any) { delete(c, "aud") }), nil), "wrong_audience"},
-		{"aud of wrong type", es.sign(t, claims(func(c map[string]any) { c["aud"] = 5 }), nil), "wrong_audience"},
-		{"jku to a watched URL", attacker.sign(t, claims(nil), map[string]any{"jku": evil.srv.URL}), "forbidden_header"},
-		{"jku with the issuer's kid", attacker.sign(t, claims(nil), map[string]any{"jku": evil.srv.URL, "kid": "es-1"}), "forbidden_header"},
-		{"x5u to a watched URL", attacker.sign(t, claims(nil), map[string]any{"x5u": evil.srv.URL}), "forbidden_header"},
-		{"embedded jwk", attacker.sign(t, claims(nil), map[string]any{"jwk": attacker.pub}), "forbidden_header"},
-		{"embedded jwk, issuer's kid", rawToken(hdr(map[string]any{"jwk": attackerJWK}), claims(nil), []byte("x")), "forbidden_header"},
-		{"x5c", rawToken(hdr(map[string]any{"x5c": []string{"MIIB"}}), claims(nil), []byte("x")), "forbidden_header"},
-		{"JKU in upper case", rawToken(hdr(map[string]any{"JKU": evil.srv.URL}), claims(nil), []byte("x")), "forbidden_header"},
-		{"crit", rawToken(hdr(map[string]any{"crit": []string{"exp"}, "exp": 1}), claims(nil), []byte("x")), "forbidden_header"},
-		{"b64 false", rawToken(hdr(map[string]any{"b64": false}), claims(nil), []byte("x")), "forbidden_header"},
+		{"alg none, empty signature", verifytest.Compact(t, hdr(map[string]any{"alg": "none"}), claims(nil), nil), "unsigned"},
+		{"alg none, with signature", verifytest.Compact(t, hdr(map[string]any{"alg": "none"}), claims(nil), []byte("x")), "unsigned"},
+		{"alg NoNe", verifytest.Compact(t, hdr(map[string]any{"alg": "NoNe"}), claims(nil), []byte("x")), "unsigned"},
+		{"alg missing", verifytest.Compact(t, hdr(map[string]any{"alg": nil}), claims(nil), []byte("x")), "unsigned"},
+		{"HS256 keyed with the EC public key PEM", verifytest.Sign(t, jwa.HS256, ecPEM, claims(nil), map[string]any{"kid": "es-1"}), "algorithm_not_allowed"},
+		{"HS256 keyed with the RSA public key PEM", verifytest.Sign(t, jwa.HS256, rsPEM, claims(nil), map[string]any{"kid": "rs-1"}), "algorithm_not_allowed"},
+		{"HS256 keyed with the public JWK JSON", verifytest.Sign(t, jwa.HS256, esJWK, claims(nil), map[string]any{"kid": "es-1"}), "algorithm_not_allowed"},
+		{"unknown kid", signJWT(t, attacker, claims(nil), nil), "unknown_kid"},
+		{"kid path traversal", signJWT(t, attacker, claims(nil), map[string]any{"kid": "../../../dev/null"}), "unknown_kid"},
+		{"kid URL", signJWT(t, attacker, claims(nil), map[string]any{"kid": evil.URL}), "unknown_kid"},
+		{"kid too long", signJWT(t, attacker, claims(nil), map[string]any{"kid": strings.Repeat("a", 300)}), "malformed"},
+		{"issuer's kid, attacker's signature", signJWT(t, attacker, claims(nil), map[string]any{"kid": "es-1"}), "bad_signature"},
+		{"no kid with several keys", signJWT(t, es, claims(nil), map[string]any{"kid": nil}), "kid_required"},
+		{"expired", signJWT(t, es, claims(func(c map[string]any) { c["exp"] = now - 61 }), nil), "expired"},
+		{"nbf in the future", signJWT(t, es, claims(func(c map[string]any) { c["nbf"] = now + 120 }), nil), "not_yet_valid"},
+		{"iat in the future", signJWT(t, es, claims(func(c map[string]any) { c["iat"] = now + 120 }), nil), "issued_in_future"},
+		{"missing exp", signJWT(t, es, claims(func(c map[string]any) { delete(c, "exp") }), nil), "missing_claim"},
+		{"exp not a number", signJWT(t, es, claims(func(c map[string]any) { c["exp"] = "tomorrow" }), nil), "malformed"},
+		{"missing sub", signJWT(t, es, claims(func(c map[string]any) { delete(c, "sub") }), nil), "missing_claim"},
+		{"wrong iss (nobody trusts it)", signJWT(t, es, claims(func(c map[string]any) { c["iss"] = "https://evil.example.com" }), nil), "untrusted_issuer"},
+		{"iss with a trailing slash", signJWT(t, es, claims(func(c map[string]any) { c["iss"] = x.URL + "/" }), nil), "untrusted_issuer"},
+		{"missing iss", signJWT(t, es, claims(func(c map[string]any) { delete(c, "iss") }), nil), "missing_claim"},
+		{"wrong aud", signJWT(t, es, claims(func(c map[string]any) { c["aud"] = "cli_other" }), nil), "wrong_audience"},
+		{"no aud", signJWT(t, es, claims(func(c map[string]any) { delete(c, "aud") }), nil), "wrong_audience"},
+		{"aud of wrong type", signJWT(t, es, claims(func(c map[string]any) { c["aud"] = 5 }), nil), "wrong_audience"},
+		{"jku to a watched URL", signJWT(t, attacker, claims(nil), map[string]any{"jku": evil.URL}), "forbidden_header"},
+		{"jku with the issuer's kid", signJWT(t, attacker, claims(nil), map[string]any{"jku": evil.URL, "kid": "es-1"}), "forbidden_header"},
+		{"x5u to a watched URL", signJWT(t, attacker, claims(nil), map[string]any{"x5u": evil.URL}), "forbidden_header"},
+		{"embedded jwk", signJWT(t, attacker, claims(nil), map[string]any{"jwk": attacker.Public}), "forbidden_header"},
+		{"embedded jwk, issuer's kid", verifytest.Compact(t, hdr(map[string]any{"jwk": attackerJWK}), claims(nil), []byte("x")), "forbidden_header"},
+		{"x5c", verifytest.Compact(t, hdr(map[string]any{"x5c": []string{"MIIB"}}), claims(nil), []byte("x")), "forbidden_header"},
+		{"JKU in upper case", verifytest.Compact(t, hdr(map[string]any{"JKU": evil.URL}), claims(nil), []byte("x")), "forbidden_header"},
+		{"crit", verifytest.Compact(t, hdr(map[string]any{"crit": []string{"exp"}, "exp": 1}), claims(nil), []byte("x")), "forbidden_header"},
+		{"b64 false", verifytest.Compact(t, hdr(map[string]any{"b64": false}), claims(nil), []byte("x")), "forbidden_header"},
 		{"claims swapped (tampered payload)", gp[0] + "." + other[1] + "." + gp[2], "bad_signature"},
 		{"tampered header", b64enc(`{"alg":"ES256","kid":"es-1","typ":"JWT","x":1}`) + "." + gp[1] + "." + gp[2], "bad_signature"},
 		{"signature of another token", gp[0] + "." + gp[1] + "." + other[2], "bad_signature"},
 		{"truncated signature", gp[0] + "." + gp[1] + "." + gp[2][:40], "bad_signature"},
-		{"RS256 header with the issuer's EC kid", newGoKey(t, jwa.RS256, "es-1").sign(t, claims(nil), nil), "algorithm_mismatch"},
-		{"ES256 header with the issuer's RSA kid", attacker.sign(t, claims(nil), map[string]any{"kid": "rs-1"}), "algorithm_mismatch"},
-		{"ES384 header with the issuer's ES256 kid", rawToken(hdr(map[string]any{"alg": "ES384"}), claims(nil), make([]byte, 96)), "algorithm_mismatch"},
-		{"empty kid", rawToken(hdr(map[string]any{"kid": ""}), claims(nil), []byte("x")), "malformed"},
-		{"numeric kid", rawToken(hdr(map[string]any{"kid": 1}), claims(nil), []byte("x")), "malformed"},
-		{"signed non-JSON payload", es.sign(t, []byte("hello"), nil), "malformed"},
-		{"signed JSON array payload", es.sign(t, []byte("[1,2]"), nil), "malformed"},
+		{"RS256 header with the issuer's EC kid", signJWT(t, verifytest.NewKey(t, jwa.RS256, "es-1"), claims(nil), nil), "algorithm_mismatch"},
+		{"ES256 header with the issuer's RSA kid", signJWT(t, attacker, claims(nil), map[string]any{"kid": "rs-1"}), "algorithm_mismatch"},
+		{"ES384 header with the issuer's ES256 kid", verifytest.Compact(t, hdr(map[string]any{"alg": "ES384"}), claims(nil), make([]byte, 96)), "algorithm_mismatch"},
+		{"empty kid", verifytest.Compact(t, hdr(map[string]any{"kid": ""}), claims(nil), []byte("x")), "malformed"},
+		{"numeric kid", verifytest.Compact(t, hdr(map[string]any{"kid": 1}), claims(nil), []byte("x")), "malformed"},
+		{"signed non-JSON payload", signJWT(t, es, []byte("hello"), nil), "malformed"},
+		{"signed JSON array payload", signJWT(t, es, []byte("[1,2]"), nil), "malformed"},
 		{"empty", "", "malformed"},
 		{"two dots only", "..", "malformed"},
 		{"one dot", "a.b", "malformed"},
@@ -545,7 +400,7 @@ func TestExternalJWTForgeriesAreRefused(t *testing.T) {
 			}
 		})
 	}
-	if n := evil.hits.Load(); n != 0 {
+	if n := evil.Requests.Load(); n != 0 {
 		t.Fatalf("a jku/x5u/kid URL was fetched %d times", n)
 	}
 	fs, err := store.ListJWTIssuerFailures(context.Background(), e.org.ID, trust.ID)
@@ -570,36 +425,36 @@ func TestExternalJWTForgeriesAreRefused(t *testing.T) {
 func TestExternalJWKSRefreshIsBoundedAndSurvivesOutages(t *testing.T) {
 	store := directorytest.SQLite(t)
 	e := newEnv(t, store, withExternalJWTs(store))
-	x := newExtIssuer(t)
-	k1 := newGoKey(t, jwa.ES256, "k1")
-	k2 := newGoKey(t, jwa.ES256, "k2")
-	x.setJWKS(jwksOf(t, k1))
+	x := verifytest.NewJWKSServer(t)
+	k1 := verifytest.NewKey(t, jwa.ES256, "k1")
+	k2 := verifytest.NewKey(t, jwa.ES256, "k2")
+	x.SetBody(verifytest.JWKS(t, k1))
 	e.trust(x, directory.JWTIssuer{Audience: "ssobroker-ci", ServiceAccountID: e.sa.ID})
-	bearer := func(k *goKey) int {
-		resp, _ := e.post(tokens.PathToken, jwtBearerForm(k.sign(t, e.claimsFor(x, "ssobroker-ci", "repo:acme/app", nil), nil)), "", "")
+	bearer := func(k *verifytest.Key) int {
+		resp, _ := e.post(tokens.PathToken, jwtBearerForm(signJWT(t, k, e.claimsFor(x, "ssobroker-ci", "repo:acme/app", nil), nil)), "", "")
 		return resp.StatusCode
 	}
 	if s := bearer(k1); s != http.StatusOK {
 		t.Fatalf("known key: %d", s)
 	}
 	for i := range 50 {
-		forged := newGoKey(t, jwa.ES256, "forged-"+strings.Repeat("x", i%20))
+		forged := verifytest.NewKey(t, jwa.ES256, "forged-"+strings.Repeat("x", i%20))
 		if s := bearer(forged); s != http.StatusBadRequest {
 			t.Fatalf("unknown kid: %d", s)
 		}
 	}
-	if n := x.jwksHits.Load(); n > 2 {
+	if n := x.Hits.Load(); n > 2 {
 		t.Fatalf("50 unknown kids caused %d JWKS fetches, want at most 2 within 30 s", n)
 	}
 	// k2 is published; within the bound it is not fetched, after it it is.
-	x.setJWKS(jwksOf(t, k1, k2))
+	x.SetBody(verifytest.JWKS(t, k1, k2))
 	e.clock.Advance(31 * time.Second)
 	if s := bearer(k2); s != http.StatusOK {
 		t.Fatalf("a newly published key after the refresh bound: %d", s)
 	}
-	before := x.jwksHits.Load()
+	before := x.Hits.Load()
 	// The endpoint goes down and the cache goes stale: last good keys verify.
-	x.down.Store(true)
+	x.Update(func(s *verifytest.JWKSState) { s.Status = http.StatusServiceUnavailable })
 	e.clock.Advance(10 * time.Minute)
 	for range 3 {
 		if s := bearer(k1); s != http.StatusOK {
@@ -609,7 +464,7 @@ func TestExternalJWKSRefreshIsBoundedAndSurvivesOutages(t *testing.T) {
 			t.Fatalf("last good key while the JWKS is down: %d", s)
 		}
 	}
-	if n := x.jwksHits.Load() - before; n > 1 {
+	if n := x.Hits.Load() - before; n > 1 {
 		t.Fatalf("%d fetches of a down JWKS in one refresh interval, want at most 1", n)
 	}
 }

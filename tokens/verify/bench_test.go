@@ -11,14 +11,16 @@ import (
 	"testing"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
+
+	"github.com/ssobroker/ssobroker/tokens/verify/verifytest"
 )
 
 // benchToken is a realistic access token: a platform member with three
 // workspaces (validClaims), ES256, about 800 bytes.
 func benchToken(b *testing.B) (*Verifier, string) {
-	k := newTestKey(b, jwa.ES256, "2026-03-01-ec")
+	k := verifytest.NewKey(b, jwa.ES256, "2026-03-01-ec")
 	v := newTestVerifier(b, staticKeys(k), nil)
-	tok := k.signToken(b, validClaims(), nil)
+	tok := signToken(b, k, validClaims(), nil)
 	if _, err := v.Verify(context.Background(), tok); err != nil {
 		b.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/ssobroker/ssobroker/directory/access"
+	"github.com/ssobroker/ssobroker/tokens/verify/verifytest"
 )
 
 type errorJSON struct {
@@ -58,9 +59,9 @@ func serve(t *testing.T, v *Verifier, headers []string, extra ...func(http.Handl
 }
 
 func TestMiddlewareAcceptsBearerInAnyCaseAndBareTokens(t *testing.T) {
-	k := newTestKey(t, jwa.ES256, "ec-1")
+	k := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	v := newTestVerifier(t, staticKeys(k), nil)
-	tok := k.signToken(t, validClaims(), nil)
+	tok := signToken(t, k, validClaims(), nil)
 	for _, h := range []string{"Bearer " + tok, "bearer " + tok, "BEARER " + tok, "Bearer   " + tok + " ", "Bearer\t" + tok, tok, " " + tok} {
 		rec, _ := serve(t, v, []string{h})
 		if rec.Code != http.StatusOK || rec.Body.String() != "usr_ada" {
@@ -86,19 +87,19 @@ func TestMiddlewareChallengesRequestsWithoutToken(t *testing.T) {
 }
 
 func TestMiddlewareRefusesInvalidTokens(t *testing.T) {
-	k := newTestKey(t, jwa.ES256, "ec-1")
+	k := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	v := newTestVerifier(t, staticKeys(k), func(c *Config) { c.Realm = "opik" })
 	expired := validClaims()
 	expired.ExpiresAt = testNow.Add(-time.Hour).Unix()
 	cases := []struct {
 		header, reason string
 	}{
-		{"Bearer " + k.signToken(t, expired, nil), "token expired"},
-		{k.signToken(t, expired, nil), "token expired"},
+		{"Bearer " + signToken(t, k, expired, nil), "token expired"},
+		{signToken(t, k, expired, nil), "token expired"},
 		{"Bearer not-a-jwt", "malformed token"},
 		{`Bearer a"b\c.d.e`, "malformed token"},
 		{"Basic dXNlcjpwYXNz", "unsupported authorization scheme; use Bearer"},
-		{"Bearer " + k.signToken(t, validClaims(), map[string]any{"typ": "JWT"}), "wrong token type"},
+		{"Bearer " + signToken(t, k, validClaims(), map[string]any{"typ": "JWT"}), "wrong token type"},
 	}
 	for _, tc := range cases {
 		rec, body := serve(t, v, []string{tc.header})
@@ -116,9 +117,9 @@ func TestMiddlewareRefusesInvalidTokens(t *testing.T) {
 }
 
 func TestMiddlewareRefusesTwoAuthorizationHeaders(t *testing.T) {
-	k := newTestKey(t, jwa.ES256, "ec-1")
+	k := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	v := newTestVerifier(t, staticKeys(k), nil)
-	tok := k.signToken(t, validClaims(), nil)
+	tok := signToken(t, k, validClaims(), nil)
 	rec, body := serve(t, v, []string{"Bearer " + tok, "Bearer " + tok})
 	if rec.Code != http.StatusBadRequest || body.Error.Code != "invalid_request" ||
 		!strings.Contains(rec.Header().Get("WWW-Authenticate"), `error="invalid_request"`) {
@@ -127,11 +128,11 @@ func TestMiddlewareRefusesTwoAuthorizationHeaders(t *testing.T) {
 }
 
 func TestMiddlewareAnswers503WhenKeysAreUnavailable(t *testing.T) {
-	k := newTestKey(t, jwa.ES256, "ec-1")
+	k := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	v := newTestVerifier(t, KeySourceFunc(func(context.Context, string) (jwk.Key, error) {
 		return nil, errors.Join(ErrKeysUnavailable, errors.New("connection refused"))
 	}), nil)
-	rec, body := serve(t, v, []string{"Bearer " + k.signToken(t, validClaims(), nil)})
+	rec, body := serve(t, v, []string{"Bearer " + signToken(t, k, validClaims(), nil)})
 	if rec.Code != http.StatusServiceUnavailable || body.Error.Code != "unavailable" || rec.Header().Get("Retry-After") == "" {
 		t.Fatalf("%d %+v", rec.Code, body)
 	}
@@ -144,13 +145,13 @@ func TestQuotableStripsWhatCouldBreakTheChallenge(t *testing.T) {
 }
 
 func TestRequirePermission(t *testing.T) {
-	k := newTestKey(t, jwa.ES256, "ec-1")
+	k := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	v := newTestVerifier(t, staticKeys(k), nil)
-	member := k.signToken(t, validClaims(), nil) // platform member, owner of research, member of prod
+	member := signToken(t, k, validClaims(), nil) // platform member, owner of research, member of prod
 	adminClaims := validClaims()
 	adminClaims.Org.Role = access.RoleAdmin
 	adminClaims.Workspaces = nil
-	admin := k.signToken(t, adminClaims, nil)
+	admin := signToken(t, k, adminClaims, nil)
 	fromHeader := func(r *http.Request) string { return r.Header.Get("Comet-Workspace") }
 
 	cases := []struct {

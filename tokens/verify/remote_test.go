@@ -14,20 +14,22 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/ssobroker/ssobroker/tokens/verify/verifytest"
 )
 
 // remoteFixture is a verifier on a RemoteKeySet on a real HTTP JWKS, with an
 // adjustable clock shared by both.
 type remoteFixture struct {
-	srv *jwksServer
+	srv *verifytest.JWKSServer
 	rks *RemoteKeySet
 	v   *Verifier
-	clk *clock
+	clk *verifytest.Clock
 }
 
-func newRemoteFixture(t *testing.T, cfg RemoteKeySetConfig, keys ...*testKey) *remoteFixture {
+func newRemoteFixture(t *testing.T, cfg RemoteKeySetConfig, keys ...*verifytest.Key) *remoteFixture {
 	t.Helper()
-	f := &remoteFixture{srv: newJWKSServer(t, keys...), clk: newClock()}
+	f := &remoteFixture{srv: verifytest.NewJWKSServer(t, keys...), clk: verifytest.NewClock(testNow)}
 	cfg.Now = f.clk.Now
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -40,23 +42,23 @@ func newRemoteFixture(t *testing.T, cfg RemoteKeySetConfig, keys ...*testKey) *r
 }
 
 // verify checks a fresh token signed by k at the fixture's current time.
-func (f *remoteFixture) verify(t *testing.T, k *testKey) error {
+func (f *remoteFixture) verify(t *testing.T, k *verifytest.Key) error {
 	t.Helper()
 	c := validClaims()
 	now := f.clk.Now()
 	c.IssuedAt, c.ExpiresAt = now.Unix(), now.Add(10*time.Minute).Unix()
-	_, err := f.v.Verify(context.Background(), k.signToken(t, c, nil))
+	_, err := f.v.Verify(context.Background(), signToken(t, k, c, nil))
 	f.rks.settle() // let a background revalidation finish before counting hits
 	return err
 }
 
 func TestRemoteKeySetPicksUpRotatedKey(t *testing.T) {
-	old := newTestKey(t, jwa.ES256, "2026-01")
-	next := newTestKey(t, jwa.ES256, "2026-02")
+	old := verifytest.NewKey(t, jwa.ES256, "2026-01")
+	next := verifytest.NewKey(t, jwa.ES256, "2026-02")
 	f := newRemoteFixture(t, RemoteKeySetConfig{}, old)
 	must(t, f.verify(t, old))
 
-	f.srv.setKeys(t, old, next)
+	f.srv.SetKeys(t, old, next)
 	// Within MinRefreshInterval of the last fetch the new kid is not
 	// fetched for (it should have been published a cache lifetime ahead).
 	f.clk.Advance(DefaultMinRefreshInterval - time.Second)
@@ -70,13 +72,13 @@ func TestRemoteKeySetPicksUpRotatedKey(t *testing.T) {
 	if err := f.verify(t, old); err != nil {
 		t.Fatalf("old key during overlap: %v", err)
 	}
-	if n := f.srv.hits.Load(); n != 2 {
+	if n := f.srv.Hits.Load(); n != 2 {
 		t.Fatalf("JWKS fetched %d times, want 2", n)
 	}
 
 	// Retiring the old key removes it once the cache has been revalidated
 	// (the lookup that finds the cache stale is still served from it).
-	f.srv.setKeys(t, next)
+	f.srv.SetKeys(t, next)
 	f.clk.Advance(DefaultCacheMaxAge + time.Second)
 	if err := f.verify(t, old); err != nil {
 		t.Fatalf("stale-while-revalidate: %v", err)
@@ -90,30 +92,30 @@ func TestRemoteKeySetPicksUpRotatedKey(t *testing.T) {
 }
 
 func TestRemoteKeySetKeepsLastGoodKeysWhenEndpointFails(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
-	failures := map[string]func(s *jwksServer){
-		"500":            func(s *jwksServer) { s.status = http.StatusInternalServerError },
-		"404":            func(s *jwksServer) { s.status = http.StatusNotFound },
-		"garbage":        func(s *jwksServer) { s.body, s.etag = []byte("<html>oops</html>"), `"g"` },
-		"truncated JSON": func(s *jwksServer) { s.body, s.etag = s.body[:len(s.body)/2], `"t"` },
-		"empty key set":  func(s *jwksServer) { s.body, s.etag = []byte(`{"keys":[]}`), `"e"` },
-		"only an oct key": func(s *jwksServer) {
-			s.body, s.etag = []byte(`{"keys":[{"kty":"oct","kid":"ec-1","k":"c2VjcmV0"}]}`), `"o"`
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
+	failures := map[string]func(s *verifytest.JWKSState){
+		"500":            func(s *verifytest.JWKSState) { s.Status = http.StatusInternalServerError },
+		"404":            func(s *verifytest.JWKSState) { s.Status = http.StatusNotFound },
+		"garbage":        func(s *verifytest.JWKSState) { s.Body, s.ETag = []byte("<html>oops</html>"), `"g"` },
+		"truncated JSON": func(s *verifytest.JWKSState) { s.Body, s.ETag = s.Body[:len(s.Body)/2], `"t"` },
+		"empty key set":  func(s *verifytest.JWKSState) { s.Body, s.ETag = []byte(`{"keys":[]}`), `"e"` },
+		"only an oct key": func(s *verifytest.JWKSState) {
+			s.Body, s.ETag = []byte(`{"keys":[{"kty":"oct","kid":"ec-1","k":"c2VjcmV0"}]}`), `"o"`
 		},
-		"oversized": func(s *jwksServer) {
-			s.body, s.etag = []byte(`{"keys":[],"pad":"`+strings.Repeat("a", DefaultMaxJWKSBytes)+`"}`), `"big"`
+		"oversized": func(s *verifytest.JWKSState) {
+			s.Body, s.ETag = []byte(`{"keys":[],"pad":"`+strings.Repeat("a", DefaultMaxJWKSBytes)+`"}`), `"big"`
 		},
 	}
 	for name, fail := range failures {
 		t.Run(name, func(t *testing.T) {
 			f := newRemoteFixture(t, RemoteKeySetConfig{}, ec)
 			must(t, f.verify(t, ec))
-			f.srv.set(fail)
+			f.srv.Update(fail)
 			f.clk.Advance(DefaultCacheMaxAge + time.Second)
 			if err := f.verify(t, ec); err != nil {
 				t.Fatalf("known key refused while the endpoint fails: %v", err)
 			}
-			if n := f.srv.hits.Load(); n != 2 {
+			if n := f.srv.Hits.Load(); n != 2 {
 				t.Fatalf("hits = %d, want 2 (one revalidation attempt)", n)
 			}
 			if err := f.rks.Refresh(context.Background()); err == nil {
@@ -125,7 +127,7 @@ func TestRemoteKeySetKeepsLastGoodKeysWhenEndpointFails(t *testing.T) {
 					t.Fatalf("known key refused while the endpoint fails: %v", err)
 				}
 			}
-			if n := f.srv.hits.Load(); n > 3+4 {
+			if n := f.srv.Hits.Load(); n > 3+4 {
 				t.Fatalf("hits = %d: failures are retried more than once per MinRefreshInterval", n)
 			}
 		})
@@ -133,7 +135,7 @@ func TestRemoteKeySetKeepsLastGoodKeysWhenEndpointFails(t *testing.T) {
 }
 
 func TestRemoteKeySetStopsWhenEndpointRefusesConnections(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	f := newRemoteFixture(t, RemoteKeySetConfig{}, ec)
 	must(t, f.verify(t, ec))
 	f.srv.Close()
@@ -144,24 +146,24 @@ func TestRemoteKeySetStopsWhenEndpointRefusesConnections(t *testing.T) {
 }
 
 func TestRemoteKeySetRateLimitsUnknownKIDRefreshes(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	f := newRemoteFixture(t, RemoteKeySetConfig{}, ec)
 	must(t, f.verify(t, ec))
-	forger := newTestKey(t, jwa.ES256, "x")
+	forger := verifytest.NewKey(t, jwa.ES256, "x")
 	for i := range 200 {
-		tok := forger.signToken(t, validClaims(), map[string]any{"kid": "forged-" + strings.Repeat("x", i%50)})
+		tok := signToken(t, forger, validClaims(), map[string]any{"kid": "forged-" + strings.Repeat("x", i%50)})
 		if _, err := f.v.Verify(context.Background(), tok); !errors.Is(err, ErrUnknownKey) {
 			t.Fatalf("forged kid: err = %v", err)
 		}
 	}
-	if n := f.srv.hits.Load(); n != 1 {
+	if n := f.srv.Hits.Load(); n != 1 {
 		t.Fatalf("200 forged kids caused %d fetches, want none beyond the first", n-1)
 	}
 	f.clk.Advance(DefaultMinRefreshInterval)
 	for range 50 {
-		_, _ = f.v.Verify(context.Background(), forger.signToken(t, validClaims(), map[string]any{"kid": "forged"}))
+		_, _ = f.v.Verify(context.Background(), signToken(t, forger, validClaims(), map[string]any{"kid": "forged"}))
 	}
-	if n := f.srv.hits.Load(); n != 2 {
+	if n := f.srv.Hits.Load(); n != 2 {
 		t.Fatalf("after one interval: %d fetches, want 2", n)
 	}
 	if err := f.verify(t, ec); err != nil {
@@ -170,19 +172,19 @@ func TestRemoteKeySetRateLimitsUnknownKIDRefreshes(t *testing.T) {
 }
 
 func TestRemoteKeySetHonorsCustomMinRefreshInterval(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	f := newRemoteFixture(t, RemoteKeySetConfig{MinRefreshInterval: 5 * time.Second}, ec)
 	must(t, f.verify(t, ec))
 	f.clk.Advance(5 * time.Second)
 	_, _ = f.rks.LookupKey(context.Background(), "nope")
 	_, _ = f.rks.LookupKey(context.Background(), "nope")
-	if n := f.srv.hits.Load(); n != 2 {
+	if n := f.srv.Hits.Load(); n != 2 {
 		t.Fatalf("hits = %d, want 2", n)
 	}
 }
 
 func TestRemoteKeySetSharesOneFetchAcrossConcurrentLookups(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	f := newRemoteFixture(t, RemoteKeySetConfig{}, ec)
 	release := make(chan struct{})
 	slow := f.srv.Config.Handler
@@ -204,34 +206,33 @@ func TestRemoteKeySetSharesOneFetchAcrossConcurrentLookups(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := f.srv.hits.Load(); n != 1 {
+	if n := f.srv.Hits.Load(); n != 1 {
 		t.Fatalf("32 concurrent cold lookups caused %d fetches, want 1", n)
 	}
 }
 
 func TestRemoteKeySetRevalidatesWithETag(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	f := newRemoteFixture(t, RemoteKeySetConfig{}, ec)
 	must(t, f.verify(t, ec))
 	f.clk.Advance(DefaultCacheMaxAge + time.Second)
 	must(t, f.verify(t, ec))
-	f.srv.mu.Lock()
-	inm := append([]string(nil), f.srv.ifNoneMatch...)
-	etag := f.srv.etag
-	f.srv.mu.Unlock()
+	inm := f.srv.IfNoneMatch()
+	var etag string
+	f.srv.Update(func(s *verifytest.JWKSState) { etag = s.ETag })
 	if len(inm) != 2 || inm[0] != "" || inm[1] != etag {
 		t.Fatalf("If-None-Match sent: %q, want [\"\" %q]", inm, etag)
 	}
 	// The 304 renewed freshness: no fetch within the next max-age.
 	f.clk.Advance(DefaultCacheMaxAge - time.Second)
 	must(t, f.verify(t, ec))
-	if n := f.srv.hits.Load(); n != 2 {
+	if n := f.srv.Hits.Load(); n != 2 {
 		t.Fatalf("hits = %d, want 2", n)
 	}
 }
 
 func TestRemoteKeySetHonorsCacheControl(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	cases := []struct {
 		cacheControl string
 		fresh        time.Duration
@@ -247,16 +248,16 @@ func TestRemoteKeySetHonorsCacheControl(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.cacheControl, func(t *testing.T) {
 			f := newRemoteFixture(t, RemoteKeySetConfig{}, ec)
-			f.srv.set(func(s *jwksServer) { s.cacheControl = tc.cacheControl })
+			f.srv.Update(func(s *verifytest.JWKSState) { s.CacheControl = tc.cacheControl })
 			must(t, f.verify(t, ec))
 			f.clk.Advance(tc.fresh - time.Second)
 			must(t, f.verify(t, ec))
-			if n := f.srv.hits.Load(); n != 1 {
+			if n := f.srv.Hits.Load(); n != 1 {
 				t.Fatalf("refetched before %v", tc.fresh)
 			}
 			f.clk.Advance(time.Second)
 			must(t, f.verify(t, ec))
-			if n := f.srv.hits.Load(); n != 2 {
+			if n := f.srv.Hits.Load(); n != 2 {
 				t.Fatalf("not revalidated after %v", tc.fresh)
 			}
 		})
@@ -264,19 +265,19 @@ func TestRemoteKeySetHonorsCacheControl(t *testing.T) {
 }
 
 func TestRemoteKeySetSkipsUnusableKeys(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	f := newRemoteFixture(t, RemoteKeySetConfig{}, ec)
-	good, err := jsonOf(ec.pub)
+	good, err := jsonOf(ec.Public)
 	must(t, err)
-	noKID := newTestKey(t, jwa.ES256, "")
-	must(t, noKID.pub.Remove(jwk.KeyIDKey))
-	noKIDJSON, err := jsonOf(noKID.pub)
+	noKID := verifytest.NewKey(t, jwa.ES256, "")
+	must(t, noKID.Public.Remove(jwk.KeyIDKey))
+	noKIDJSON, err := jsonOf(noKID.Public)
 	must(t, err)
-	encKey := newTestKey(t, jwa.ES256, "enc-1")
-	must(t, encKey.pub.Set(jwk.KeyUsageKey, jwk.ForEncryption))
-	encJSON, err := jsonOf(encKey.pub)
+	encKey := verifytest.NewKey(t, jwa.ES256, "enc-1")
+	must(t, encKey.Public.Set(jwk.KeyUsageKey, jwk.ForEncryption))
+	encJSON, err := jsonOf(encKey.Public)
 	must(t, err)
-	f.srv.setBody([]byte(`{"keys":[` + noKIDJSON + `,{"kty":"oct","kid":"hmac","k":"c2VjcmV0"},` + encJSON + `,` + good + `]}`))
+	f.srv.SetBody([]byte(`{"keys":[` + noKIDJSON + `,{"kty":"oct","kid":"hmac","k":"c2VjcmV0"},` + encJSON + `,` + good + `]}`))
 	must(t, f.verify(t, ec))
 	for _, kid := range []string{"hmac", "enc-1"} {
 		if _, err := f.rks.LookupKey(context.Background(), kid); !errors.Is(err, ErrUnknownKey) {
@@ -291,15 +292,15 @@ func jsonOf(k jwk.Key) (string, error) {
 }
 
 func TestRemoteKeySetReportsUnavailableBeforeFirstSuccess(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	f := newRemoteFixture(t, RemoteKeySetConfig{}, ec)
-	f.srv.set(func(s *jwksServer) { s.status = http.StatusBadGateway })
+	f.srv.Update(func(s *verifytest.JWKSState) { s.Status = http.StatusBadGateway })
 	err := f.verify(t, ec)
 	if !errors.Is(err, ErrKeysUnavailable) || errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("err = %v, want ErrKeysUnavailable only", err)
 	}
 	// Recovery is picked up after MinRefreshInterval.
-	f.srv.set(func(s *jwksServer) { s.status = 0 })
+	f.srv.Update(func(s *verifytest.JWKSState) { s.Status = 0 })
 	f.clk.Advance(DefaultMinRefreshInterval)
 	must(t, f.verify(t, ec))
 }
@@ -341,7 +342,7 @@ func TestRemoteKeySetGivesUpOnAHangingEndpoint(t *testing.T) {
 }
 
 func TestRemoteKeySetFetchSurvivesTheCallerGivingUp(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	f := newRemoteFixture(t, RemoteKeySetConfig{}, ec)
 	release := make(chan struct{})
 	h := f.srv.Config.Handler
@@ -361,7 +362,7 @@ func TestRemoteKeySetFetchSurvivesTheCallerGivingUp(t *testing.T) {
 	if _, err := f.rks.LookupKey(context.Background(), "ec-1"); err != nil {
 		t.Fatal(err)
 	}
-	if n := f.srv.hits.Load(); n != 1 {
+	if n := f.srv.Hits.Load(); n != 1 {
 		t.Fatalf("hits = %d", n)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ssobroker/ssobroker/tokens/verify/verifytest"
 )
 
 // introspectionStandIn answers RFC 7662 as the broker's /oauth2/introspect
@@ -107,15 +109,15 @@ func payloadOf(t *testing.T, token string) []byte {
 // revocationKit is a Verifier with an Introspector on the stand-in, both on
 // one test clock.
 type revocationKit struct {
-	key   *testKey
+	key   *verifytest.Key
 	in    *Introspector
 	v     *Verifier
-	clock *clock
+	clock *verifytest.Clock
 	s     *introspectionStandIn
 }
 
 func newRevocationKit(t *testing.T, mod func(*IntrospectionConfig)) *revocationKit {
-	k := &revocationKit{key: newTestKey(t, "ES256", "k1"), clock: newClock(), s: newIntrospectionStandIn(t)}
+	k := &revocationKit{key: verifytest.NewKey(t, "ES256", "k1"), clock: verifytest.NewClock(testNow), s: newIntrospectionStandIn(t)}
 	cfg := IntrospectionConfig{URL: k.s.srv.URL, ClientID: standInID, ClientSecret: standInSecret,
 		Interval: 10 * time.Second, Now: k.clock.Now}
 	if mod != nil {
@@ -134,7 +136,7 @@ func (k *revocationKit) token(t *testing.T, jti string, active bool) string {
 	c.JWTID = jti
 	c.ExpiresAt = testNow.Add(10 * time.Minute).Unix()
 	k.s.set(func(s *introspectionStandIn) { s.active[jti] = active })
-	return k.key.signToken(t, c, nil)
+	return signToken(t, k.key, c, nil)
 }
 
 func (k *revocationKit) verify(t *testing.T, tok string) error {
@@ -245,7 +247,7 @@ func TestBrokerUnreachableWithoutGraceOrWithFailOpen(t *testing.T) {
 		tok := k.token(t, "jti_f", true)
 		k.s.srv.Close()
 		must(t, k.verify(t, tok))
-		wantInvalid(t, k.v, k.key.signToken(t, map[string]any{"iss": testIssuer}, nil))
+		wantInvalid(t, k.v, signToken(t, k.key, map[string]any{"iss": testIssuer}, nil))
 	})
 }
 
@@ -278,10 +280,10 @@ func TestBadBrokerAnswersCannotDecide(t *testing.T) {
 // Forged tokens never reach the broker: the offline checks come first.
 func TestForgedTokenIsNotIntrospected(t *testing.T) {
 	k := newRevocationKit(t, nil)
-	other := newTestKey(t, "ES256", "k1")
+	other := verifytest.NewKey(t, "ES256", "k1")
 	c := validClaims()
 	k.s.set(func(s *introspectionStandIn) { s.active[c.JWTID] = true })
-	if _, err := k.v.Verify(context.Background(), other.signToken(t, c, nil)); !errors.Is(err, ErrInvalidToken) {
+	if _, err := k.v.Verify(context.Background(), signToken(t, other, c, nil)); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("forged: %v", err)
 	}
 	if n := k.s.calls.Load(); n != 0 {
@@ -340,7 +342,7 @@ func TestCredentialsPerOrg(t *testing.T) {
 	c.JWTID, c.Org.ID = "jti_j", "org_other"
 	k.s.set(func(s *introspectionStandIn) { s.active["jti_j"] = true })
 	var te *TokenError
-	if err := k.verify(t, k.key.signToken(t, c, nil)); !errors.As(err, &te) || !errors.Is(err, ErrRevoked) {
+	if err := k.verify(t, signToken(t, k.key, c, nil)); !errors.As(err, &te) || !errors.Is(err, ErrRevoked) {
 		t.Fatalf("a token of an org without credentials: %v, want refused", err)
 	}
 	if n := k.s.calls.Load(); n != 1 {

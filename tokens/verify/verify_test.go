@@ -16,41 +16,29 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/ssobroker/ssobroker/tokens/verify/verifytest"
 )
 
 // b64 encodes a token part.
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
-// compact assembles a token from a header, a payload and a signature,
-// without any signing: the forger's tool.
-func compact(t testing.TB, hdr map[string]any, payload any, sig []byte) string {
-	t.Helper()
-	h, err := json.Marshal(hdr)
-	must(t, err)
-	p, ok := payload.([]byte)
-	if !ok {
-		p, err = json.Marshal(payload)
-		must(t, err)
-	}
-	return b64(h) + "." + b64(p) + "." + b64(sig)
-}
-
 func parts(tok string) []string { return strings.Split(tok, ".") }
 
 func TestVerifyAcceptsEachDefaultAlgorithmOverRemoteJWKS(t *testing.T) {
-	keys := []*testKey{
-		newTestKey(t, jwa.ES256, "ec-1"),
-		newTestKey(t, jwa.EdDSA, "ed-1"),
-		newTestKey(t, jwa.RS256, "rsa-1"),
+	keys := []*verifytest.Key{
+		verifytest.NewKey(t, jwa.ES256, "ec-1"),
+		verifytest.NewKey(t, jwa.EdDSA, "ed-1"),
+		verifytest.NewKey(t, jwa.RS256, "rsa-1"),
 	}
-	srv := newJWKSServer(t, keys...)
+	srv := verifytest.NewJWKSServer(t, keys...)
 	rks, err := NewRemoteKeySet(srv.URL+JWKSPath, RemoteKeySetConfig{Now: func() time.Time { return testNow }})
 	must(t, err)
 	v := newTestVerifier(t, rks, nil)
 	for _, k := range keys {
-		t.Run(string(k.alg), func(t *testing.T) {
+		t.Run(string(k.Alg), func(t *testing.T) {
 			want := validClaims()
-			got, err := v.Verify(context.Background(), k.signToken(t, want, nil))
+			got, err := v.Verify(context.Background(), signToken(t, k, want, nil))
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -59,7 +47,7 @@ func TestVerifyAcceptsEachDefaultAlgorithmOverRemoteJWKS(t *testing.T) {
 			}
 		})
 	}
-	if n := srv.hits.Load(); n != 1 {
+	if n := srv.Hits.Load(); n != 1 {
 		t.Fatalf("JWKS fetched %d times, want 1 (cached)", n)
 	}
 }
@@ -67,10 +55,10 @@ func TestVerifyAcceptsEachDefaultAlgorithmOverRemoteJWKS(t *testing.T) {
 func TestVerifyInfersAlgorithmFromKeyTypeWhenKeyHasNoAlg(t *testing.T) {
 	for _, alg := range []jwa.SignatureAlgorithm{jwa.ES256, jwa.EdDSA, jwa.RS256} {
 		t.Run(string(alg), func(t *testing.T) {
-			k := newTestKey(t, alg, "k")
-			must(t, k.pub.Remove(jwk.AlgorithmKey))
+			k := verifytest.NewKey(t, alg, "k")
+			must(t, k.Public.Remove(jwk.AlgorithmKey))
 			v := newTestVerifier(t, staticKeys(k), nil)
-			if _, err := v.Verify(context.Background(), k.signToken(t, validClaims(), nil)); err != nil {
+			if _, err := v.Verify(context.Background(), signToken(t, k, validClaims(), nil)); err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
 		})
@@ -78,44 +66,44 @@ func TestVerifyInfersAlgorithmFromKeyTypeWhenKeyHasNoAlg(t *testing.T) {
 }
 
 func TestVerifyAcceptsTypeVariantsOfAtJWT(t *testing.T) {
-	k := newTestKey(t, jwa.ES256, "ec-1")
+	k := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	v := newTestVerifier(t, staticKeys(k), nil)
 	for _, typ := range []string{"at+jwt", "AT+JWT", "application/at+jwt", "Application/AT+JWT"} {
-		if _, err := v.Verify(context.Background(), k.signToken(t, validClaims(), map[string]any{"typ": typ})); err != nil {
+		if _, err := v.Verify(context.Background(), signToken(t, k, validClaims(), map[string]any{"typ": typ})); err != nil {
 			t.Errorf("typ %q: %v", typ, err)
 		}
 	}
 }
 
 func TestVerifyToleratesClockSkewWithinLeeway(t *testing.T) {
-	k := newTestKey(t, jwa.ES256, "ec-1")
+	k := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	v := newTestVerifier(t, staticKeys(k), nil)
 	c := validClaims()
 	c.ExpiresAt = testNow.Add(-29 * time.Second).Unix()
 	c.NotBefore = testNow.Add(29 * time.Second).Unix()
 	c.IssuedAt = testNow.Add(29 * time.Second).Unix()
-	if _, err := v.Verify(context.Background(), k.signToken(t, c, nil)); err != nil {
+	if _, err := v.Verify(context.Background(), signToken(t, k, c, nil)); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	strict := newTestVerifier(t, staticKeys(k), func(c *Config) { c.Leeway = -1 })
-	if _, err := strict.Verify(context.Background(), k.signToken(t, c, nil)); !errors.Is(err, ErrExpired) {
+	if _, err := strict.Verify(context.Background(), signToken(t, k, c, nil)); !errors.Is(err, ErrExpired) {
 		t.Fatalf("without leeway: err = %v, want ErrExpired", err)
 	}
 }
 
 func TestVerifyAcceptsAudienceArrayContainingOurs(t *testing.T) {
-	k := newTestKey(t, jwa.ES256, "ec-1")
+	k := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	v := newTestVerifier(t, staticKeys(k), func(c *Config) { c.Audience = []string{"cli_other", testAudience} })
 	c := validClaims()
 	c.Audience = Audience{"https://api.example.com", testAudience}
-	if _, err := v.Verify(context.Background(), k.signToken(t, c, nil)); err != nil {
+	if _, err := v.Verify(context.Background(), signToken(t, k, c, nil)); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 }
 
 func TestVerifyAcceptsPS256OnlyWhenConfigured(t *testing.T) {
-	k := newTestKey(t, jwa.PS256, "ps-1")
-	tok := k.signToken(t, validClaims(), nil)
+	k := verifytest.NewKey(t, jwa.PS256, "ps-1")
+	tok := signToken(t, k, validClaims(), nil)
 	def := newTestVerifier(t, staticKeys(k), nil)
 	if _, err := def.Verify(context.Background(), tok); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("default algorithms accepted PS256: %v", err)
@@ -164,14 +152,14 @@ func TestNewDefaultsToRemoteJWKSUnderIssuer(t *testing.T) {
 // one an attacker could present, and each must be refused with the reason
 // given.
 func TestVerifyRefusesForgedTokens(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
-	ed := newTestKey(t, jwa.EdDSA, "ed-1")
-	rs := newTestKey(t, jwa.RS256, "rsa-1")
-	attacker := newTestKey(t, jwa.ES256, "evil-1")
-	attackerRSA := newTestKey(t, jwa.RS256, "evil-rsa")
-	attackerJWKS := newJWKSServer(t, attacker)
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
+	ed := verifytest.NewKey(t, jwa.EdDSA, "ed-1")
+	rs := verifytest.NewKey(t, jwa.RS256, "rsa-1")
+	attacker := verifytest.NewKey(t, jwa.ES256, "evil-1")
+	attackerRSA := verifytest.NewKey(t, jwa.RS256, "evil-rsa")
+	attackerJWKS := verifytest.NewJWKSServer(t, attacker)
 
-	srv := newJWKSServer(t, ec, ed, rs)
+	srv := verifytest.NewJWKSServer(t, ec, ed, rs)
 	rks, err := NewRemoteKeySet(srv.URL+JWKSPath, RemoteKeySetConfig{Now: func() time.Time { return testNow }})
 	must(t, err)
 	var seenKIDs []string
@@ -182,17 +170,17 @@ func TestVerifyRefusesForgedTokens(t *testing.T) {
 	v := newTestVerifier(t, keys, nil)
 	must(t, rks.Refresh(context.Background()))
 
-	good := ec.signToken(t, validClaims(), nil)
+	good := signToken(t, ec, validClaims(), nil)
 	goodParts := parts(good)
 	other := validClaims()
 	other.Org.Role = "admin"
-	otherParts := parts(ec.signToken(t, other, nil))
+	otherParts := parts(signToken(t, ec, other, nil))
 
-	ecPEM := pemPublicKey(t, &ec.raw.(*ecdsa.PrivateKey).PublicKey)
-	rsPEM := pemPublicKey(t, rs.pub)
-	ecJWKJSON, err := json.Marshal(ec.pub)
+	ecPEM := pemPublicKey(t, &ec.Raw.(*ecdsa.PrivateKey).PublicKey)
+	rsPEM := pemPublicKey(t, rs.Public)
+	ecJWKJSON, err := json.Marshal(ec.Public)
 	must(t, err)
-	attackerPubJSON, err := json.Marshal(attacker.pub)
+	attackerPubJSON, err := json.Marshal(attacker.Public)
 	must(t, err)
 	var attackerPubMap map[string]any
 	must(t, json.Unmarshal(attackerPubJSON, &attackerPubMap))
@@ -209,58 +197,58 @@ func TestVerifyRefusesForgedTokens(t *testing.T) {
 		token  string
 		reason string
 	}{
-		{"alg none, empty signature", compact(t, map[string]any{"alg": "none", "typ": "at+jwt", "kid": "ec-1"}, validClaims(), nil), "unsigned token"},
-		{"alg none, with signature", compact(t, map[string]any{"alg": "none", "typ": "at+jwt", "kid": "ec-1"}, validClaims(), []byte("x")), "unsigned token"},
-		{"alg NoNe", compact(t, map[string]any{"alg": "NoNe", "typ": "at+jwt", "kid": "ec-1"}, validClaims(), []byte("x")), "unsigned token"},
-		{"alg missing", compact(t, map[string]any{"typ": "at+jwt", "kid": "ec-1"}, validClaims(), []byte("x")), "unsigned token"},
+		{"alg none, empty signature", verifytest.Compact(t, map[string]any{"alg": "none", "typ": "at+jwt", "kid": "ec-1"}, validClaims(), nil), "unsigned token"},
+		{"alg none, with signature", verifytest.Compact(t, map[string]any{"alg": "none", "typ": "at+jwt", "kid": "ec-1"}, validClaims(), []byte("x")), "unsigned token"},
+		{"alg NoNe", verifytest.Compact(t, map[string]any{"alg": "NoNe", "typ": "at+jwt", "kid": "ec-1"}, validClaims(), []byte("x")), "unsigned token"},
+		{"alg missing", verifytest.Compact(t, map[string]any{"typ": "at+jwt", "kid": "ec-1"}, validClaims(), []byte("x")), "unsigned token"},
 		{"HS256 keyed with EC public key PEM", hs256(ecPEM, "ec-1"), "algorithm not allowed"},
 		{"HS256 keyed with RSA public key PEM", hs256(rsPEM, "rsa-1"), "algorithm not allowed"},
 		{"HS256 keyed with public JWK JSON", hs256(ecJWKJSON, "ec-1"), "algorithm not allowed"},
-		{"unknown kid", attacker.signToken(t, validClaims(), nil), "unknown key id"},
-		{"kid path traversal", attacker.signToken(t, validClaims(), map[string]any{"kid": "../../../dev/null"}), "unknown key id"},
-		{"kid URL", attacker.signToken(t, validClaims(), map[string]any{"kid": "http://evil/"}), "unknown key id"},
-		{"kid SQL", attacker.signToken(t, validClaims(), map[string]any{"kid": "' OR '1'='1' --"}), "unknown key id"},
-		{"kid too long", attacker.signToken(t, validClaims(), map[string]any{"kid": strings.Repeat("a", 300)}), "kid too long"},
-		{"our kid, attacker's signature", attacker.signToken(t, validClaims(), map[string]any{"kid": "ec-1"}), "signature invalid"},
-		{"expired", ec.signToken(t, claimsWith(func(c *Claims) { c.ExpiresAt = testNow.Add(-31 * time.Second).Unix() }), nil), "token expired"},
-		{"not yet valid", ec.signToken(t, claimsWith(func(c *Claims) { c.NotBefore = testNow.Add(time.Minute).Unix() }), nil), "token not yet valid"},
-		{"issued in the future", ec.signToken(t, claimsWith(func(c *Claims) { c.IssuedAt = testNow.Add(time.Minute).Unix() }), nil), "token issued in the future"},
-		{"wrong issuer", ec.signToken(t, claimsWith(func(c *Claims) { c.Issuer = "https://evil.example.com" }), nil), "wrong issuer"},
-		{"issuer with trailing slash", ec.signToken(t, claimsWith(func(c *Claims) { c.Issuer = testIssuer + "/" }), nil), "wrong issuer"},
-		{"wrong audience", ec.signToken(t, claimsWith(func(c *Claims) { c.Audience = Audience{"cli_other"} }), nil), "wrong audience"},
-		{"no audience", ec.signToken(t, claimsWith(func(c *Claims) { c.Audience = nil }), nil), "wrong audience"},
-		{"missing exp", ec.signToken(t, claimsWith(func(c *Claims) { c.ExpiresAt = 0 }), nil), "missing exp"},
-		{"missing iat", ec.signToken(t, claimsWith(func(c *Claims) { c.IssuedAt = 0 }), nil), "missing iat"},
-		{"missing sub", ec.signToken(t, claimsWith(func(c *Claims) { c.Subject = "" }), nil), "missing sub"},
-		{"missing client_id", ec.signToken(t, claimsWith(func(c *Claims) { c.ClientID = "" }), nil), "missing client_id"},
-		{"missing jti", ec.signToken(t, claimsWith(func(c *Claims) { c.JWTID = "" }), nil), "missing jti"},
-		{"jku to attacker JWKS, attacker kid", attacker.signToken(t, validClaims(), map[string]any{"jku": attackerJWKS.URL}), "forbidden header parameter jku"},
-		{"jku to attacker JWKS, our kid", attacker.signToken(t, validClaims(), map[string]any{"jku": attackerJWKS.URL, "kid": "ec-1"}), "forbidden header parameter jku"},
-		{"x5u", attacker.signToken(t, validClaims(), map[string]any{"x5u": attackerJWKS.URL}), "forbidden header parameter x5u"},
-		{"embedded jwk", attacker.signToken(t, validClaims(), map[string]any{"jwk": attacker.pub}), "forbidden header parameter jwk"},
-		{"embedded jwk, our kid", compact(t, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": "ec-1", "jwk": attackerPubMap}, validClaims(), []byte("x")), "forbidden header parameter jwk"},
-		{"x5c", compact(t, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": "ec-1", "x5c": []string{"MIIB"}}, validClaims(), []byte("x")), "forbidden header parameter x5c"},
-		{"crit", compact(t, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": "ec-1", "crit": []string{"exp"}, "exp": 1}, validClaims(), []byte("x")), "forbidden header parameter crit"},
-		{"b64 false", compact(t, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": "ec-1", "b64": false}, validClaims(), []byte("x")), "forbidden header parameter b64"},
-		{"JKU in upper case", compact(t, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": "ec-1", "JKU": attackerJWKS.URL}, validClaims(), []byte("x")), "forbidden header parameter jku"},
+		{"unknown kid", signToken(t, attacker, validClaims(), nil), "unknown key id"},
+		{"kid path traversal", signToken(t, attacker, validClaims(), map[string]any{"kid": "../../../dev/null"}), "unknown key id"},
+		{"kid URL", signToken(t, attacker, validClaims(), map[string]any{"kid": "http://evil/"}), "unknown key id"},
+		{"kid SQL", signToken(t, attacker, validClaims(), map[string]any{"kid": "' OR '1'='1' --"}), "unknown key id"},
+		{"kid too long", signToken(t, attacker, validClaims(), map[string]any{"kid": strings.Repeat("a", 300)}), "kid too long"},
+		{"our kid, attacker's signature", signToken(t, attacker, validClaims(), map[string]any{"kid": "ec-1"}), "signature invalid"},
+		{"expired", signToken(t, ec, claimsWith(func(c *Claims) { c.ExpiresAt = testNow.Add(-31 * time.Second).Unix() }), nil), "token expired"},
+		{"not yet valid", signToken(t, ec, claimsWith(func(c *Claims) { c.NotBefore = testNow.Add(time.Minute).Unix() }), nil), "token not yet valid"},
+		{"issued in the future", signToken(t, ec, claimsWith(func(c *Claims) { c.IssuedAt = testNow.Add(time.Minute).Unix() }), nil), "token issued in the future"},
+		{"wrong issuer", signToken(t, ec, claimsWith(func(c *Claims) { c.Issuer = "https://evil.example.com" }), nil), "wrong issuer"},
+		{"issuer with trailing slash", signToken(t, ec, claimsWith(func(c *Claims) { c.Issuer = testIssuer + "/" }), nil), "wrong issuer"},
+		{"wrong audience", signToken(t, ec, claimsWith(func(c *Claims) { c.Audience = Audience{"cli_other"} }), nil), "wrong audience"},
+		{"no audience", signToken(t, ec, claimsWith(func(c *Claims) { c.Audience = nil }), nil), "wrong audience"},
+		{"missing exp", signToken(t, ec, claimsWith(func(c *Claims) { c.ExpiresAt = 0 }), nil), "missing exp"},
+		{"missing iat", signToken(t, ec, claimsWith(func(c *Claims) { c.IssuedAt = 0 }), nil), "missing iat"},
+		{"missing sub", signToken(t, ec, claimsWith(func(c *Claims) { c.Subject = "" }), nil), "missing sub"},
+		{"missing client_id", signToken(t, ec, claimsWith(func(c *Claims) { c.ClientID = "" }), nil), "missing client_id"},
+		{"missing jti", signToken(t, ec, claimsWith(func(c *Claims) { c.JWTID = "" }), nil), "missing jti"},
+		{"jku to attacker JWKS, attacker kid", signToken(t, attacker, validClaims(), map[string]any{"jku": attackerJWKS.URL}), "forbidden header parameter jku"},
+		{"jku to attacker JWKS, our kid", signToken(t, attacker, validClaims(), map[string]any{"jku": attackerJWKS.URL, "kid": "ec-1"}), "forbidden header parameter jku"},
+		{"x5u", signToken(t, attacker, validClaims(), map[string]any{"x5u": attackerJWKS.URL}), "forbidden header parameter x5u"},
+		{"embedded jwk", signToken(t, attacker, validClaims(), map[string]any{"jwk": attacker.Public}), "forbidden header parameter jwk"},
+		{"embedded jwk, our kid", verifytest.Compact(t, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": "ec-1", "jwk": attackerPubMap}, validClaims(), []byte("x")), "forbidden header parameter jwk"},
+		{"x5c", verifytest.Compact(t, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": "ec-1", "x5c": []string{"MIIB"}}, validClaims(), []byte("x")), "forbidden header parameter x5c"},
+		{"crit", verifytest.Compact(t, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": "ec-1", "crit": []string{"exp"}, "exp": 1}, validClaims(), []byte("x")), "forbidden header parameter crit"},
+		{"b64 false", verifytest.Compact(t, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": "ec-1", "b64": false}, validClaims(), []byte("x")), "forbidden header parameter b64"},
+		{"JKU in upper case", verifytest.Compact(t, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": "ec-1", "JKU": attackerJWKS.URL}, validClaims(), []byte("x")), "forbidden header parameter jku"},
 		{"tampered payload", goodParts[0] + "." + otherParts[1] + "." + goodParts[2], "signature invalid"},
 		{"tampered header", b64([]byte(`{"alg":"ES256","kid":"ec-1","typ":"at+jwt","x":1}`)) + "." + goodParts[1] + "." + goodParts[2], "signature invalid"},
 		{"signature of another token", goodParts[0] + "." + goodParts[1] + "." + otherParts[2], "signature invalid"},
 		{"non-canonical signature encoding", goodParts[0] + "." + goodParts[1] + "." + goodParts[2][:len(goodParts[2])-1] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[malleable]), "malformed signature"},
 		{"truncated signature", goodParts[0] + "." + goodParts[1] + "." + goodParts[2][:40], "signature invalid"},
-		{"typ JWT", ec.signToken(t, validClaims(), map[string]any{"typ": "JWT"}), "wrong token type"},
-		{"typ application/jwt", ec.signToken(t, validClaims(), map[string]any{"typ": "application/jwt"}), "wrong token type"},
-		{"typ missing", ec.signToken(t, validClaims(), map[string]any{"typ": nil}), "wrong token type"},
-		{"RS256 header with our EC kid", signWith(t, jwa.RS256, attackerRSA.priv, validClaims(), map[string]any{"kid": "ec-1"}), "algorithm does not match key"},
-		{"ES384 header with our ES256 kid", compact(t, map[string]any{"alg": "ES384", "typ": "at+jwt", "kid": "ec-1"}, validClaims(), make([]byte, 96)), "algorithm not allowed"},
-		{"EdDSA header with our EC kid", signWith(t, jwa.EdDSA, ed.priv, validClaims(), map[string]any{"kid": "ec-1"}), "algorithm does not match key"},
-		{"ES256 header with our RSA kid", signWith(t, jwa.ES256, attacker.priv, validClaims(), map[string]any{"kid": "rsa-1"}), "algorithm does not match key"},
-		{"missing kid", signWith(t, jwa.ES256, ec.raw, validClaims(), nil), "missing kid"},
-		{"empty kid", compact(t, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": ""}, validClaims(), []byte("x")), "missing kid"},
-		{"numeric kid", compact(t, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": 1}, validClaims(), []byte("x")), "malformed header"},
-		{"signed non-JSON payload", ec.signToken(t, []byte("hello"), nil), "malformed claims"},
-		{"signed JSON array payload", ec.signToken(t, []byte("[1,2]"), nil), "malformed claims"},
-		{"aud of wrong type", ec.signToken(t, []byte(`{"iss":"`+testIssuer+`","aud":5}`), nil), "malformed claims"},
+		{"typ JWT", signToken(t, ec, validClaims(), map[string]any{"typ": "JWT"}), "wrong token type"},
+		{"typ application/jwt", signToken(t, ec, validClaims(), map[string]any{"typ": "application/jwt"}), "wrong token type"},
+		{"typ missing", signToken(t, ec, validClaims(), map[string]any{"typ": nil}), "wrong token type"},
+		{"RS256 header with our EC kid", signWith(t, jwa.RS256, attackerRSA.Private, validClaims(), map[string]any{"kid": "ec-1"}), "algorithm does not match key"},
+		{"ES384 header with our ES256 kid", verifytest.Compact(t, map[string]any{"alg": "ES384", "typ": "at+jwt", "kid": "ec-1"}, validClaims(), make([]byte, 96)), "algorithm not allowed"},
+		{"EdDSA header with our EC kid", signWith(t, jwa.EdDSA, ed.Private, validClaims(), map[string]any{"kid": "ec-1"}), "algorithm does not match key"},
+		{"ES256 header with our RSA kid", signWith(t, jwa.ES256, attacker.Private, validClaims(), map[string]any{"kid": "rsa-1"}), "algorithm does not match key"},
+		{"missing kid", signWith(t, jwa.ES256, ec.Raw, validClaims(), nil), "missing kid"},
+		{"empty kid", verifytest.Compact(t, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": ""}, validClaims(), []byte("x")), "missing kid"},
+		{"numeric kid", verifytest.Compact(t, map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": 1}, validClaims(), []byte("x")), "malformed header"},
+		{"signed non-JSON payload", signToken(t, ec, []byte("hello"), nil), "malformed claims"},
+		{"signed JSON array payload", signToken(t, ec, []byte("[1,2]"), nil), "malformed claims"},
+		{"aud of wrong type", signToken(t, ec, []byte(`{"iss":"`+testIssuer+`","aud":5}`), nil), "malformed claims"},
 		{"empty", "", "empty token"},
 		{"two dots only", "..", "malformed token"},
 		{"one dot", "a.b", "malformed token"},
@@ -303,7 +291,7 @@ func TestVerifyRefusesForgedTokens(t *testing.T) {
 	if _, err := v.Verify(context.Background(), good); err != nil {
 		t.Fatalf("the genuine token is refused: %v", err)
 	}
-	if n := attackerJWKS.hits.Load(); n != 0 {
+	if n := attackerJWKS.Hits.Load(); n != 0 {
 		t.Fatalf("attacker JWKS was fetched %d times", n)
 	}
 	for _, kid := range []string{"../../../dev/null", "http://evil/", "' OR '1'='1' --"} {
@@ -311,14 +299,14 @@ func TestVerifyRefusesForgedTokens(t *testing.T) {
 			t.Errorf("kid %q never reached the key source as an opaque string", kid)
 		}
 	}
-	for _, p := range srv.paths() {
+	for _, p := range srv.Paths() {
 		if p != JWKSPath {
 			t.Errorf("JWKS server saw request for %q", p)
 		}
 	}
 	// Forged kids never became URLs or paths: one fetch (the warm-up),
 	// because unknown kids inside MinRefreshInterval trigger none.
-	if n := srv.hits.Load(); n != 1 {
+	if n := srv.Hits.Load(); n != 1 {
 		t.Fatalf("JWKS endpoint hit %d times, want 1", n)
 	}
 }
@@ -336,14 +324,14 @@ func pemPublicKey(t testing.TB, pub any) []byte {
 }
 
 func TestVerifyRefusesUnusableKeysFromTheKeySource(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
-	tok := ec.signToken(t, validClaims(), nil)
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
+	tok := signToken(t, ec, validClaims(), nil)
 	oct, err := jwk.FromRaw([]byte("0123456789abcdef0123456789abcdef"))
 	must(t, err)
-	encKey, err := ec.pub.Clone()
+	encKey, err := ec.Public.Clone()
 	must(t, err)
 	must(t, encKey.Set(jwk.KeyUsageKey, jwk.ForEncryption))
-	wrongAlg, err := ec.pub.Clone()
+	wrongAlg, err := ec.Public.Clone()
 	must(t, err)
 	must(t, wrongAlg.Set(jwk.AlgorithmKey, jwa.RS256))
 	for name, key := range map[string]jwk.Key{"oct": oct, "use enc": encKey, "alg does not suit key": wrongAlg, "nil": nil} {
@@ -357,48 +345,48 @@ func TestVerifyRefusesUnusableKeysFromTheKeySource(t *testing.T) {
 }
 
 func TestVerifyUsesPrivateKeysPublicHalf(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
-	v := newTestVerifier(t, KeySourceFunc(func(context.Context, string) (jwk.Key, error) { return ec.priv, nil }), nil)
-	if _, err := v.Verify(context.Background(), ec.signToken(t, validClaims(), nil)); err != nil {
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
+	v := newTestVerifier(t, KeySourceFunc(func(context.Context, string) (jwk.Key, error) { return ec.Private, nil }), nil)
+	if _, err := v.Verify(context.Background(), signToken(t, ec, validClaims(), nil)); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 }
 
 func TestVerifyPassesKeySourceOutagesThroughWithoutInvalidToken(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	down := errors.New("boom")
 	v := newTestVerifier(t, KeySourceFunc(func(context.Context, string) (jwk.Key, error) {
 		return nil, errors.Join(ErrKeysUnavailable, down)
 	}), nil)
-	_, err := v.Verify(context.Background(), ec.signToken(t, validClaims(), nil))
+	_, err := v.Verify(context.Background(), signToken(t, ec, validClaims(), nil))
 	if !errors.Is(err, ErrKeysUnavailable) || errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("err = %v", err)
 	}
 }
 
 func TestVerifyRefusesTokenWhenKeySourceFailsOtherwise(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
 	v := newTestVerifier(t, KeySourceFunc(func(context.Context, string) (jwk.Key, error) {
 		return nil, errors.New("no such key") // not wrapping ErrUnknownKey
 	}), nil)
-	if _, err := v.Verify(context.Background(), ec.signToken(t, validClaims(), nil)); !errors.Is(err, ErrInvalidToken) {
+	if _, err := v.Verify(context.Background(), signToken(t, ec, validClaims(), nil)); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("err = %v, want ErrInvalidToken", err)
 	}
 }
 
 func TestVerifyNoticesKeyReplacedUnderSameKID(t *testing.T) {
-	k1 := newTestKey(t, jwa.ES256, "same")
-	k2 := newTestKey(t, jwa.ES256, "same")
-	current := k1.pub
+	k1 := verifytest.NewKey(t, jwa.ES256, "same")
+	k2 := verifytest.NewKey(t, jwa.ES256, "same")
+	current := k1.Public
 	v := newTestVerifier(t, KeySourceFunc(func(context.Context, string) (jwk.Key, error) { return current, nil }), nil)
-	if _, err := v.Verify(context.Background(), k1.signToken(t, validClaims(), nil)); err != nil {
+	if _, err := v.Verify(context.Background(), signToken(t, k1, validClaims(), nil)); err != nil {
 		t.Fatal(err)
 	}
-	current = k2.pub
-	if _, err := v.Verify(context.Background(), k1.signToken(t, validClaims(), nil)); !errors.Is(err, ErrInvalidToken) {
+	current = k2.Public
+	if _, err := v.Verify(context.Background(), signToken(t, k1, validClaims(), nil)); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("old key still used from cache: %v", err)
 	}
-	if _, err := v.Verify(context.Background(), k2.signToken(t, validClaims(), nil)); err != nil {
+	if _, err := v.Verify(context.Background(), signToken(t, k2, validClaims(), nil)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -414,16 +402,16 @@ func TestTokenErrorUnwrapsToBoth(t *testing.T) {
 }
 
 func TestVerifyWithDefaultKeySourceFetchesTheIssuersJWKS(t *testing.T) {
-	ec := newTestKey(t, jwa.ES256, "ec-1")
-	srv := newJWKSServer(t, ec)
+	ec := verifytest.NewKey(t, jwa.ES256, "ec-1")
+	srv := verifytest.NewJWKSServer(t, ec)
 	v, err := New(Config{Issuer: srv.URL, Audience: []string{testAudience}, Now: func() time.Time { return testNow }})
 	must(t, err)
 	c := validClaims()
 	c.Issuer = srv.URL
-	if _, err := v.Verify(context.Background(), ec.signToken(t, c, nil)); err != nil {
+	if _, err := v.Verify(context.Background(), signToken(t, ec, c, nil)); err != nil {
 		t.Fatal(err)
 	}
-	if p := srv.paths(); len(p) != 1 || p[0] != JWKSPath {
+	if p := srv.Paths(); len(p) != 1 || p[0] != JWKSPath {
 		t.Fatalf("fetched %q", p)
 	}
 }
