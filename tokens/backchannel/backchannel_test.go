@@ -1,9 +1,12 @@
 package backchannel
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -182,6 +185,62 @@ func TestDeliveryIsGivenUpAfterMaxAttempts(t *testing.T) {
 	if left[0].Attempts != 3 || left[0].LastStatusCode != 500 || left[0].LastError != "status" || failing.calls.Load() != 3 {
 		t.Fatalf("failed delivery %+v after %d calls, want 3 attempts ending in 500", left[0], failing.calls.Load())
 	}
+}
+
+// A delivery that waited longer than RetryFor (replicas down) gets one
+// attempt and no retry; the operator's give-up line names the client and
+// the session, and no logout token is logged.
+func TestDeliveryIsGivenUpWhenTooOld(t *testing.T) {
+	ctx := context.Background()
+	dir := directorytest.SQLite(t)
+	mem := session.NewMemory(session.Options{})
+	defer mem.Close()
+	failing := &rp{statuses: []int{503, 503}}
+	srv := httptest.NewServer(failing)
+	defer srv.Close()
+	c := newClient(t, dir, "rp", srv.URL)
+	if _, err := dir.EnqueueBackchannelLogouts(ctx, time.Now().Add(-2*time.Hour),
+		[]directory.BackchannelLogout{{ClientID: c.ID, UserID: "usr_1", SID: "sid_old"}}); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	cfg := config(dir, mem)
+	cfg.MaxAttempts, cfg.RetryFor = 100, time.Hour
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	start(t, cfg)
+	waitFor(t, "a failed delivery", func() bool {
+		left := outbox(t, dir)
+		return len(left) == 1 && left[0].Status == directory.DeliveryFailed
+	})
+	if failing.calls.Load() != 1 {
+		t.Fatalf("%d attempts at a delivery older than RetryFor, want 1", failing.calls.Load())
+	}
+	out := logs.String()
+	if !strings.Contains(out, "back-channel logout failed; giving up") || !strings.Contains(out, "client_id="+c.ID) ||
+		!strings.Contains(out, "session=sid_old") || !strings.Contains(out, "status=503") {
+		t.Fatalf("no give-up line naming the client, the session and the status:\n%s", out)
+	}
+	if tok := c.ID + "|usr_1|sid_old"; strings.Contains(out, tok) {
+		t.Fatalf("the log holds the logout token:\n%s", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the Notifier's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // A delivery pending when its replica stops is delivered by another
