@@ -48,7 +48,7 @@ type options struct {
 	dbURL, out              string
 	dex, dexSrc             string
 	noDex, goLoad, noSAML   bool
-	noFeatures              bool
+	noFeatures, render      bool
 }
 
 func main() {
@@ -69,7 +69,15 @@ func main() {
 	flag.BoolVar(&o.goLoad, "go-load", false, "use the Go load generator even where wrk is installed")
 	flag.BoolVar(&o.noSAML, "no-saml", false, "skip the SAML ACS benchmark")
 	flag.BoolVar(&o.noFeatures, "no-features", false, "skip the Go benchmarks of the console, SCIM, webhooks and external JWTs")
+	flag.BoolVar(&o.render, "render", false, "measure nothing: write REPORT.md and the plots again from the report.json in -out")
 	flag.Parse()
+	if o.render {
+		if err := rerender(o.out); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var err error
 	if o.conns, err = parseInts(conns); err == nil {
 		o.refreshConns, err = parseInts(refreshConns)
@@ -523,4 +531,18 @@ func repoRoot() (string, error) {
 		return "", fmt.Errorf("run from inside the ssobroker module")
 	}
 	return filepath.Dir(mod), nil
+}
+
+// rerender writes REPORT.md and the plots of dir again from its
+// report.json (after a change to how the report is written).
+func rerender(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		return err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("report.json: %w", err)
+	}
+	return writeReport(&rep, dir)
 }

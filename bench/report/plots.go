@@ -134,6 +134,7 @@ func barsPlot(title, ylabel string, labels []string, names []string, values [][]
 	}
 	p.Y.Max = top * 1.3 // room for the legend
 	p.NominalX(labels...)
+	p.X.Min, p.X.Max = -0.6, float64(len(labels))-0.4 // whole bars at both ends
 	p.X.Tick.Label.Rotation = math.Pi / 6
 	p.X.Tick.Label.XAlign = draw.XRight
 	p.Add(plotter.NewGrid())
