@@ -46,6 +46,13 @@ var crossTestAllowed = map[string]string{
 		"still gets through both to its code (docs/security.md, \"Abuse resistance: sign-in state\")",
 }
 
+// testSupport lists the test-support packages every package's tests may
+// import, leaves included, each with what it holds. Such a package imports
+// nothing of ours and no non-test code imports it (both checked).
+var testSupport = map[string]string{
+	"internal/certtest": "self-signed certificates and keys for tests (standard library only)",
+}
+
 // listedPackage is the part of `go list -json` the rules read.
 type listedPackage struct {
 	ImportPath   string
@@ -122,6 +129,16 @@ func importViolations(pkgs []listedPackage, core []string, allowHTTP map[string]
 		for _, imp := range slices.Sorted(maps.Keys(imports)) {
 			to, ours := rel(imp)
 			if !ours || to == from {
+				continue
+			}
+			if testSupport[to] != "" {
+				if slices.Contains(p.Imports, imp) {
+					out = append(out, fmt.Sprintf("%s imports %s outside its tests: test-support packages serve tests only", from, to))
+				}
+				continue
+			}
+			if testSupport[from] != "" {
+				out = append(out, fmt.Sprintf("%s imports %s: a test-support package imports nothing of ours", from, to))
 				continue
 			}
 			for _, leaf := range []string{"directory", "session", "templates"} {
@@ -233,6 +250,27 @@ func TestImportCheckerCatchesEachRule(t *testing.T) {
 		g := append(slices.Clone(clean), listedPackage{ImportPath: modulePath + "/idp/x", XTestImports: []string{modulePath + "/tokens"}})
 		if v := importViolations(g, core, nil); len(v) != 1 {
 			t.Fatalf("want one violation for a test import of tokens from idp, got %q", v)
+		}
+	})
+	t.Run("tests of a leaf may import a test-support package", func(t *testing.T) {
+		g := append(slices.Clone(clean), p("internal/certtest", "strings"),
+			listedPackage{ImportPath: modulePath + "/directory/webhooks", TestImports: []string{modulePath + "/internal/certtest"}})
+		if v := importViolations(g, core, nil); len(v) != 0 {
+			t.Fatalf("violations: %q", v)
+		}
+	})
+	t.Run("non-test code may not import a test-support package", func(t *testing.T) {
+		g := append(slices.Clone(clean), p("internal/certtest", "strings"), p("directory/webhooks", "internal/certtest"))
+		v := importViolations(g, core, nil)
+		if len(v) != 1 || !strings.HasPrefix(v[0], "directory/webhooks imports internal/certtest outside its tests") {
+			t.Fatalf("want one violation for non-test code importing internal/certtest, got %q", v)
+		}
+	})
+	t.Run("a test-support package imports nothing of ours", func(t *testing.T) {
+		g := append(slices.Clone(clean), p("internal/certtest", "directory"))
+		v := importViolations(g, core, nil)
+		if len(v) != 1 || !strings.HasPrefix(v[0], "internal/certtest imports directory: a test-support package imports nothing of ours") {
+			t.Fatalf("want one violation for internal/certtest importing directory, got %q", v)
 		}
 	})
 	t.Run("an allow-listed core package may import net/http", func(t *testing.T) {
