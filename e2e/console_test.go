@@ -956,20 +956,20 @@ func (w *consoleWorld) finish(t *testing.T) {
 		return
 	}
 	for _, name := range consoleScreenshots {
-		w.publishShot(t, name, "console-"+name)
+		publishShot(t, w.shots, name, "console-"+name)
 	}
 }
 
-// publishShot copies the screenshot name of this run to
+// publishShot copies the screenshot name this run wrote into dir to
 // docs/screenshots/as.png (callers do it when SSOBROKER_UPDATE_SCREENSHOTS
 // is 1).
-func (w *consoleWorld) publishShot(t *testing.T, name, as string) {
+func publishShot(t *testing.T, dir, name, as string) {
 	t.Helper()
 	dst := filepath.Join(filepath.Dir(peers.Dir(t)), "docs", "screenshots")
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(w.shots, name+".png"))
+	b, err := os.ReadFile(filepath.Join(dir, name+".png"))
 	if err != nil {
 		t.Errorf("screenshot %s: %v", name, err)
 		return

@@ -90,6 +90,6 @@ func TestAccountOrgSwitch(t *testing.T) {
 		t.Errorf("axe-core checked %d pages, want every page shown (6 or more)", rep.PagesChecked)
 	}
 	if os.Getenv("SSOBROKER_UPDATE_SCREENSHOTS") == "1" {
-		w.publishShot(t, "account-two-orgs", "account-org-switch")
+		publishShot(t, w.shots, "account-two-orgs", "account-org-switch")
 	}
 }

@@ -142,16 +142,8 @@ func TestSetupLinkInChromium(t *testing.T) {
 	// Every setup page was checked by axe-core with no serious or critical
 	// violation and no console error (browser-console.mjs fails the step).
 	if os.Getenv("SSOBROKER_UPDATE_SCREENSHOTS") == "1" {
-		dst := filepath.Join(filepath.Dir(peers.Dir(t)), "docs", "screenshots")
 		for _, name := range []string{"setup-choose", "setup-values", "setup-domain", "setup-test", "setup-active"} {
-			b, err := os.ReadFile(filepath.Join(w.shots, name+".png"))
-			if err != nil {
-				t.Errorf("screenshot %s: %v", name, err)
-				continue
-			}
-			if err := os.WriteFile(filepath.Join(dst, name+".png"), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			publishShot(t, w.shots, name, name)
 		}
 	}
 }
@@ -264,16 +256,8 @@ func TestSetupLinkSAMLInChromium(t *testing.T) {
 		t.Errorf("%d form submissions, want at most 8", forms)
 	}
 	if os.Getenv("SSOBROKER_UPDATE_SCREENSHOTS") == "1" {
-		dst := filepath.Join(filepath.Dir(peers.Dir(t)), "docs", "screenshots")
 		for _, name := range []string{"setup-saml-values", "setup-saml-test"} {
-			b, err := os.ReadFile(filepath.Join(w.shots, name+".png"))
-			if err != nil {
-				t.Errorf("screenshot %s: %v", name, err)
-				continue
-			}
-			if err := os.WriteFile(filepath.Join(dst, name+".png"), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			publishShot(t, w.shots, name, name)
 		}
 	}
 }
