@@ -25,6 +25,8 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/directory/secretbox"
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // KeyStore is the part of the directory that signing keys live in.
@@ -569,17 +571,45 @@ func (s *signingKey) appendJWSWithHeader(dst []byte, hdr string, payload []byte)
 // hashes into the heap, decodes the signature's ASN.1 by reflection and asks
 // the key for its curve: 10 allocations more per token (BenchmarkRawES256Sign,
 // ecdsa against jwx; docs/bench/README.md, "Token endpoint against Dex").
+//
+// The nonce is RFC 6979's (crypto/ecdsa with no random source): derived from
+// the key and the message by HMAC-DRBG over SHA-256, without reading the
+// system's random source. That is about a fifth cheaper than crypto/ecdsa's
+// default hedged nonce (HMAC-DRBG over SHA-512, fed random bytes too). The
+// same input gives the same signature, which reveals nothing more
+// (docs/security.md, "Token signing").
 // Tokens signed here are checked by jwx, crypto/ecdsa and npm jose in the tests.
 func appendES256(dst []byte, k *ecdsa.PrivateKey, input []byte) ([]byte, error) {
 	h := sha256.Sum256(input)
-	r, s, err := ecdsa.Sign(rand.Reader, k, h[:])
+	der, err := k.Sign(nil, h[:], crypto.SHA256)
 	if err != nil {
 		return dst, err
 	}
 	var sig [64]byte
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
+	if !rawSignature(der, &sig) {
+		return dst, errors.New("tokens: ES256: crypto/ecdsa returned a malformed signature")
+	}
 	return base64.RawURLEncoding.AppendEncode(dst, sig[:]), nil
+}
+
+// rawSignature decodes an ASN.1 ECDSA-Sig-Value (SEQUENCE of the INTEGERs r
+// and s, as crypto/ecdsa writes it) into sig as r ‖ s, 32 big-endian bytes
+// each. It reports false for anything else.
+func rawSignature(der []byte, sig *[64]byte) bool {
+	var r, s []byte
+	in, inner := cryptobyte.String(der), cryptobyte.String(nil)
+	if !in.ReadASN1(&inner, asn1.SEQUENCE) || !in.Empty() ||
+		!inner.ReadASN1Integer(&r) || !inner.ReadASN1Integer(&s) || !inner.Empty() {
+		return false
+	}
+	// cryptobyte refuses negative INTEGERs and strips the sign byte, so r
+	// and s are their shortest big-endian forms: left-pad each to 32 bytes.
+	if len(r) == 0 || len(s) == 0 || len(r) > 32 || len(s) > 32 {
+		return false
+	}
+	copy(sig[32-len(r):32], r)
+	copy(sig[64-len(s):], s)
+	return true
 }
 
 func parsePublic(r directory.SigningKey) (*verificationKey, error) {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -84,7 +85,8 @@ func TestClientCredentialsResponseIsWhatEncodingJSONWrites(t *testing.T) {
 // ES256 tokens are signed with crypto/ecdsa directly (appendES256). Every
 // signature is R and S as 32 bytes each, zero-padded when shorter (about one
 // signature in 128 has a half with a leading zero byte: the loop runs until
-// it has seen one), and both jwx and crypto/ecdsa accept each one.
+// it has seen one), and both jwx and crypto/ecdsa accept each one. The
+// nonces are RFC 6979's, so each signature is of a different input.
 func TestES256SignaturesVerifyWithJWXAndCryptoECDSA(t *testing.T) {
 	e := newEnv(t, directorytest.SQLite(t), withAlgorithm(ES256))
 	sk := e.keys.cur.Load().signer
@@ -92,13 +94,13 @@ func TestES256SignaturesVerifyWithJWXAndCryptoECDSA(t *testing.T) {
 		t.Fatal("the ES256 key is not signed by appendES256")
 	}
 	pub := &sk.es256.PublicKey
-	input := []byte(b64enc(`{"alg":"ES256","typ":"JWT"}`) + "." + b64enc(`{"sub":"x"}`))
-	h := sha256.Sum256(input)
 	padded := 0
 	for i := 0; i < 300 || padded == 0; i++ {
 		if i == 5000 {
 			t.Fatal("no signature with a zero-padded half in 5000")
 		}
+		input := []byte(b64enc(`{"alg":"ES256","typ":"JWT"}`) + "." + b64enc(fmt.Sprintf(`{"sub":"x","n":%d}`, i)))
+		h := sha256.Sum256(input)
 		tok, err := appendES256(append(bytes.Clone(input), '.'), sk.es256, input)
 		if err != nil {
 			t.Fatal(err)

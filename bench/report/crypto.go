@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -37,9 +38,11 @@ func es256Ceilings(d time.Duration) ([]Ceiling, error) {
 		return nil, err
 	}
 	ops := map[string]func() bool{
+		// RFC 6979 nonces (no random source), as the broker signs
+		// (tokens/keys.go, appendES256).
 		"ES256 sign": func() bool {
 			h := sha256.Sum256(msg)
-			_, err := ecdsa.SignASN1(rand.Reader, key, h[:])
+			_, err := key.Sign(nil, h[:], crypto.SHA256)
 			return err == nil
 		},
 		"ES256 verify": func() bool {

@@ -81,7 +81,7 @@ func writeReport(rep *Report, dir string) error {
 	w("\n")
 
 	// Ceilings.
-	w("## Raw ES256 ceilings\n\n`crypto/ecdsa` P-256 with SHA-256 of a 600-byte input, in this process, nothing else of ours running: the most a server that did nothing but sign (or verify) could do on these cores.\n\n")
+	w("## Raw ES256 ceilings\n\n`crypto/ecdsa` P-256 with SHA-256 of a 600-byte input (signing with RFC 6979 nonces, as the broker signs), in this process, nothing else of ours running: the most a server that did nothing but sign (or verify) could do on these cores.\n\n")
 	w("| operation | goroutines | per second | load before |\n|---|---|---|---|\n")
 	for _, c := range rep.Ceilings {
 		w("| %s | %d | %s | %.2f |\n", c.Op, c.Workers, fmtRate(c.PerSec), c.Load)
