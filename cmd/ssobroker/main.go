@@ -101,6 +101,9 @@ func commandTable() []commandSpec {
 		{path: "admin jwt-issuer show", synopsis: "--org ORG --id JWI", summary: "a trusted JWT issuer and its recent refusals with reason codes", flags: adminFlags, run: jwtIssuerShowCommand},
 		{path: "admin jwt-issuer delete", synopsis: "--org ORG --id JWI", summary: "stop trusting a JWT issuer", flags: adminFlags, run: jwtIssuerDeleteCommand},
 
+		{path: "admin backchannel list", synopsis: "[--limit N]",
+			summary: "back-channel logouts not delivered yet: pending, and failed ones kept 7 days (docs/logout.md)", flags: adminFlags, run: backchannelListCommand},
+
 		{path: "admin domain mark-verified", synopsis: "--org ORG --domain D", summary: "operator override of a domain's DNS verification (audited)", flags: adminFlags, run: domainMarkVerifiedCommand},
 
 		{path: "admin connection sp-key-rotate", synopsis: "--org ORG --connection CONN --step publish|activate|retire",
