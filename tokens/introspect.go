@@ -156,7 +156,7 @@ func (i *Issuer) verifyAccessToken(ctx context.Context, token string) (payload [
 	if vk == nil || h.Alg != vk.alg.String() {
 		return nil, c, false, nil
 	}
-	payload, ok = vk.verifySignature(token)
+	payload, ok = verify.Signed(token, vk.alg, vk.raw)
 	if !ok {
 		return nil, c, false, nil
 	}

@@ -1,52 +1,10 @@
 package tokens
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/sha256"
-	"encoding/base64"
-	"math/big"
 	"slices"
-	"strings"
 	"sync"
-
-	"github.com/lestrrat-go/jwx/v2/jws"
 )
-
-// verifySignature checks the compact JWS token under vk and returns its
-// decoded payload; ok is false for a bad signature or encoding. ES256 is
-// checked with crypto/ecdsa alone (the counterpart of appendES256): jwx's
-// generic path re-parses the whole token, copies the key and decodes the
-// signature through big.Int and ASN.1 on every call. Other algorithms go
-// through jwx.
-func (vk *verificationKey) verifySignature(token string) (payload []byte, ok bool) {
-	pub, isEC := vk.raw.(*ecdsa.PublicKey)
-	if !isEC || pub.Curve != elliptic.P256() {
-		p, err := jws.Verify([]byte(token), jws.WithKey(vk.alg, vk.raw))
-		return p, err == nil
-	}
-	dot := strings.LastIndexByte(token, '.')
-	first := strings.IndexByte(token, '.')
-	if first < 0 || dot <= first {
-		return nil, false
-	}
-	// ES256 signatures are R and S as 32 big-endian bytes each (RFC 7518 §3.4).
-	var sig [64]byte
-	enc := token[dot+1:]
-	if base64.RawURLEncoding.DecodedLen(len(enc)) != len(sig) {
-		return nil, false
-	}
-	if n, err := base64.RawURLEncoding.Decode(sig[:], []byte(enc)); err != nil || n != len(sig) {
-		return nil, false
-	}
-	h := sha256.Sum256([]byte(token[:dot]))
-	var r, s big.Int
-	if !ecdsa.Verify(pub, h[:], r.SetBytes(sig[:32]), s.SetBytes(sig[32:])) {
-		return nil, false
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(token[first+1 : dot])
-	return payload, err == nil
-}
 
 // maxVerifiedTokens bounds the verified-token cache: a caller introspecting
 // more distinct tokens than this only evicts entries and pays the signature
