@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/ssobroker/ssobroker/directory"
 	"github.com/ssobroker/ssobroker/tokens/verify"
 )
@@ -177,8 +176,8 @@ func (p *Provider) verifyIDTokenHint(ctx context.Context, token string) (IDToken
 	if vk == nil || h.Alg != vk.alg.String() {
 		return c, false, nil
 	}
-	payload, err := jws.Verify([]byte(token), jws.WithKey(vk.alg, vk.raw))
-	if err != nil {
+	payload, ok := verify.Signed(token, vk.alg, vk.raw)
+	if !ok {
 		return c, false, nil
 	}
 	if json.NewDecoder(bytes.NewReader(payload)).Decode(&c) != nil {
