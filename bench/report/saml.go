@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 )
 
 // ACSRun is one round of the SAML ACS benchmark beside its ceiling, one
@@ -49,33 +45,24 @@ func runACS(ctx context.Context, repo, tmp string, rounds int) ([]ACSRun, error)
 	return out, nil
 }
 
-// parseBench reads "BenchmarkX/sub  N  123 ns/op …" lines into ns.
+// parseBench reads the ns/op of every "BenchmarkX/sub  N  123 ns/op …"
+// line into ns, by name without the Benchmark prefix and -GOMAXPROCS
+// suffix (parseBenchLines).
 func parseBench(b []byte, ns map[string]float64) error {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
-			continue
-		}
-		for i := 2; i+1 < len(f); i++ {
-			if f[i+1] == "ns/op" {
-				v, err := strconv.ParseFloat(f[i], 64)
-				if err != nil {
-					return fmt.Errorf("benchmark line %q: %w", sc.Text(), err)
-				}
-				name := strings.TrimPrefix(f[0], "Benchmark")
-				if j := strings.LastIndex(name, "-"); j > 0 && !strings.Contains(name[j:], "/") {
-					if _, err := strconv.Atoi(name[j+1:]); err == nil {
-						name = name[:j]
-					}
-				}
-				ns[name] = v
+	rs, err := parseBenchLines(b)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		for _, m := range r.Metrics {
+			if m.Unit == "ns/op" {
+				ns[r.Name] = m.Value
 				break
 			}
 		}
 	}
 	if len(ns) == 0 {
-		return fmt.Errorf("no benchmark results in:\n%s", b)
+		return fmt.Errorf("no ns/op in the benchmark results:\n%s", b)
 	}
 	return nil
 }
